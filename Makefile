@@ -1,0 +1,35 @@
+# Two commands do everything: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATABASE_URL ?= sqlite:///data/gateway.db
+export DATABASE_URL
+
+.PHONY: run test test-sqlite lint bench install clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)  ## migrate, seed the demo tenant, print its keys, serve on 127.0.0.1:8000
+	$(BIN)/gateway db upgrade
+	$(BIN)/gateway demo seed
+	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP)  ## the whole suite, SQLite and PostgreSQL (PostgreSQL required when CI=true)
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)  ## checks/s and latency over HTTP, SQLite and PostgreSQL, beside /healthz
+	$(BIN)/python -m bench.checks
+
+clean:
+	rm -rf $(VENV) data .pytest_cache

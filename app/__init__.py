@@ -1,0 +1,1 @@
+"""The gateway service: FastAPI application, persistence and domain services."""

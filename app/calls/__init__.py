@@ -1,0 +1,1 @@
+"""The heart: deciding a call, logging the attempt with its penalty, learning from outcomes."""

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+
+
+class Attempt(Base):
+    """One check of one call: the ledger row. Allowed or denied, every check is one."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "external_id"),
+        Index("ix_attempts_tenant_callee_checked", "tenant_id", "callee", "checked_at"),
+        Index("ix_attempts_tenant_checked", "tenant_id", "checked_at"),
+        Index("ix_attempts_tenant_caller_checked", "tenant_id", "caller_id", "checked_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    campaign_id: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    callee: Mapped[str] = mapped_column(String(64))  # E.164, or the raw input when unparsable
+    caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    contract_ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decision: Mapped[str] = mapped_column(String(10))  # allow | deny
+    reason_codes: Mapped[str] = mapped_column(String(1000))  # space-separated, for filters
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    regime: Mapped[str] = mapped_column(String(10))
+    ruleset_version: Mapped[str] = mapped_column(String(20))
+    callee_time_zone: Mapped[str] = mapped_column(String(40))
+    next_allowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    penalty_micros: Mapped[int] = mapped_column(BigInteger)  # euros × 10⁶, exact sums
+    # allowed and not released by a not_dialed outcome: counts toward the frequency limit
+    counted: Mapped[bool] = mapped_column(Boolean)
+    outcome_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    sip_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_s: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    consumer_refused: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    consumer_opposed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PenaltyLine(Base):
+    """A penalty the operator's tariff attaches to an attempt (denied, unassigned…)."""
+
+    __tablename__ = "penalty_lines"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id"), index=True)
+    code: Mapped[str] = mapped_column(String(40))  # ILLEGITIMATE_ATTEMPT | CALLEE_UNASSIGNED
+    amount_micros: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

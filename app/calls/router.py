@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Response
+
+from app.calls import service
+from app.calls.schemas import CheckIn, DecisionOut, EvaluateIn, OutcomeIn, OutcomeOut
+from app.ops import metrics
+from app.tenancy.auth import Dialer
+
+router = APIRouter(prefix="/v1/calls", tags=["calls"])
+
+
+# The check path is ``async def`` on purpose: its database work is a few short statements on
+# one connection, run inline in the event loop. A threadpool hop would cost more than it saves,
+# and a worker finishing one transaction before starting the next keeps lock hold times short.
+@router.post("/check", response_model=DecisionOut)
+async def check(body: CheckIn, p: Dialer) -> DecisionOut:
+    """Decide one attempt just before dialling; logged with its reasons and penalty."""
+    started = time.perf_counter()
+    out, decision = service.check_call(p, body)
+    metrics.CHECK_SECONDS.observe(time.perf_counter() - started)
+    if decision is not None:
+        metrics.CHECKS.labels(out.decision).inc()
+        for r in decision.reasons:
+            metrics.REASONS.labels(r.code, r.severity).inc()
+    return out
+
+
+@router.post("/evaluate", response_model=DecisionOut)
+def evaluate(body: EvaluateIn, p: Dialer) -> DecisionOut:
+    """Judge a call at ``at`` (default now) with no side effect: planning, replays."""
+    return service.evaluate_call(p, CheckIn(**body.model_dump(exclude={"at"})), body.at)
+
+
+@router.post("/{attempt_id}/outcome", response_model=OutcomeOut)
+def outcome(attempt_id: str, body: OutcomeIn, p: Dialer, response: Response) -> OutcomeOut:
+    """What happened to the call. Idempotent; a different second outcome is 409."""
+    out, created = service.record_outcome(p, attempt_id, body)
+    if created:
+        metrics.OUTCOMES.labels(body.status).inc()
+    return out
+
+
+@router.get("/{attempt_id}", response_model=DecisionOut)
+def get_attempt(attempt_id: str, p: Dialer) -> DecisionOut:
+    return service.get_attempt(p, attempt_id)

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class CheckIn(BaseModel):
+    """One attempt the dialer is about to place. Numbers are judged, never rejected with 422."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    campaign: str = Field(min_length=1, max_length=100)
+    callee: str = Field(max_length=200, description="National French form or E.164.")
+    caller_id: str | None = Field(default=None, max_length=200, description="Presented number.")
+    agent_id: str | None = Field(default=None, max_length=100)
+    contract_ref: str | None = Field(default=None, max_length=200)
+    external_id: str | None = Field(
+        default=None, max_length=200, description="Dialer's id: makes the check idempotent."
+    )
+    callee_department: str | None = Field(
+        default=None, pattern=r"^(\d{2,3}|2[AB])$",
+        description="Extension: the callee's département when known (local holidays policy).",
+    )
+
+
+class EvaluateIn(CheckIn):
+    at: AwareDatetime | None = Field(
+        default=None, description="Instant to judge (default: now). No side effects."
+    )
+
+
+class ReasonOut(BaseModel):
+    code: str
+    severity: Literal["block", "notice"]
+    legal_basis: str
+    message: str
+
+
+class DecisionOut(BaseModel):
+    attempt_id: str | None
+    decision: Literal["allow", "deny"]
+    callee: str
+    callee_time_zone: str
+    regime: Literal["opt_out", "opt_in"]
+    checked_at: str
+    reasons: list[ReasonOut]
+    penalty_eur: str
+    next_allowed_at: str | None
+    ruleset_version: str
+    campaign: str
+    external_id: str | None = None
+    replayed: bool = Field(default=False, description="True when external_id matched.")
+
+
+OutcomeStatus = Literal[
+    "answered", "no_answer", "busy", "rejected", "unassigned", "failed", "not_dialed"
+]
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: OutcomeStatus
+    sip_code: int | None = Field(default=None, ge=100, le=699)
+    duration_s: int = Field(default=0, ge=0, le=86_400)
+    consumer_refused: bool = False
+    consumer_opposed: bool = False
+
+    @model_validator(mode="after")
+    def _coherent(self) -> OutcomeIn:
+        if (self.consumer_refused or self.consumer_opposed) and self.status != "answered":
+            raise ValueError("consumer_refused / consumer_opposed need status 'answered'")
+        if self.status != "answered" and self.duration_s:
+            raise ValueError("duration_s is the conversation's length: only for 'answered'")
+        return self
+
+
+class PenaltyOut(BaseModel):
+    code: str
+    amount_eur: str
+
+
+class OutcomeOut(BaseModel):
+    attempt_id: str
+    decision: str
+    status: str
+    sip_code: int | None
+    duration_s: int
+    consumer_refused: bool
+    consumer_opposed: bool
+    recorded_at: str
+    counted_for_frequency: bool
+    penalties: list[PenaltyOut]
+    penalty_eur: str

@@ -1,0 +1,351 @@
+"""Deciding a call: gather the facts once, run the pure rules, log the attempt.
+
+Hot path, so it uses SQLAlchemy Core on one connection and one transaction:
+
+1. cached facts (campaign, caller-ID registration, tenant policy) — no database round trip;
+2. ``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock on (tenant, callee)),
+   so that counting earlier attempts and inserting this one cannot interleave across workers:
+   the frequency limit holds under concurrency;
+3. registries, BLOCTEL, earlier attempts → ``rules_fr.model.CallFacts`` → ``rules_fr.evaluate``;
+4. insert the attempt (and its penalty line), commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app import clock
+from app.calls.models import Attempt, PenaltyLine
+from app.calls.schemas import CheckIn, DecisionOut, OutcomeIn, OutcomeOut, PenaltyOut, ReasonOut
+from app.campaigns.service import caller_registration, campaign_facts
+from app.db import get_engine
+from app.errors import Conflict, NotFound
+from app.ids import new_id
+from app.money import format_eur, to_micros
+from app.registries import service as registries
+from app.registries.models import Consent, Opposition, Quarantine, Refusal
+from app.tenancy.auth import Principal
+from bloctel.lookup import default_lookup
+from rules_fr import evaluate
+from rules_fr.model import BloctelFacts, CallFacts, Decision, NumberKind
+from rules_fr.numbering import classify
+
+PARIS = ZoneInfo("Europe/Paris")
+# attempts older than this cannot matter to the 30-calendar-day window in any time zone
+LOOKBACK = timedelta(days=32)
+UNASSIGNED_SIP = frozenset({404, 410, 484, 604})
+
+_attempts = Attempt.__table__
+_penalties = PenaltyLine.__table__
+_quarantines = Quarantine.__table__
+_refusals = Refusal.__table__
+_consents = Consent.__table__
+_oppositions = Opposition.__table__
+
+
+def _lock_key(tenant_id: str, callee: str) -> int:
+    digest = hashlib.blake2b(f"{tenant_id}|{callee}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)  # ZoneInfo caches instances itself
+
+
+def _iso(dt: datetime | None, zone: str) -> str | None:
+    return dt.astimezone(_zone(zone)).isoformat() if dt is not None else None
+
+
+def _reasons_json(decision: Decision) -> list[dict[str, Any]]:
+    return [
+        {"code": r.code, "severity": r.severity, "legal_basis": r.legal_basis,
+         "message": r.message}
+        for r in decision.reasons
+    ]
+
+
+def _out_from_row(row: Any, replayed: bool) -> DecisionOut:
+    return DecisionOut(
+        attempt_id=row.id, decision=row.decision, callee=row.callee,
+        callee_time_zone=row.callee_time_zone, regime=row.regime,
+        checked_at=_iso(row.checked_at, row.callee_time_zone) or "",
+        reasons=[ReasonOut(**r) for r in row.reasons], penalty_eur=format_eur(row.penalty_micros),
+        next_allowed_at=_iso(row.next_allowed_at, row.callee_time_zone),
+        ruleset_version=row.ruleset_version, campaign=row.campaign_id,
+        external_id=row.external_id, replayed=replayed,
+    )
+
+
+def _existing(conn: Connection, tenant_id: str, external_id: str) -> Any:
+    a = _attempts.c
+    return conn.execute(
+        select(_attempts).where(a.tenant_id == tenant_id, a.external_id == external_id)
+    ).first()
+
+
+def _gather(
+    conn: Connection, p: Principal, body: CheckIn, at: datetime, *, lock: bool
+) -> CallFacts:
+    campaign = campaign_facts(p.tenant_id or "", body.campaign)
+    if campaign is None:
+        raise NotFound(f"no campaign {body.campaign!r}")
+    tenant_id = p.tenant_id or ""
+    callee = classify(body.callee)
+    caller = classify(body.caller_id) if body.caller_id and body.caller_id.strip() else None
+    registration = (
+        caller_registration(tenant_id, caller.e164) if caller and caller.e164 else None
+    )
+    if lock and callee.e164 and conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_lock_key(tenant_id, callee.e164))))
+
+    facts: dict[str, Any] = {}
+    if callee.e164:
+        reg = registries.callee_facts(conn, tenant_id, callee.e164)
+        a = _attempts.c
+        counted = tuple(
+            conn.execute(
+                select(a.checked_at).where(
+                    a.tenant_id == tenant_id, a.callee == callee.e164, a.counted.is_(True),
+                    a.checked_at >= at - LOOKBACK, a.checked_at <= at,
+                )
+            ).scalars()
+        )
+        facts.update(
+            consents=reg.consents, contracts=reg.contracts,
+            internal_opposition=reg.internal_opposition, refusals=reg.refusals,
+            quarantined_until=reg.quarantined_until, counted_attempts=counted,
+            bloctel=default_lookup().lookup(conn, callee.e164),
+        )
+    else:
+        facts["bloctel"] = BloctelFacts(listed=False, as_of=None)
+    if caller is not None and caller.kind is NumberKind.MOBILE and caller.e164:
+        day = at.astimezone(PARIS).date()
+        start = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
+        a = _attempts.c
+        facts["mobile_cli_attempts"] = conn.execute(
+            select(func.count()).select_from(_attempts).where(
+                a.tenant_id == tenant_id, a.caller_id == caller.e164, a.counted.is_(True),
+                a.checked_at >= start, a.checked_at <= at,
+            )
+        ).scalar_one()
+        facts["mobile_cli_day"] = day
+    return CallFacts(
+        at=at, campaign=campaign, callee=callee, caller=caller,
+        caller_registration=registration, agent_id=body.agent_id,
+        contract_ref=body.contract_ref, callee_department=body.callee_department,
+        tenant_suspended=p.tenant_suspended, policy=p.policy, **facts,
+    )
+
+
+def evaluate_call(p: Principal, body: CheckIn, at: datetime | None) -> DecisionOut:
+    """Judge a call at ``at`` (default now) without any side effect."""
+    at = (at or clock.now()).astimezone(UTC)
+    with get_engine().connect() as conn, conn.begin():
+        facts = _gather(conn, p, body, at, lock=False)
+    decision = evaluate(facts)
+    zone = decision.callee_time_zone
+    return DecisionOut(
+        attempt_id=None, decision=decision.decision,
+        callee=facts.callee.e164 or body.callee.strip(), callee_time_zone=zone,
+        regime=decision.regime, checked_at=_iso(at, zone) or "",
+        reasons=[ReasonOut(**r) for r in _reasons_json(decision)],
+        penalty_eur=format_eur(to_micros(decision.penalty_eur)),
+        next_allowed_at=_iso(decision.next_allowed_at, zone),
+        ruleset_version=decision.ruleset_version, campaign=body.campaign,
+        external_id=body.external_id,
+    )
+
+
+def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | None]:
+    """Decide and log one attempt. Idempotent on ``external_id``."""
+    tenant_id = p.tenant_id or ""
+    try:
+        return _check(p, body, tenant_id)
+    except IntegrityError:
+        # a concurrent check with the same external_id won the race: return its attempt
+        if body.external_id is None:
+            raise
+        with get_engine().connect() as conn, conn.begin():
+            row = _existing(conn, tenant_id, body.external_id)
+        if row is None:
+            raise
+        return _out_from_row(row, replayed=True), None
+
+
+def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, Decision | None]:
+    engine = get_engine().execution_options(write=True)
+    with engine.connect() as conn, conn.begin():
+        at = clock.now()
+        facts = _gather(conn, p, body, at, lock=True)
+        if body.external_id is not None:
+            row = _existing(conn, tenant_id, body.external_id)
+            if row is not None:
+                return _out_from_row(row, replayed=True), None
+        decision = evaluate(facts)
+        penalty = to_micros(decision.penalty_eur)
+        attempt_id = new_id("att")
+        callee = facts.callee.e164 or body.callee.strip()[:64]
+        caller_id = (facts.caller.e164 or body.caller_id.strip()[:64]) if facts.caller else None
+        reasons = _reasons_json(decision)
+        conn.execute(
+            insert(_attempts).values(
+                id=attempt_id, tenant_id=tenant_id, campaign_id=body.campaign,
+                external_id=body.external_id, callee=callee,
+                caller_id=caller_id,
+                agent_id=body.agent_id, contract_ref=body.contract_ref, checked_at=at,
+                decision=decision.decision,
+                reason_codes=" ".join(r.code for r in decision.reasons),
+                reasons=reasons, regime=decision.regime,
+                ruleset_version=decision.ruleset_version,
+                callee_time_zone=decision.callee_time_zone,
+                next_allowed_at=decision.next_allowed_at, penalty_micros=penalty,
+                counted=decision.allowed,
+            )
+        )
+        if penalty:
+            conn.execute(
+                insert(_penalties).values(
+                    tenant_id=tenant_id, attempt_id=attempt_id, code="ILLEGITIMATE_ATTEMPT",
+                    amount_micros=penalty, created_at=at,
+                )
+            )
+    zone = decision.callee_time_zone
+    out = DecisionOut(
+        attempt_id=attempt_id, decision=decision.decision, callee=callee,
+        callee_time_zone=zone, regime=decision.regime, checked_at=_iso(at, zone) or "",
+        reasons=[ReasonOut(**r) for r in reasons], penalty_eur=format_eur(penalty),
+        next_allowed_at=_iso(decision.next_allowed_at, zone),
+        ruleset_version=decision.ruleset_version, campaign=body.campaign,
+        external_id=body.external_id,
+    )
+    return out, decision
+
+
+# --- outcomes -----------------------------------------------------------------------------
+
+
+def _outcome_out(conn: Connection, row: Any) -> OutcomeOut:
+    pl = _penalties.c
+    lines = conn.execute(
+        select(pl.code, pl.amount_micros).where(pl.attempt_id == row.id).order_by(pl.id)
+    ).all()
+    return OutcomeOut(
+        attempt_id=row.id, decision=row.decision, status=row.outcome_status,
+        sip_code=row.sip_code, duration_s=row.duration_s or 0,
+        consumer_refused=bool(row.consumer_refused), consumer_opposed=bool(row.consumer_opposed),
+        recorded_at=row.outcome_at.isoformat(), counted_for_frequency=row.counted,
+        penalties=[PenaltyOut(code=c, amount_eur=format_eur(m)) for c, m in lines],
+        penalty_eur=format_eur(sum(m for _, m in lines)),
+    )
+
+
+def _same_outcome(row: Any, body: OutcomeIn) -> bool:
+    return (
+        row.outcome_status == body.status and row.sip_code == body.sip_code
+        and (row.duration_s or 0) == body.duration_s
+        and bool(row.consumer_refused) == body.consumer_refused
+        and bool(row.consumer_opposed) == body.consumer_opposed
+    )
+
+
+def record_outcome(p: Principal, attempt_id: str, body: OutcomeIn) -> tuple[OutcomeOut, bool]:
+    """Record what happened to an attempt; returns (answer, created). Idempotent; 409 on
+    a conflicting second outcome."""
+    tenant_id = p.tenant_id or ""
+    engine = get_engine().execution_options(write=True)
+    with engine.connect() as conn, conn.begin():
+        a = _attempts.c
+        row = conn.execute(
+            select(_attempts).where(a.id == attempt_id, a.tenant_id == tenant_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no attempt {attempt_id}")
+        if row.outcome_status is not None:
+            if _same_outcome(row, body):
+                return _outcome_out(conn, row), False
+            raise Conflict(
+                f"attempt {attempt_id} already has outcome {row.outcome_status!r}; "
+                "an outcome cannot be changed"
+            )
+        at = clock.now()
+        unassigned = body.status == "unassigned" or body.sip_code in UNASSIGNED_SIP
+        counted = row.counted and body.status != "not_dialed"
+        conn.execute(
+            update(_attempts).where(a.id == attempt_id).values(
+                outcome_status=body.status, sip_code=body.sip_code, duration_s=body.duration_s,
+                consumer_refused=body.consumer_refused, consumer_opposed=body.consumer_opposed,
+                outcome_at=at, counted=counted,
+            )
+        )
+        callee = row.callee
+        if unassigned and callee.startswith("+"):
+            amount = to_micros(p.policy.unassigned_penalty_eur)
+            conn.execute(
+                insert(_penalties).values(
+                    tenant_id=tenant_id, attempt_id=attempt_id, code="CALLEE_UNASSIGNED",
+                    amount_micros=amount, created_at=at,
+                )
+            )
+            conn.execute(
+                insert(_quarantines).values(
+                    id=new_id("qua"), tenant_id=tenant_id, callee=callee,
+                    until=at + timedelta(days=p.policy.unassigned_quarantine_days),
+                    attempt_id=attempt_id, created_at=at,
+                )
+            )
+        if body.consumer_refused:
+            conn.execute(
+                insert(_refusals).values(
+                    id=new_id("ref"), tenant_id=tenant_id, callee=callee, refused_at=at,
+                    attempt_id=attempt_id,
+                )
+            )
+            if row.regime == "opt_in":
+                # loi 2025-594: a refusal withdraws consent. The rules derive this from the
+                # refusal itself; marking the consents makes it visible in the registry too.
+                c = _consents.c
+                conn.execute(
+                    update(_consents)
+                    .where(
+                        c.tenant_id == tenant_id, c.callee == callee, c.scope == "canvassing",
+                        c.revoked_at.is_(None), c.given_at <= at,
+                    )
+                    .values(revoked_at=at, revoke_reason=f"refused during call {attempt_id}")
+                )
+        if body.consumer_opposed and callee.startswith("+"):
+            _add_opposition(conn, tenant_id, callee, attempt_id, at)
+        row = conn.execute(select(_attempts).where(a.id == attempt_id)).first()
+        return _outcome_out(conn, row), True
+
+
+def _add_opposition(
+    conn: Connection, tenant_id: str, callee: str, attempt_id: str, at: datetime
+) -> None:
+    o = _oppositions
+    exists = conn.execute(
+        select(o.c.id).where(o.c.tenant_id == tenant_id, o.c.callee == callee)
+    ).first()
+    if exists is None:
+        conn.execute(
+            insert(o).values(
+                id=new_id("opp"), tenant_id=tenant_id, callee=callee,
+                source=f"call:{attempt_id}", attempt_id=attempt_id, created_at=at,
+            )
+        )
+
+
+def get_attempt(p: Principal, attempt_id: str) -> DecisionOut:
+    with get_engine().connect() as conn, conn.begin():
+        a = _attempts.c
+        row = conn.execute(
+            select(_attempts).where(a.id == attempt_id, a.tenant_id == p.tenant_id)
+        ).first()
+    if row is None:
+        raise NotFound(f"no attempt {attempt_id}")
+    return _out_from_row(row, replayed=False)

@@ -1,0 +1,1 @@
+"""Caller IDs (presented numbers) and campaigns."""

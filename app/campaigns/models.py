@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+
+
+class CallerId(Base):
+    """A number the tenant registered as its own (presenting another's number is spoofing)."""
+
+    __tablename__ = "caller_ids"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    number: Mapped[str] = mapped_column(String(20))  # E.164
+    kind: Mapped[str] = mapped_column(String(20))  # rules_fr.model.NumberKind value
+    assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)  # agent id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), primary_key=True)
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # chosen by the tenant
+    purpose: Mapped[str] = mapped_column(String(20))  # commercial | non_commercial
+    audience: Mapped[str] = mapped_column(String(20))  # consumers | professionals
+    sector: Mapped[str] = mapped_column(String(40))
+    automated: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CampaignCallerId(Base):
+    __tablename__ = "campaign_caller_ids"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["tenant_id", "campaign_id"], ["campaigns.tenant_id", "campaigns.id"]
+        ),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), primary_key=True)  # E.164

@@ -1,0 +1,39 @@
+"""Configuration from environment variables (12-factor).
+
+| variable | default | meaning |
+|---|---|---|
+| ``DATABASE_URL`` | ``sqlite:///data/gateway.db`` | SQLAlchemy URL; ``postgresql://…`` uses psycopg 3 |
+| ``GATEWAY_FROZEN_NOW`` | unset | ISO 8601 instant: freezes the rules' clock (tests, demos, replays) |
+| ``GATEWAY_CACHE_TTL_S`` | ``1.0`` | how long a worker trusts its cached keys, tenants and campaigns |
+| ``GATEWAY_LOG_LEVEL`` | ``info`` | log level |
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///data/gateway.db", alias="DATABASE_URL")
+    frozen_now: str | None = Field(default=None, alias="GATEWAY_FROZEN_NOW")
+    cache_ttl_s: float = Field(default=1.0, alias="GATEWAY_CACHE_TTL_S", ge=0)
+    log_level: str = Field(default="info", alias="GATEWAY_LOG_LEVEL")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the drivers we ship (pysqlite, psycopg 3)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url

@@ -1,0 +1,89 @@
+"""The FastAPI application: one router per domain, clear JSON errors, never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.calls.router import router as calls_router
+from app.campaigns.router import router as campaigns_router
+from app.clock import frozen_instant
+from app.errors import ApiError
+from app.ops.router import router as ops_router
+from app.registries.router import router as registries_router
+from app.reports.router import router as reports_router
+from app.rules_router import router as rules_router
+from app.tenancy.router import router as tenancy_router
+from bloctel.router import router as bloctel_router
+
+log = logging.getLogger("gateway")
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    frozen = frozen_instant()
+    if frozen is not None:
+        log.warning("GATEWAY_FROZEN_NOW is set: the clock is frozen at %s", frozen.isoformat())
+    yield
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Canvassing compliance gateway (France)",
+        version="0.1.0",
+        description=(
+            "Every call a dialer wants to place is decided under French law (Code de la "
+            "consommation, ARCEP numbering plan, loi 2025-594) and the operator's terms, "
+            "with every reason and its legal basis, and logged with its penalty."
+        ),
+        lifespan=lifespan,
+    )
+    for router in (
+        ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
+        bloctel_router, reports_router, rules_router,
+    ):
+        app.include_router(router)
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse(
+            {"error": exc.code, "detail": exc.detail}, status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse(
+            {"error": "invalid", "detail": jsonable_encoder(errors)}, status_code=422
+        )
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.info("integrity error: %s", exc.orig)
+        return JSONResponse(
+            {"error": "conflict", "detail": "conflicts with an existing record"}, status_code=409
+        )
+
+    @app.exception_handler(OperationalError)
+    async def unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        return JSONResponse(
+            {"error": "unavailable", "detail": "database unavailable, retry"},
+            status_code=503, headers={"Retry-After": "1"},
+        )
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,14 @@
+"""Every domain's models, imported once so that ``Base.metadata`` is complete (Alembic)."""
+
+from app.calls.models import Attempt, PenaltyLine
+from app.campaigns.models import Campaign, CampaignCallerId, CallerId
+from app.db import Base
+from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
+from app.tenancy.models import ApiKey, Tenant
+from bloctel.models import BloctelNumber, BloctelVersion
+
+__all__ = [
+    "ApiKey", "Attempt", "Base", "BloctelNumber", "BloctelVersion", "CallerId", "Campaign",
+    "CampaignCallerId", "Consent", "Contract", "Opposition", "PenaltyLine", "Quarantine",
+    "Refusal", "Tenant",
+]

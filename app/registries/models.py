@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base, UTCDateTime
+
+
+class Consent(Base):
+    __tablename__ = "consents"
+    __table_args__ = (Index("ix_consents_tenant_callee", "tenant_id", "callee"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    callee: Mapped[str] = mapped_column(String(20))  # E.164
+    scope: Mapped[str] = mapped_column(String(20))  # canvassing | outside_hours
+    given_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    channel: Mapped[str] = mapped_column(String(100))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoke_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Contract(Base):
+    __tablename__ = "contracts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "reference"),
+        Index("ix_contracts_tenant_callee", "tenant_id", "callee"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    callee: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(200))
+    sector: Mapped[str] = mapped_column(String(40))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Opposition(Base):
+    """The tenant's internal do-not-call list (in both regimes, for every campaign)."""
+
+    __tablename__ = "oppositions"
+    __table_args__ = (UniqueConstraint("tenant_id", "callee"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    callee: Mapped[str] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(200))
+    attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Refusal(Base):
+    """The consumer refused during a conversation (60-day cooldown; withdraws consent)."""
+
+    __tablename__ = "refusals"
+    __table_args__ = (Index("ix_refusals_tenant_callee", "tenant_id", "callee"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    callee: Mapped[str] = mapped_column(String(20))
+    refused_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+
+
+class Quarantine(Base):
+    """A number reported unassigned (SIP 404/410/484/604): not to be called until ``until``."""
+
+    __tablename__ = "quarantines"
+    __table_args__ = (Index("ix_quarantines_tenant_callee", "tenant_id", "callee"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    callee: Mapped[str] = mapped_column(String(20))
+    until: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

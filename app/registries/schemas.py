@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callee: str = Field(min_length=1, max_length=64)
+    scope: Literal["canvassing", "outside_hours"]
+    given_at: AwareDatetime
+    channel: str = Field(min_length=1, max_length=100, description="web_form, shop, paper, call…")
+    evidence: dict[str, Any] = Field(description="What proves the consent; hashed (SHA-256).")
+    expires_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _order(self) -> ConsentIn:
+        if self.expires_at is not None and self.expires_at <= self.given_at:
+            raise ValueError("expires_at must be after given_at")
+        return self
+
+
+class ConsentOut(BaseModel):
+    id: str
+    callee: str
+    scope: str
+    given_at: datetime
+    channel: str
+    evidence: dict[str, Any]
+    evidence_sha256: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    revoke_reason: str | None
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ContractIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callee: str = Field(min_length=1, max_length=64)
+    reference: str = Field(min_length=1, max_length=200)
+    sector: str = Field(default="general", max_length=40)
+    starts_on: date
+    ends_on: date | None = Field(default=None, description="Last day of the contract, inclusive.")
+
+    @model_validator(mode="after")
+    def _order(self) -> ContractIn:
+        if self.ends_on is not None and self.ends_on < self.starts_on:
+            raise ValueError("ends_on must not be before starts_on")
+        return self
+
+
+class ContractOut(BaseModel):
+    id: str
+    callee: str
+    reference: str
+    sector: str
+    starts_on: date
+    ends_on: date | None
+
+
+class OppositionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    callee: str = Field(min_length=1, max_length=64)
+    source: str = Field(default="api", min_length=1, max_length=200)
+
+
+class OppositionOut(BaseModel):
+    id: str
+    callee: str
+    source: str
+    created_at: datetime

@@ -1,0 +1,190 @@
+"""Registry writes (one record per request) and the per-call facts the rules need."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from app.clock import now
+from app.errors import Conflict, NotFound, Unprocessable
+from app.ids import new_id
+from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
+from rules_fr.data import SECTORS
+from rules_fr.model import ConsentFacts, ContractFacts
+from rules_fr.numbering import classify
+
+
+def normalise_callee(raw: str) -> str:
+    """E.164 of a number given to a registry, or a clear 422."""
+    info = classify(raw)
+    if info.e164 is None or not info.valid:
+        raise Unprocessable(f"{raw!r} is not a valid phone number", code="CALLEE_INVALID")
+    return info.e164
+
+
+def evidence_sha256(evidence: dict[str, Any]) -> str:
+    """SHA-256 of the evidence in canonical JSON (sorted keys, no spaces, UTF-8)."""
+    canonical = json.dumps(evidence, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def add_consent(
+    s: Session, tenant_id: str, *, callee: str, scope: str, given_at: datetime, channel: str,
+    evidence: dict[str, Any], expires_at: datetime | None,
+) -> Consent:
+    row = Consent(
+        id=new_id("con"), tenant_id=tenant_id, callee=normalise_callee(callee), scope=scope,
+        given_at=given_at, channel=channel, evidence=evidence,
+        evidence_sha256=evidence_sha256(evidence), expires_at=expires_at, created_at=now(),
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def get_consent(s: Session, tenant_id: str, consent_id: str) -> Consent:
+    row = s.get(Consent, consent_id)
+    if row is None or row.tenant_id != tenant_id:
+        raise NotFound(f"no consent {consent_id}")
+    return row
+
+
+def revoke_consent(s: Session, tenant_id: str, consent_id: str, reason: str | None) -> Consent:
+    row = get_consent(s, tenant_id, consent_id)
+    if row.revoked_at is None:  # revoking twice keeps the first revocation
+        row.revoked_at = now()
+        row.revoke_reason = reason
+        s.flush()
+    return row
+
+
+def list_consents(s: Session, tenant_id: str, callee: str | None) -> list[Consent]:
+    q = select(Consent).where(Consent.tenant_id == tenant_id)
+    if callee:
+        q = q.where(Consent.callee == normalise_callee(callee))
+    return list(s.scalars(q.order_by(Consent.given_at).limit(10_000)))
+
+
+def add_contract(
+    s: Session, tenant_id: str, *, callee: str, reference: str, sector: str, starts_on: date,
+    ends_on: date | None,
+) -> Contract:
+    if sector not in SECTORS:
+        raise Unprocessable(f"unknown sector {sector!r}; one of {', '.join(sorted(SECTORS))}")
+    e164 = normalise_callee(callee)
+    exists = s.scalar(
+        select(Contract.id).where(Contract.tenant_id == tenant_id, Contract.reference == reference)
+    )
+    if exists:
+        raise Conflict(f"contract reference {reference!r} exists")
+    row = Contract(
+        id=new_id("ctr"), tenant_id=tenant_id, callee=e164, reference=reference, sector=sector,
+        starts_on=starts_on, ends_on=ends_on, created_at=now(),
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def list_contracts(s: Session, tenant_id: str, callee: str | None) -> list[Contract]:
+    q = select(Contract).where(Contract.tenant_id == tenant_id)
+    if callee:
+        q = q.where(Contract.callee == normalise_callee(callee))
+    return list(s.scalars(q.order_by(Contract.starts_on).limit(10_000)))
+
+
+def add_opposition(
+    s: Session, tenant_id: str, callee: str, source: str, attempt_id: str | None = None
+) -> tuple[Opposition, bool]:
+    """The opposition for ``callee``, and whether it was created now (idempotent)."""
+    e164 = normalise_callee(callee)
+    row = s.scalar(
+        select(Opposition).where(Opposition.tenant_id == tenant_id, Opposition.callee == e164)
+    )
+    if row is not None:
+        return row, False
+    row = Opposition(
+        id=new_id("opp"), tenant_id=tenant_id, callee=e164, source=source,
+        attempt_id=attempt_id, created_at=now(),
+    )
+    s.add(row)
+    s.flush()
+    return row, True
+
+
+def list_oppositions(s: Session, tenant_id: str, callee: str | None) -> list[Opposition]:
+    q = select(Opposition).where(Opposition.tenant_id == tenant_id)
+    if callee:
+        q = q.where(Opposition.callee == normalise_callee(callee))
+    return list(s.scalars(q.order_by(Opposition.created_at).limit(10_000)))
+
+
+# --- facts for the check path (Core, inside the check's transaction) ----------------------
+
+_consents = Consent.__table__
+_contracts = Contract.__table__
+_oppositions = Opposition.__table__
+_refusals = Refusal.__table__
+_quarantines = Quarantine.__table__
+
+
+class CalleeFacts:
+    __slots__ = ("consents", "contracts", "internal_opposition", "refusals", "quarantined_until")
+
+    def __init__(self) -> None:
+        self.consents: tuple[ConsentFacts, ...] = ()
+        self.contracts: tuple[ContractFacts, ...] = ()
+        self.internal_opposition = False
+        self.refusals: tuple[datetime, ...] = ()
+        self.quarantined_until: datetime | None = None
+
+
+def callee_facts(conn: Connection, tenant_id: str, callee: str) -> CalleeFacts:
+    """What this tenant's registries say about one callee: five indexed look-ups."""
+    facts = CalleeFacts()
+    c = _consents.c
+    facts.consents = tuple(
+        ConsentFacts(scope=r.scope, given_at=r.given_at, expires_at=r.expires_at,
+                     revoked_at=r.revoked_at)
+        for r in conn.execute(
+            select(c.scope, c.given_at, c.expires_at, c.revoked_at).where(
+                c.tenant_id == tenant_id, c.callee == callee
+            )
+        )
+    )
+    k = _contracts.c
+    facts.contracts = tuple(
+        ContractFacts(reference=r.reference, sector=r.sector, starts_on=r.starts_on,
+                      ends_on=r.ends_on)
+        for r in conn.execute(
+            select(k.reference, k.sector, k.starts_on, k.ends_on).where(
+                k.tenant_id == tenant_id, k.callee == callee
+            )
+        )
+    )
+    o = _oppositions.c
+    facts.internal_opposition = (
+        conn.execute(
+            select(o.id).where(o.tenant_id == tenant_id, o.callee == callee).limit(1)
+        ).first()
+        is not None
+    )
+    f = _refusals.c
+    facts.refusals = tuple(
+        conn.execute(
+            select(f.refused_at).where(f.tenant_id == tenant_id, f.callee == callee)
+        ).scalars()
+    )
+    q = _quarantines.c
+    facts.quarantined_until = conn.execute(
+        select(q.until)
+        .where(q.tenant_id == tenant_id, q.callee == callee)
+        .order_by(q.until.desc())
+        .limit(1)
+    ).scalar()
+    return facts

@@ -1,0 +1,1 @@
+"""Audit reports for compliance officers: attempt exports and summaries."""

@@ -1,0 +1,58 @@
+"""Demo data for ``make run``: one tenant, a campaign, caller IDs, a consent, fresh keys."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from rich.console import Console
+from sqlalchemy import select
+
+from app.campaigns.service import register_caller_id, upsert_campaign
+from app.db import session_scope
+from app.registries.service import add_consent
+from app.tenancy.models import Tenant
+from app.tenancy.service import create_key, create_tenant
+
+DEMO_NAME = "Démo Centre d'appels"
+DEMO_CALLEE = "+33612345678"
+
+
+def seed_demo(base_url: str, console: Console) -> dict[str, str]:
+    with session_scope(write=True) as s:
+        tenant = s.scalar(select(Tenant).where(Tenant.name == DEMO_NAME))
+        if tenant is None:
+            tenant = create_tenant(s, DEMO_NAME, "legal_person")
+            register_caller_id(s, tenant.id, "+33162000001", None)  # ARCEP canvassing range
+            register_caller_id(s, tenant.id, "+33948000001", None)
+            register_caller_id(s, tenant.id, "+33612000001", "agent-007")  # a mobile: one agent
+            upsert_campaign(
+                s, tenant.id, id="spring-2026", purpose="commercial", audience="consumers",
+                sector="general", automated=True,
+                caller_ids=["+33162000001", "+33948000001"], create_only=False,
+            )
+            add_consent(
+                s, tenant.id, callee=DEMO_CALLEE, scope="canvassing",
+                given_at=datetime(2026, 9, 1, 9, 0, tzinfo=UTC), channel="web_form",
+                evidence={"form": "https://example.fr/optin", "ip": "203.0.113.7"},
+                expires_at=None,
+            )
+        keys = {role: create_key(s, role, tenant.id)[1] for role in ("admin", "compliance", "dialer")}
+        tenant_id = tenant.id
+    body = {"campaign": "spring-2026", "callee": "06 12 34 56 78", "caller_id": "+33162000001"}
+    console.print(f"[bold green]Demo tenant[/bold green] {DEMO_NAME} ({tenant_id})")
+    for role, key in keys.items():
+        console.print(f"  {role:<10} key: [bold]{key}[/bold]")
+    console.print("\nTry a check (the answer says allow or deny, and why):")
+    print(
+        f"curl -s -X POST {base_url}/v1/calls/check -H 'Authorization: Bearer {keys['dialer']}' "
+        f"-H 'Content-Type: application/json' -d '{json.dumps(body)}'"
+    )
+    evaluate = body | {"at": "2026-11-23T10:30:00+01:00"}
+    console.print("\nOr judge a given instant without logging (a Monday morning, Paris):")
+    print(
+        f"curl -s -X POST {base_url}/v1/calls/evaluate "
+        f"-H 'Authorization: Bearer {keys['dialer']}' -H 'Content-Type: application/json' "
+        f"-d '{json.dumps(evaluate)}'"
+    )
+    return {"tenant": tenant_id, **keys}

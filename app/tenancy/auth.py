@@ -1,0 +1,118 @@
+"""Bearer API keys and roles.
+
+Keys are 256-bit random secrets shown once; only their SHA-256 is stored (a fast hash is the
+right tool for high-entropy secrets: there is nothing to brute-force). A key resolves to a
+``Principal``; the resolution is cached per worker for ``GATEWAY_CACHE_TTL_S``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header
+from sqlalchemy import select
+
+from app.cache import cache
+from app.db import session_scope
+from app.errors import Forbidden, Unauthorized
+from app.tenancy.models import ApiKey, Tenant
+from app.tenancy.policy import policy_from_json
+from rules_fr.model import Policy
+
+ROLES = ("operator", "admin", "compliance", "dialer")
+# what each role may act as, besides itself
+IMPLIES = {"admin": {"compliance"}}
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: str
+    role: str
+    tenant_id: str | None
+    tenant_suspended: bool
+    policy: Policy
+
+    def can(self, role: str) -> bool:
+        return self.role == role or role in IMPLIES.get(self.role, set())
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh key and its hash."""
+    key = "gw_" + secrets.token_urlsafe(32)
+    return key, hash_key(key)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_principals = cache()
+
+
+def _load(key_hash: str) -> Principal | None:
+    with session_scope() as s:
+        row = s.execute(
+            select(ApiKey, Tenant)
+            .outerjoin(Tenant, Tenant.id == ApiKey.tenant_id)
+            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        ).first()
+        if row is None:
+            return None
+        key, tenant = row
+        return Principal(
+            key_id=key.id,
+            role=key.role,
+            tenant_id=key.tenant_id,
+            tenant_suspended=tenant is not None and tenant.status == "suspended",
+            policy=policy_from_json(tenant.policy if tenant else None),
+        )
+
+
+def invalidate_principals() -> None:
+    """After a suspension, a policy change or a revocation made by this process."""
+    _principals.invalidate()
+
+
+def authenticate(authorization: Annotated[str | None, Header()] = None) -> Principal:
+    if not authorization:
+        raise Unauthorized("missing Authorization: Bearer <key>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("expected Authorization: Bearer <key>")
+    key_hash = hash_key(token.strip())
+    principal = _principals.get_or_load(key_hash, lambda: _load(key_hash))
+    if principal is None:
+        raise Unauthorized("unknown or revoked API key")
+    return principal
+
+
+def require(*roles: str):  # type: ignore[no-untyped-def]
+    """Dependency: the caller holds one of ``roles`` (admin also counts as compliance)."""
+
+    def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if not any(principal.can(r) for r in roles):
+            raise Forbidden(f"this endpoint needs the role {' or '.join(roles)}")
+        return principal
+
+    return dependency
+
+
+def require_tenant(*roles: str):  # type: ignore[no-untyped-def]
+    """Like ``require`` for tenant-scoped roles; the principal always has a tenant."""
+    inner = require(*roles)
+
+    def dependency(principal: Annotated[Principal, Depends(inner)]) -> Principal:
+        if principal.tenant_id is None:
+            raise Forbidden("this endpoint acts on one tenant: use a tenant's key")
+        return principal
+
+    return dependency
+
+
+Operator = Annotated[Principal, Depends(require("operator"))]
+Admin = Annotated[Principal, Depends(require_tenant("admin"))]
+Compliance = Annotated[Principal, Depends(require_tenant("compliance"))]
+Dialer = Annotated[Principal, Depends(require_tenant("dialer"))]

@@ -1,0 +1,59 @@
+"""Per-tenant policy: overrides of ``rules_fr.model.Policy``'s defaults, stored as JSON."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rules_fr.model import Policy
+
+DEFAULT = Policy()
+
+
+class PolicyIn(BaseModel):
+    """Every field optional: only what is given changes. ``null`` restores the default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    foreign_destinations: Literal["deny", "allow"] | None = None
+    local_holidays: bool | None = None
+    bloctel_after_opt_in: Literal["notice", "block"] | None = None
+    mobile_daily_cap: int | None = Field(default=None, ge=1, le=100_000)
+    denied_attempt_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000)
+    unassigned_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000)
+    unassigned_quarantine_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+def policy_from_json(data: dict[str, Any] | None) -> Policy:
+    if not data:
+        return DEFAULT
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(Policy):
+        if f.name in data and data[f.name] is not None:
+            value = data[f.name]
+            if isinstance(f.default, Decimal):
+                value = Decimal(str(value))
+            kwargs[f.name] = value
+    return Policy(**kwargs)
+
+
+def policy_to_json(policy: Policy) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(Policy):
+        value = getattr(policy, f.name)
+        out[f.name] = str(value) if isinstance(value, Decimal) else value
+    return out
+
+
+def merge(current: dict[str, Any] | None, update: PolicyIn) -> dict[str, Any]:
+    merged = dict(current or {})
+    for name in update.model_fields_set:
+        value = getattr(update, name)
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = str(value) if isinstance(value, Decimal) else value
+    return merged
