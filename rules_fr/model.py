@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Literal
 
 
-class NumberKind(str, Enum):
+class NumberKind(str, Enum):  # noqa: UP042 (str mixin kept: contract)
     """Classification of a number under the French numbering plan (ARCEP)."""
 
     CANVASSING = "canvassing"  # ranges ARCEP dedicates to automated canvassing (01 62, 09 475…)

@@ -1,0 +1,571 @@
+"""The French canvassing rules as data: parameters, effective dates and legal bases.
+
+Like ``python-holidays`` declares a country, this module declares, for each rule, the list of
+its parameter *versions*. A version is in force from its ``since`` date (judged on the
+Europe/Paris civil date of the call instant) until the next version of the same rule. The next
+decree is therefore a new ``Version`` appended here, not a code change in ``rules.py``.
+
+``ruleset_version(at)`` names the set of versions in force at an instant: ``"fr-YYYY-MM-DD"``
+is the latest ``since`` among all versions in force on that Paris date.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Literal, TypeVar
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+
+#: ``since`` of rules that have no effective date of their own (operator terms, numbering
+#: validity): always in force, and never the rule set's version date.
+ALWAYS = date.min
+
+# --------------------------------------------------------------------------------------------
+# Version types
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Version:
+    """One version of one rule: in force from ``since`` (Paris civil date) to the next one."""
+
+    since: date
+    legal_basis: str
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class HoursVersion(Version):
+    windows: tuple[tuple[time, time], ...]  # half-open [start, end) in the consumer's zone
+    weekdays: frozenset[int]  # date.weekday(): 0 = Monday
+    national_holidays: frozenset[str]  # holiday names (python-holidays, en_US) of L3133-1
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrequencyVersion(Version):
+    max_attempts: int  # attempts allowed in the window; the (max+1)th is refused
+    window_days: int  # calendar days, the call's day included
+
+
+@dataclass(frozen=True, kw_only=True)
+class CooldownVersion(Version):
+    full_days: int  # full calendar days after the refusal day
+
+
+@dataclass(frozen=True, kw_only=True)
+class RegimeVersion(Version):
+    regime: Literal["opt_out", "opt_in"]
+    refusal_withdraws_consent: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class BloctelFreshnessVersion(Version):
+    max_age_days: int | None  # None: no list to keep fresh (the opposition list is gone)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NumberingVersion(Version):
+    # NSN prefixes ARCEP dedicates to automated canvassing, by country calling code
+    canvassing_prefixes: Mapping[int, tuple[str, ...]]
+    polyvalent_prefixes: tuple[str, ...]  # 09 37-09 39 "polyvalent verified"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CanvassingRangeVersion(Version):
+    # also forbid automated *non-commercial* campaigns from presenting geographic numbers
+    non_commercial_geographic: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class SectorVersion(Version):
+    banned: bool
+    exception: Literal["ongoing_contract", "ongoing_training", "none"] = "none"
+    bloctel_exempt: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class TariffVersion(Version):
+    """Operator tariff defaults; tenant ``Policy`` overrides them."""
+
+    denied_attempt_eur: Decimal
+    unassigned_eur: Decimal
+    quarantine_days: int
+
+
+# --------------------------------------------------------------------------------------------
+# Legal bases
+# --------------------------------------------------------------------------------------------
+
+OPERATOR_TERMS = "Conditions d'utilisation de l'opérateur (lutte contre la fraude et les abus)"
+ARCEP_2022_1583 = (
+    "ARCEP, décision n° 2022-1583 du 1er septembre 2022 modifiant le plan national de "
+    "numérotation et ses règles de gestion (en vigueur le 1er janvier 2023)"
+)
+D223_9 = "Code de la consommation, art. D223-9 (décret n° 2022-1313 du 13 octobre 2022)"
+L223_1_OPT_OUT = (
+    "Code de la consommation, art. L223-1 (liste d'opposition au démarchage téléphonique, "
+    "rédaction issue de la loi n° 2020-901 du 24 juillet 2020)"
+)
+L223_1_OPT_IN = (
+    "Code de la consommation, art. L223-1 (consentement préalable, rédaction issue de la "
+    "loi n° 2025-594 du 30 juin 2025, art. 13)"
+)
+
+# --------------------------------------------------------------------------------------------
+# Rule versions
+# --------------------------------------------------------------------------------------------
+
+#: The 11 public holidays of code du travail art. L3133-1, by their python-holidays name
+#: (language "en_US"). Filtering by name keeps any extra day the package may add out.
+L3133_1_HOLIDAYS = frozenset(
+    {
+        "New Year's Day",
+        "Easter Monday",
+        "Labor Day",
+        "Victory Day",
+        "Ascension Day",
+        "Pentecost Monday",  # Whit Monday (also the "journée de solidarité": still L3133-1)
+        "National Day",
+        "Assumption Day",
+        "All Saints' Day",
+        "Armistice Day",
+        "Christmas Day",
+    }
+)
+
+_MON_FRI = frozenset(range(5))
+
+HOURS: tuple[HoursVersion, ...] = (
+    HoursVersion(
+        since=date(2023, 3, 1),
+        windows=((time(10), time(13)), (time(14), time(20))),
+        weekdays=_MON_FRI,
+        national_holidays=L3133_1_HOLIDAYS,
+        legal_basis=D223_9 + "; code du travail, art. L3133-1",
+    ),
+)
+
+FREQUENCY: tuple[FrequencyVersion, ...] = (
+    FrequencyVersion(
+        since=date(2023, 3, 1), max_attempts=4, window_days=30, legal_basis=D223_9
+    ),
+)
+
+REFUSAL_COOLDOWN: tuple[CooldownVersion, ...] = (
+    CooldownVersion(since=date(2023, 3, 1), full_days=60, legal_basis=D223_9),
+)
+
+OPPOSITION: tuple[RegimeVersion, ...] = (
+    RegimeVersion(
+        since=date(2016, 6, 1),
+        regime="opt_out",
+        legal_basis=L223_1_OPT_OUT,
+        note="Bloctel opposition list (loi n° 2014-344 du 17 mars 2014, in service 2016-06-01)",
+    ),
+    RegimeVersion(
+        since=date(2026, 8, 11),
+        regime="opt_in",
+        refusal_withdraws_consent=True,
+        legal_basis=L223_1_OPT_IN,
+        note="prior consent required; the Bloctel concession ended on 2026-08-10",
+    ),
+)
+
+BLOCTEL_FRESHNESS: tuple[BloctelFreshnessVersion, ...] = (
+    BloctelFreshnessVersion(
+        since=date(2020, 7, 26),
+        max_age_days=30,
+        legal_basis=(
+            "Code de la consommation, art. L223-1 (saisine au moins mensuelle de l'organisme "
+            "gestionnaire, loi n° 2020-901) et R223-6"
+        ),
+    ),
+    BloctelFreshnessVersion(
+        since=date(2026, 8, 11),
+        max_age_days=None,
+        legal_basis=L223_1_OPT_IN,
+        note="opt-in regime: the Bloctel concession ended on 2026-08-10",
+    ),
+)
+
+NUMBERING: tuple[NumberingVersion, ...] = (
+    NumberingVersion(
+        since=date(2023, 1, 1),
+        canvassing_prefixes={
+            33: ("162", "163", "270", "271", "377", "378", "424", "425", "568", "569",
+                 "948", "949"),
+            590: ("9475",),  # Guadeloupe, Saint-Martin, Saint-Barthélemy
+            594: ("9476",),  # Guiana
+            596: ("9477",),  # Martinique
+            262: ("9478", "9479"),  # Réunion, Mayotte
+        },
+        polyvalent_prefixes=("937", "938", "939"),
+        legal_basis=ARCEP_2022_1583,
+    ),
+)
+
+MOBILE_CLI: tuple[Version, ...] = (
+    Version(
+        since=date(2023, 1, 1),
+        legal_basis=ARCEP_2022_1583 + " (numéros mobiles réservés à la communication "
+        "interpersonnelle)",
+    ),
+)
+
+CANVASSING_RANGE: tuple[CanvassingRangeVersion, ...] = (
+    CanvassingRangeVersion(
+        since=date(2023, 1, 1), non_commercial_geographic=False, legal_basis=ARCEP_2022_1583
+    ),
+    CanvassingRangeVersion(
+        since=date(2024, 6, 6),
+        non_commercial_geographic=True,
+        legal_basis=ARCEP_2022_1583 + "; Conseil d'État, 6 juin 2024",
+    ),
+)
+
+CALLER_ID: tuple[Version, ...] = (
+    Version(
+        since=ALWAYS,
+        legal_basis=(
+            "Code de la consommation, art. L221-17 (numéro masqué interdit); plan national de "
+            "numérotation (ARCEP); " + OPERATOR_TERMS
+        ),
+    ),
+)
+
+CALLEE_NUMBER: tuple[Version, ...] = (
+    Version(since=ALWAYS, legal_basis="Plan national de numérotation (ARCEP); " + OPERATOR_TERMS),
+)
+
+SUSPENSION: tuple[Version, ...] = (Version(since=ALWAYS, legal_basis=OPERATOR_TERMS),)
+
+QUARANTINE: tuple[Version, ...] = (
+    Version(since=ALWAYS, legal_basis=OPERATOR_TERMS + " (numéro non attribué)"),
+)
+
+INTERNAL_OPPOSITION: tuple[Version, ...] = (
+    Version(
+        since=ALWAYS,
+        legal_basis=(
+            "Règlement (UE) 2016/679 (RGPD), art. 21 (droit d'opposition à la prospection); "
+            "code de la consommation, art. L223-1"
+        ),
+    ),
+)
+
+TARIFFS: tuple[TariffVersion, ...] = (
+    TariffVersion(
+        since=ALWAYS,
+        denied_attempt_eur=Decimal("0.02"),
+        unassigned_eur=Decimal("0.02"),
+        quarantine_days=30,
+        legal_basis=OPERATOR_TERMS,
+    ),
+)
+
+#: Regulated sectors (rules-fr.md §6). A sector absent from this table has no sector rule.
+SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
+    "general": (),
+    "energy_renovation": (
+        SectorVersion(
+            since=date(2020, 7, 26),
+            banned=True,
+            exception="ongoing_contract",
+            legal_basis="Code de la consommation, art. L223-1 (loi n° 2020-901 du 24 juillet "
+            "2020): économies d'énergie, énergies renouvelables",
+        ),
+        SectorVersion(
+            since=date(2025, 7, 2),
+            banned=True,
+            exception="ongoing_contract",
+            legal_basis="Code de la consommation, art. L223-1 (loi n° 2025-594 du 30 juin "
+            "2025, art. 13): économies d'énergie, énergies renouvelables, tous canaux",
+        ),
+    ),
+    "home_adaptation": (
+        SectorVersion(
+            since=date(2025, 7, 2),
+            banned=True,
+            exception="ongoing_contract",
+            legal_basis="Code de la consommation, art. L223-1 (loi n° 2025-594 du 30 juin "
+            "2025, art. 13): adaptation du logement au vieillissement ou au handicap",
+        ),
+    ),
+    "cpf_training": (
+        SectorVersion(
+            since=date(2022, 12, 21),
+            banned=True,
+            exception="ongoing_training",
+            legal_basis="Code du travail, art. L6323-8-1 (loi n° 2022-1587 du 19 décembre "
+            "2022): titulaires du compte personnel de formation",
+        ),
+    ),
+    "premium_rate_callback": (
+        SectorVersion(
+            since=ALWAYS,
+            banned=True,
+            exception="none",
+            legal_basis=OPERATOR_TERMS + " (incitation au rappel de numéros surtaxés)",
+        ),
+    ),
+    "press_subscription": (
+        SectorVersion(
+            since=date(2016, 6, 1),
+            banned=False,
+            bloctel_exempt=True,
+            legal_basis="Code de la consommation, art. L223-5 (journaux, périodiques, "
+            "magazines): exemption de la liste d'opposition",
+        ),
+    ),
+}
+
+#: Every versioned rule, by rule id (the ``rule`` field of a ``Reason``).
+RULES: Mapping[str, tuple[Version, ...]] = {
+    "suspension": SUSPENSION,
+    "callee_number": CALLEE_NUMBER,
+    "caller_id": CALLER_ID,
+    "numbering_plan": NUMBERING,
+    "mobile_cli": MOBILE_CLI,
+    "canvassing_range": CANVASSING_RANGE,
+    "quarantine": QUARANTINE,
+    "internal_opposition": INTERNAL_OPPOSITION,
+    "hours": HOURS,
+    "frequency": FREQUENCY,
+    "refusal_cooldown": REFUSAL_COOLDOWN,
+    "opposition": OPPOSITION,
+    "bloctel_freshness": BLOCTEL_FRESHNESS,
+    "tariffs": TARIFFS,
+    **{f"sector:{name}": versions for name, versions in SECTORS.items() if versions},
+}
+
+# --------------------------------------------------------------------------------------------
+# Reason codes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CodeSpec:
+    code: str
+    rule: str
+    severity: Literal["block", "notice"]
+    description: str
+    legal_basis: str | None = None  # None: the basis of the rule's version in force
+    severity_note: str = ""
+
+
+_CODES: tuple[CodeSpec, ...] = (
+    CodeSpec(code="TENANT_SUSPENDED", rule="suspension", severity="block",
+             description="The operator suspended the tenant: every call is refused."),
+    CodeSpec(code="CALLEE_INVALID", rule="callee_number", severity="block",
+             description="The called number is unparsable or outside the assigned ranges of "
+             "the numbering plan."),
+    CodeSpec(code="CALLEE_SPECIAL_SERVICE", rule="callee_number", severity="block",
+             description="The called number is a special service (toll-free 08 0x, shared-cost "
+             "08 1x/08 2x, premium-rate 08 9x, short number, 118 xxx, satellite): calling it "
+             "for canvassing generates artificial traffic."),
+    CodeSpec(code="CALLEE_NOT_SERVED", rule="callee_number", severity="block",
+             severity_note="notice when the tenant policy allows foreign destinations",
+             description="The called number is outside French numbering (metropolitan France, "
+             "+262, +508, +590, +594, +596)."),
+    CodeSpec(code="CALLER_ID_MISSING", rule="caller_id", severity="block",
+             description="No number is presented: a professional may not canvass with a "
+             "masked number."),
+    CodeSpec(code="CALLER_ID_INVALID", rule="caller_id", severity="block",
+             description="The presented number is not a valid number of the numbering plan."),
+    CodeSpec(code="CALLER_ID_SPECIAL_SERVICE", rule="caller_id", severity="block",
+             description="A premium-rate or shared-cost number may not be presented."),
+    CodeSpec(code="CALLER_ID_NOT_OWNED", rule="caller_id", severity="block",
+             description="The presented number is not registered by the tenant (presenting "
+             "another person's number is spoofing)."),
+    CodeSpec(code="CALLER_ID_NOT_IN_CAMPAIGN", rule="caller_id", severity="block",
+             description="The presented number is not attached to the campaign."),
+    CodeSpec(code="CALLER_ID_MOBILE_AUTOMATED", rule="mobile_cli", severity="block",
+             description="Mobile numbers (06, 07, overseas mobile ranges) are reserved for "
+             "interpersonal communication: an automated calling system may not present one."),
+    CodeSpec(code="CALLER_ID_MOBILE_SHARED", rule="mobile_cli", severity="block",
+             description="A mobile number is assigned to a single natural person: it is "
+             "presented for a call placed by another agent."),
+    CodeSpec(code="CALLER_ID_MOBILE_VOLUME", rule="mobile_cli", severity="block",
+             description="Daily volume presented from one mobile number exceeds the tenant cap "
+             "(Paris calendar day), a sign of non-interpersonal use."),
+    CodeSpec(code="CALLER_ID_NOT_CANVASSING_RANGE", rule="canvassing_range", severity="block",
+             description="Automated canvassing must present a number from the ranges ARCEP "
+             "dedicates to it (01 62, 01 63, 02 70, 02 71, 03 77, 03 78, 04 24, 04 25, 05 68, "
+             "05 69, 09 48, 09 49; overseas 09 475 to 09 479); automated non-commercial calls "
+             "may not present geographic 01-05 numbers outside those ranges."),
+    CodeSpec(code="CALLEE_UNASSIGNED", rule="quarantine", severity="block",
+             description="The number was reported unassigned and is quarantined."),
+    CodeSpec(code="INTERNAL_OPPOSITION", rule="internal_opposition", severity="block",
+             description="The person asked this professional never to be called again."),
+    CodeSpec(code="WEEKEND", rule="hours", severity="block",
+             description="Canvassing a consumer is allowed Monday to Friday only, unless the "
+             "consumer gave express prior consent to be called outside these days."),
+    CodeSpec(code="PUBLIC_HOLIDAY", rule="hours", severity="block",
+             description="No canvassing on a public holiday of code du travail art. L3133-1 "
+             "(and, per tenant policy, local holidays: Alsace-Moselle, overseas territories)."),
+    CodeSpec(code="OUTSIDE_HOURS", rule="hours", severity="block",
+             description="Canvassing a consumer is allowed 10:00-13:00 and 14:00-20:00 in the "
+             "consumer's time zone only, unless express prior consent was given."),
+    CodeSpec(code="FREQUENCY_LIMIT", rule="frequency", severity="block",
+             description="A professional may canvass or attempt to canvass one consumer at "
+             "most 4 times in 30 calendar days."),
+    CodeSpec(code="REFUSAL_COOLDOWN", rule="refusal_cooldown", severity="block",
+             description="After the consumer refused during a conversation, no contact or "
+             "attempt before 60 full calendar days have elapsed."),
+    CodeSpec(code="BLOCTEL_LISTED", rule="opposition", severity="block",
+             legal_basis=L223_1_OPT_OUT,
+             severity_note="notice from 2026-08-11 unless the tenant policy keeps it blocking",
+             description="The consumer is registered on the Bloctel opposition list and no "
+             "ongoing related contract or recorded consent exempts the call."),
+    CodeSpec(code="BLOCTEL_LIST_STALE", rule="bloctel_freshness", severity="block",
+             description="The Bloctel list in use is more than 30 days old: files must be "
+             "cleaned against the list at least monthly (until 2026-08-10)."),
+    CodeSpec(code="BLOCTEL_LIST_MISSING", rule="bloctel_freshness", severity="block",
+             description="No Bloctel list was ever imported: the call cannot be checked against "
+             "the opposition list (until 2026-08-10)."),
+    CodeSpec(code="CONSENT_REQUIRED", rule="opposition", severity="block",
+             legal_basis=L223_1_OPT_IN,
+             description="From 2026-08-11 a consumer may be canvassed only with prior, free, "
+             "specific, informed and unambiguous consent that the professional can prove, or "
+             "within an ongoing contract and related to its subject."),
+    CodeSpec(code="CONSENT_REVOKED", rule="opposition", severity="block",
+             legal_basis=L223_1_OPT_IN,
+             description="The consumer's consent was revoked or withdrawn (a refusal during a "
+             "call withdraws it): a new consent is needed."),
+    CodeSpec(code="SECTOR_BANNED", rule="sector", severity="block",
+             legal_basis="Code de la consommation, art. L223-1 (lois n° 2020-901 et "
+             "n° 2025-594); code du travail, art. L6323-8-1; " + OPERATOR_TERMS,
+             description="Canvassing is banned in this sector (energy renovation, home "
+             "adaptation, personal training account, premium-rate callbacks), except within "
+             "an ongoing contract where the law allows it."),
+)
+
+CODES: Mapping[str, CodeSpec] = {spec.code: spec for spec in _CODES}
+
+# --------------------------------------------------------------------------------------------
+# Look-ups
+# --------------------------------------------------------------------------------------------
+
+
+def paris_date(at: datetime) -> date:
+    """The Europe/Paris civil date of an aware instant (naive instants are taken as UTC)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=ZoneInfo("UTC"))
+    return at.astimezone(PARIS).date()
+
+
+V = TypeVar("V", bound="Version")
+
+
+def in_force(versions: tuple[V, ...], on: date) -> V | None:
+    """The version in force on a Paris date, or None before the first one."""
+    i = bisect_right([v.since for v in versions], on)
+    return versions[i - 1] if i else None
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The versions in force on one Paris date."""
+
+    day: date
+    version: str
+    rules: Mapping[str, Version | None] = field(repr=False)
+
+    def get(self, rule: str) -> Version | None:
+        return self.rules.get(rule)
+
+
+@lru_cache(maxsize=4096)
+def ruleset_for(day: date) -> RuleSet:
+    rules = {rule: in_force(versions, day) for rule, versions in RULES.items()}
+    sinces = [v.since for v in rules.values() if v is not None and v.since != ALWAYS]
+    latest = max(sinces, default=None)
+    name = f"fr-{latest.isoformat()}" if latest else "fr-base"
+    return RuleSet(day=day, version=name, rules=rules)
+
+
+def ruleset_version(at: datetime | date) -> str:
+    """``"fr-YYYY-MM-DD"``: the latest ``since`` among the versions in force at ``at``."""
+    day = at if not isinstance(at, datetime) else paris_date(at)
+    return ruleset_for(day).version
+
+
+def regime_on(day: date) -> Literal["opt_out", "opt_in"]:
+    v = in_force(OPPOSITION, day)
+    return v.regime if v else "opt_out"
+
+
+def sector_version(sector: str, day: date) -> SectorVersion | None:
+    return in_force(SECTORS.get(sector, ()), day)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RulesetVersionInfo:
+    id: str
+    effective: date
+    changes: tuple[tuple[str, str], ...]  # (rule id, legal basis) of the versions starting then
+
+
+def ruleset_versions() -> tuple[RulesetVersionInfo, ...]:
+    """Every rule set version, oldest first, with the rule versions that start on its date."""
+    by_day: dict[date, list[tuple[str, str]]] = {}
+    for rule, versions in RULES.items():
+        for v in versions:
+            if v.since != ALWAYS:
+                by_day.setdefault(v.since, []).append((rule, v.legal_basis))
+    return tuple(
+        RulesetVersionInfo(id=f"fr-{day.isoformat()}", effective=day, changes=tuple(changes))
+        for day, changes in sorted(by_day.items())
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogEntry:
+    code: str
+    rule: str
+    severity: Literal["block", "notice"]
+    legal_basis: str
+    description: str
+    severity_note: str = ""
+    since: date | None = None  # first day the code can be returned (None: always)
+    until: date | None = None  # last day (None: still in force)
+
+
+def _latest(versions: tuple[Version, ...]) -> Version | None:
+    return versions[-1] if versions else None
+
+
+def catalog() -> tuple[CatalogEntry, ...]:
+    """Every reason code with its severity, legal basis and description (GET /v1/rules)."""
+    out = []
+    for spec in _CODES:
+        versions = RULES.get(spec.rule, ())
+        latest = _latest(versions)
+        basis = spec.legal_basis or (latest.legal_basis if latest else OPERATOR_TERMS)
+        since = versions[0].since if versions and versions[0].since != ALWAYS else None
+        until = None
+        if spec.rule == "bloctel_freshness":
+            basis = versions[0].legal_basis
+            ended = [v.since for v in BLOCTEL_FRESHNESS if v.max_age_days is None]
+            until = ended[0] - timedelta(days=1) if ended else None
+        if spec.code in {"CONSENT_REQUIRED", "CONSENT_REVOKED"}:
+            since = next(v.since for v in OPPOSITION if v.regime == "opt_in")
+        out.append(
+            CatalogEntry(
+                code=spec.code,
+                rule=spec.rule,
+                severity=spec.severity,
+                legal_basis=basis,
+                description=spec.description,
+                severity_note=spec.severity_note,
+                since=since,
+                until=until,
+            )
+        )
+    return tuple(out)

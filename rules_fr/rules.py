@@ -1,0 +1,464 @@
+"""One small pure function per rule: ``(facts, ctx) -> tuple[Reason, ...]``.
+
+``Ctx`` holds what every rule derives from the facts (the Paris date, the rule set in force,
+the consumer's zone and local time), computed once per evaluation. No rule reads the clock or
+a database. A rule whose version is not in force on the Paris date of ``at`` returns nothing.
+
+Readings chosen where rules-fr.md is silent (conservative unless stated):
+
+* Redundancy: a missing caller ID yields only ``CALLER_ID_MISSING``, an invalid one only
+  ``CALLER_ID_INVALID``; an unregistered one yields ``CALLER_ID_NOT_OWNED`` but not
+  ``CALLER_ID_NOT_IN_CAMPAIGN``; a mobile CLI on an automated campaign yields
+  ``CALLER_ID_MOBILE_AUTOMATED`` but neither ``…_NOT_CANVASSING_RANGE`` nor
+  ``…_MOBILE_SHARED/VOLUME``; a premium/shared-cost CLI is not also ``…_NOT_CANVASSING_RANGE``.
+  An invalid, special-service or foreign callee yields one callee reason and skips the consumer
+  rules (§3–§6), which protect French consumers.
+* A registered mobile CLI with no ``assigned_to`` is ``CALLER_ID_MOBILE_SHARED``: it is not
+  shown to belong to a single natural person.
+* Instants after ``at`` (attempts, refusals) are ignored: when judging a past instant, what
+  happened later did not exist yet.
+* Public holiday and weekend: a holiday falling on a weekend is reported as ``PUBLIC_HOLIDAY``.
+* Consents: valid at ``at`` when ``given_at <= at``, not expired (``at < expires_at``) and not
+  revoked (``revoked_at`` after ``at``). From 2026-08-11 a refusal at or after ``given_at``
+  withdraws it — for both scopes, the outside-hours consent included.
+* "Ongoing related contract": active on the consumer's local date of ``at``
+  (``starts_on <= d <= ends_on``) and of the campaign's sector; when the dialer names a
+  ``contract_ref``, only that contract qualifies. For ``cpf_training`` this is the "ongoing
+  training" exception.
+* Bloctel list freshness (opt-out era) is a process obligation (L223-1, R223-6): a missing or
+  stale list denies every commercial consumer call except press subscriptions, whatever the
+  per-call exceptions (contract, consent) — a file must be cleaned before calling from it.
+* The refusal cooldown applies in both regimes, even if a new consent is given afterwards:
+  D223-9 forbids any contact for 60 full days and a consent does not shorten that period.
+* ``BLOCTEL_LISTED`` in the opt-in regime: a notice (or a block, per policy) only when no
+  contract or valid consent covers the call, as in the opt-out regime.
+* Press subscriptions are exempt from the Bloctel checks only; from 2026-08-11 they need
+  consent like any canvassing (the exemption was from the opposition list).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rules_fr import data
+from rules_fr.data import (
+    BloctelFreshnessVersion,
+    CanvassingRangeVersion,
+    CooldownVersion,
+    FrequencyVersion,
+    HoursVersion,
+    RegimeVersion,
+    RuleSet,
+    Version,
+)
+from rules_fr.days import (
+    aware,
+    holiday_name,
+    holiday_subdivision,
+    in_window,
+    local_midnight,
+    next_window_start,
+    zone,
+)
+from rules_fr.model import (
+    SPECIAL_SERVICE_KINDS,
+    CallFacts,
+    ConsentFacts,
+    NumberKind,
+    Reason,
+    Severity,
+)
+
+NO_REASONS: tuple[Reason, ...] = ()
+_CLI_FORBIDDEN_KINDS = (NumberKind.PREMIUM_RATE, NumberKind.SHARED_COST)
+
+
+@dataclass(frozen=True, slots=True)
+class Ctx:
+    at: datetime  # aware
+    day: date  # Europe/Paris civil date of ``at``: decides which versions are in force
+    rules: RuleSet
+    tz: ZoneInfo  # consumer's zone (Europe/Paris when unknown)
+    local: datetime  # ``at`` in the consumer's zone
+    consumer_scope: bool  # §3–§6 apply
+
+    @property
+    def local_day(self) -> date:
+        return self.local.date()
+
+
+def make_ctx(facts: CallFacts) -> Ctx:
+    at = aware(facts.at)
+    day = at.astimezone(data.PARIS).date()
+    tz = zone(facts.callee.time_zone or "Europe/Paris")
+    campaign, callee = facts.campaign, facts.callee
+    consumer_scope = (
+        campaign.purpose == "commercial"
+        and campaign.audience == "consumers"
+        and callee.french
+        and callee.valid
+        and callee.kind not in SPECIAL_SERVICE_KINDS
+    )
+    return Ctx(at, day, data.ruleset_for(day), tz, at.astimezone(tz), consumer_scope)
+
+
+def _reason(
+    code: str,
+    version: Version,
+    message: str,
+    *,
+    severity: Severity | None = None,
+    retry_at: datetime | None = None,
+    legal_basis: str | None = None,
+) -> Reason:
+    spec = data.CODES[code]
+    return Reason(
+        code=code,
+        severity=severity or spec.severity,
+        legal_basis=legal_basis or spec.legal_basis or version.legal_basis,
+        message=message,
+        rule=spec.rule,
+        retry_at=retry_at,
+    )
+
+
+# --- shared fact readings ------------------------------------------------------------------
+
+
+def consent_valid(
+    consent: ConsentFacts, at: datetime, refusals: Iterable[datetime] = ()
+) -> bool:
+    """Valid at ``at``; ``refusals`` (opt-in era) withdraw a consent given before them."""
+    if consent.given_at > at:
+        return False
+    if consent.expires_at is not None and consent.expires_at <= at:
+        return False
+    if consent.revoked_at is not None and consent.revoked_at <= at:
+        return False
+    return not any(consent.given_at <= r <= at for r in refusals)
+
+
+def _withdrawing_refusals(facts: CallFacts, ctx: Ctx) -> tuple[datetime, ...]:
+    regime = ctx.rules.get("opposition")
+    if isinstance(regime, RegimeVersion) and regime.refusal_withdraws_consent:
+        return facts.refusals
+    return ()
+
+
+def has_valid_consent(facts: CallFacts, ctx: Ctx, scope: str) -> bool:
+    refusals = _withdrawing_refusals(facts, ctx)
+    return any(
+        c.scope == scope and consent_valid(c, ctx.at, refusals) for c in facts.consents
+    )
+
+
+def ongoing_related_contract(facts: CallFacts, ctx: Ctx) -> bool:
+    d, sector = ctx.local_day, facts.campaign.sector
+    for c in facts.contracts:
+        if facts.contract_ref is not None and c.reference != facts.contract_ref:
+            continue
+        if c.sector == sector and c.starts_on <= d and (c.ends_on is None or d <= c.ends_on):
+            return True
+    return False
+
+
+# --- always: operator terms and numbering ----------------------------------------------------
+
+
+def suspension(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("suspension")
+    if v is None or not facts.tenant_suspended:
+        return NO_REASONS
+    return (_reason("TENANT_SUSPENDED", v, "The tenant is suspended by the operator."),)
+
+
+def callee_number(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("callee_number")
+    callee = facts.callee
+    if v is None:
+        return NO_REASONS
+    if not callee.valid:
+        return (_reason("CALLEE_INVALID", v, f"Not a valid assigned number: {callee.raw!r}."),)
+    if callee.kind in SPECIAL_SERVICE_KINDS:
+        msg = f"{callee.e164} is a special service ({callee.kind.value})."
+        return (_reason("CALLEE_SPECIAL_SERVICE", v, msg),)
+    if not callee.french:
+        allow = facts.policy.foreign_destinations == "allow"
+        msg = f"{callee.e164} is outside French numbering (region {callee.region})."
+        return (_reason("CALLEE_NOT_SERVED", v, msg, severity="notice" if allow else "block"),)
+    return NO_REASONS
+
+
+def caller_id(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("caller_id")
+    caller = facts.caller
+    if v is None:
+        return NO_REASONS
+    if caller is None or not caller.raw.strip():
+        return (_reason("CALLER_ID_MISSING", v, "No caller ID presented (masked number)."),)
+    if not caller.valid:
+        return (_reason("CALLER_ID_INVALID", v, f"Invalid caller ID: {caller.raw!r}."),)
+    out = []
+    if caller.kind in _CLI_FORBIDDEN_KINDS:
+        msg = f"Caller ID {caller.e164} is a {caller.kind.value} number."
+        out.append(_reason("CALLER_ID_SPECIAL_SERVICE", v, msg))
+    if facts.caller_registration is None:
+        msg = f"Caller ID {caller.e164} is not registered by the tenant."
+        out.append(_reason("CALLER_ID_NOT_OWNED", v, msg))
+    elif caller.e164 not in facts.campaign.caller_ids:
+        msg = f"Caller ID {caller.e164} is not attached to campaign {facts.campaign.id!r}."
+        out.append(_reason("CALLER_ID_NOT_IN_CAMPAIGN", v, msg))
+    return tuple(out)
+
+
+def _mobile_cli(facts: CallFacts) -> bool:
+    return facts.caller is not None and facts.caller.kind is NumberKind.MOBILE
+
+
+def mobile_cli(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("mobile_cli")
+    if v is None or not _mobile_cli(facts):
+        return NO_REASONS
+    e164 = facts.caller.e164  # type: ignore[union-attr]
+    if facts.campaign.automated:
+        msg = f"An automated campaign may not present the mobile number {e164}."
+        return (_reason("CALLER_ID_MOBILE_AUTOMATED", v, msg),)
+    out = []
+    reg = facts.caller_registration
+    if reg is not None and (reg.assigned_to is None or reg.assigned_to != facts.agent_id):
+        msg = (
+            f"Mobile caller ID {e164} is assigned to agent {reg.assigned_to!r}, "
+            f"not to {facts.agent_id!r}."
+        )
+        out.append(_reason("CALLER_ID_MOBILE_SHARED", v, msg))
+    cap = facts.policy.mobile_daily_cap
+    if facts.mobile_cli_day == ctx.day and facts.mobile_cli_attempts >= cap:
+        retry = local_midnight(ctx.day + timedelta(days=1), data.PARIS)
+        msg = f"Mobile caller ID {e164} already presented {facts.mobile_cli_attempts} times today."
+        out.append(_reason("CALLER_ID_MOBILE_VOLUME", v, msg, retry_at=retry))
+    return tuple(out)
+
+
+def canvassing_range(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("canvassing_range")
+    caller, campaign = facts.caller, facts.campaign
+    if not isinstance(v, CanvassingRangeVersion) or not campaign.automated:
+        return NO_REASONS
+    if caller is None or not caller.valid or caller.kind in _CLI_FORBIDDEN_KINDS:
+        return NO_REASONS  # already CALLER_ID_MISSING / _INVALID / _SPECIAL_SERVICE
+    if caller.kind is NumberKind.MOBILE and ctx.rules.get("mobile_cli") is not None:
+        return NO_REASONS  # already CALLER_ID_MOBILE_AUTOMATED
+    if campaign.purpose == "commercial" and caller.kind is not NumberKind.CANVASSING:
+        msg = f"Automated canvassing must present a canvassing-range number, not {caller.e164}."
+        return (_reason("CALLER_ID_NOT_CANVASSING_RANGE", v, msg),)
+    if (
+        campaign.purpose == "non_commercial"
+        and v.non_commercial_geographic
+        and caller.kind is NumberKind.GEOGRAPHIC
+    ):
+        msg = f"An automated campaign may not present the geographic number {caller.e164}."
+        return (_reason("CALLER_ID_NOT_CANVASSING_RANGE", v, msg),)
+    return NO_REASONS
+
+
+def quarantine(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("quarantine")
+    until = facts.quarantined_until
+    if v is None or until is None or aware(until) <= ctx.at:
+        return NO_REASONS
+    msg = f"Number reported unassigned; quarantined until {until.isoformat()}."
+    return (_reason("CALLEE_UNASSIGNED", v, msg, retry_at=aware(until)),)
+
+
+def internal_opposition(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("internal_opposition")
+    if v is None or not facts.internal_opposition:
+        return NO_REASONS
+    msg = "The person is on the tenant's do-not-call list."
+    return (_reason("INTERNAL_OPPOSITION", v, msg),)
+
+
+# --- consumer canvassing (§3–§6) -------------------------------------------------------------
+
+
+def hours(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """§3 days and hours in the consumer's zone; an outside-hours consent lifts only this."""
+    v = ctx.rules.get("hours")
+    if not isinstance(v, HoursVersion) or has_valid_consent(facts, ctx, "outside_hours"):
+        return NO_REASONS
+    local = ctx.local
+    day = local.date()
+    subdiv = (
+        holiday_subdivision(facts.callee.region, facts.callee_department)
+        if facts.policy.local_holidays
+        else None
+    )
+    holiday = holiday_name(day, v, subdiv)
+    if holiday is not None:
+        code, msg = "PUBLIC_HOLIDAY", f"{day.isoformat()} is a public holiday ({holiday})"
+    elif day.weekday() not in v.weekdays:
+        code, msg = "WEEKEND", f"{day.isoformat()} is a {local.strftime('%A')}"
+    elif not in_window(local.time(), v):
+        windows = " and ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in v.windows)
+        code, msg = "OUTSIDE_HOURS", f"{local:%H:%M:%S} is outside {windows}"
+    else:
+        return NO_REASONS
+    msg += f" in the consumer's time zone ({ctx.tz.key})."
+    return (_reason(code, v, msg, retry_at=next_window_start(local, v, subdiv)),)
+
+
+def frequency(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """§4 at most ``max_attempts`` in the consumer-local day of ``at`` and the 29 before."""
+    v = ctx.rules.get("frequency")
+    if not isinstance(v, FrequencyVersion):
+        return NO_REASONS
+    d = ctx.local_day
+    first = d - timedelta(days=v.window_days - 1)
+    days = sorted(
+        (
+            local
+            for a in facts.counted_attempts
+            if a <= ctx.at and first <= (local := a.astimezone(ctx.tz).date()) <= d
+        ),
+        reverse=True,
+    )
+    if len(days) < v.max_attempts:
+        return NO_REASONS
+    oldest_that_counts = days[v.max_attempts - 1]
+    retry = local_midnight(oldest_that_counts + timedelta(days=v.window_days), ctx.tz)
+    msg = (
+        f"{len(days)} attempts since {first.isoformat()} (limit {v.max_attempts} in "
+        f"{v.window_days} calendar days)."
+    )
+    return (_reason("FREQUENCY_LIMIT", v, msg, retry_at=retry),)
+
+
+def refusal_cooldown(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """§4 a refusal on local day R blocks through day R+60; calls resume at R+61 00:00."""
+    v = ctx.rules.get("refusal_cooldown")
+    if not isinstance(v, CooldownVersion):
+        return NO_REASONS
+    d = ctx.local_day
+    active = [
+        r_day
+        for r in facts.refusals
+        if r <= ctx.at and d <= (r_day := r.astimezone(ctx.tz).date()) + timedelta(v.full_days)
+    ]
+    if not active:
+        return NO_REASONS
+    last = max(active)
+    retry = local_midnight(last + timedelta(days=v.full_days + 1), ctx.tz)
+    msg = f"The consumer refused on {last.isoformat()}: no contact for {v.full_days} full days."
+    return (_reason("REFUSAL_COOLDOWN", v, msg, retry_at=retry),)
+
+
+def bloctel_freshness(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("bloctel_freshness")
+    if not isinstance(v, BloctelFreshnessVersion) or v.max_age_days is None:
+        return NO_REASONS
+    sector = data.sector_version(facts.campaign.sector, ctx.day)
+    if sector is not None and sector.bloctel_exempt:
+        return NO_REASONS
+    as_of = facts.bloctel.as_of
+    if as_of is None:
+        return (_reason("BLOCTEL_LIST_MISSING", v, "No Bloctel list has been imported."),)
+    age = (ctx.day - as_of).days
+    if age > v.max_age_days:
+        msg = f"The Bloctel list is dated {as_of.isoformat()} ({age} days old)."
+        return (_reason("BLOCTEL_LIST_STALE", v, msg),)
+    return NO_REASONS
+
+
+def _consent_failure(facts: CallFacts, ctx: Ctx, v: RegimeVersion) -> Reason:
+    refusals = _withdrawing_refusals(facts, ctx)
+    given = [c for c in facts.consents if c.scope == "canvassing" and c.given_at <= ctx.at]
+    revoked = [
+        c
+        for c in given
+        if (c.revoked_at is not None and c.revoked_at <= ctx.at)
+        or any(c.given_at <= r <= ctx.at for r in refusals)
+    ]
+    if revoked:
+        msg = "The consumer's consent to canvassing was revoked or withdrawn by a refusal."
+        return _reason("CONSENT_REVOKED", v, msg)
+    expired = [c for c in given if c.expires_at is not None and c.expires_at <= ctx.at]
+    msg = "No prior consent to canvassing and no ongoing related contract."
+    if expired:
+        last = max(c.expires_at for c in expired)  # type: ignore[type-var]
+        msg = f"The consumer's consent expired on {last.isoformat()}; no ongoing related contract."
+    return _reason("CONSENT_REQUIRED", v, msg)
+
+
+def opposition(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """§5 Bloctel (opt-out, until 2026-08-10) or prior consent (opt-in, from 2026-08-11)."""
+    v = ctx.rules.get("opposition")
+    if not isinstance(v, RegimeVersion):
+        return NO_REASONS
+    covered = ongoing_related_contract(facts, ctx) or has_valid_consent(facts, ctx, "canvassing")
+    out = []
+    if v.regime == "opt_in" and not covered:
+        out.append(_consent_failure(facts, ctx, v))
+    sv = data.sector_version(facts.campaign.sector, ctx.day)
+    exempt = sv is not None and sv.bloctel_exempt
+    if facts.bloctel.listed and not covered and not exempt:
+        if v.regime == "opt_out":
+            msg = "The consumer is on the Bloctel opposition list."
+            out.append(_reason("BLOCTEL_LISTED", v, msg))
+        else:
+            block = facts.policy.bloctel_after_opt_in == "block"
+            msg = "The consumer is on the last Bloctel list (the list ended on 2026-08-10)."
+            out.append(
+                _reason("BLOCTEL_LISTED", v, msg, severity="block" if block else "notice")
+            )
+    return tuple(out)
+
+
+def sector(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """§6 banned sectors; the exception is an ongoing related contract (or training)."""
+    sv = data.sector_version(facts.campaign.sector, ctx.day)
+    if sv is None or not sv.banned:
+        return NO_REASONS
+    if sv.exception != "none" and ongoing_related_contract(facts, ctx):
+        return NO_REASONS
+    msg = f"Canvassing consumers is banned in sector {facts.campaign.sector!r}."
+    if sv.exception == "ongoing_training":
+        msg += " No ongoing training with this consumer."
+    elif sv.exception == "ongoing_contract":
+        msg += " No ongoing related contract with this consumer."
+    return (_reason("SECTOR_BANNED", sv, msg, legal_basis=sv.legal_basis),)
+
+
+Rule = Callable[[CallFacts, Ctx], tuple[Reason, ...]]
+
+#: Rules that apply to every campaign.
+ALWAYS_RULES: tuple[Rule, ...] = (
+    suspension,
+    callee_number,
+    caller_id,
+    mobile_cli,
+    canvassing_range,
+    quarantine,
+    internal_opposition,
+)
+#: Rules that protect consumers from commercial canvassing (rules-fr.md §3–§6).
+CONSUMER_RULES: tuple[Rule, ...] = (
+    hours,
+    frequency,
+    refusal_cooldown,
+    bloctel_freshness,
+    opposition,
+    sector,
+)
+
+
+def run_all(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    out: list[Reason] = []
+    for rule in ALWAYS_RULES:
+        out.extend(rule(facts, ctx))
+    if ctx.consumer_scope:
+        for rule in CONSUMER_RULES:
+            out.extend(rule(facts, ctx))
+    return tuple(out)
