@@ -5,7 +5,6 @@ right tool for high-entropy secrets: there is nothing to brute-force). A key res
 ``Principal``; the resolution is cached per worker for ``GATEWAY_CACHE_TTL_S``.
 """
 
-from __future__ import annotations
 
 import hashlib
 import secrets
