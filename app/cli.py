@@ -8,7 +8,7 @@ import sys
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -76,7 +76,7 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 @keys_cli.command("create")
 def keys_create(
     role: Annotated[str, typer.Option(help="operator | admin | compliance | dialer")],
-    tenant: Annotated[Optional[str], typer.Option(help="Tenant id (not for operator).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="Tenant id (not for operator).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""

@@ -23,7 +23,9 @@ def parse_instant(value: str) -> datetime:
     except ValueError as exc:
         raise FrozenClockError(f"not an ISO 8601 instant: {value!r}") from exc
     if parsed.tzinfo is None:
-        raise FrozenClockError(f"instant needs an offset, e.g. 2026-11-23T09:59:00+01:00: {value!r}")
+        raise FrozenClockError(
+            f"instant needs an offset, e.g. 2026-11-23T09:59:00+01:00: {value!r}"
+        )
     return parsed
 
 

@@ -1,11 +1,12 @@
 """Configuration from environment variables (12-factor).
 
-| variable | default | meaning |
-|---|---|---|
-| ``DATABASE_URL`` | ``sqlite:///data/gateway.db`` | SQLAlchemy URL; ``postgresql://…`` uses psycopg 3 |
-| ``GATEWAY_FROZEN_NOW`` | unset | ISO 8601 instant: freezes the rules' clock (tests, demos, replays) |
-| ``GATEWAY_CACHE_TTL_S`` | ``1.0`` | how long a worker trusts its cached keys, tenants and campaigns |
-| ``GATEWAY_LOG_LEVEL`` | ``info`` | log level |
+* ``DATABASE_URL`` (``sqlite:///data/gateway.db``): SQLAlchemy URL; ``postgresql://…`` uses
+  psycopg 3.
+* ``GATEWAY_FROZEN_NOW`` (unset): ISO 8601 instant that freezes the rules' clock (tests, demos,
+  replays).
+* ``GATEWAY_CACHE_TTL_S`` (``1.0``): how long a worker trusts its cached keys, tenants and
+  campaigns.
+* ``GATEWAY_LOG_LEVEL`` (``info``).
 """
 
 from __future__ import annotations

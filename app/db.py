@@ -108,6 +108,18 @@ def get_engine() -> Engine:
     return _engine
 
 
+_write_engine: Engine | None = None
+
+
+def write_engine() -> Engine:
+    """The engine with ``write=True``: transactions take SQLite's write lock at BEGIN."""
+    global _write_engine
+    engine = get_engine()
+    if _write_engine is None or _write_engine.engine is not engine:
+        _write_engine = engine.execution_options(write=True)
+    return _write_engine
+
+
 def reset_engine() -> None:
     """Forget the engine (tests switch ``DATABASE_URL``)."""
     global _engine, _sessionmaker

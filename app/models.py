@@ -1,7 +1,7 @@
 """Every domain's models, imported once so that ``Base.metadata`` is complete (Alembic)."""
 
 from app.calls.models import Attempt, PenaltyLine
-from app.campaigns.models import Campaign, CampaignCallerId, CallerId
+from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.db import Base
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
 from app.tenancy.models import ApiKey, Tenant

@@ -37,7 +37,8 @@ def seed_demo(base_url: str, console: Console) -> dict[str, str]:
                 evidence={"form": "https://example.fr/optin", "ip": "203.0.113.7"},
                 expires_at=None,
             )
-        keys = {role: create_key(s, role, tenant.id)[1] for role in ("admin", "compliance", "dialer")}
+        roles = ("admin", "compliance", "dialer")
+        keys = {role: create_key(s, role, tenant.id)[1] for role in roles}
         tenant_id = tenant.id
     body = {"campaign": "spring-2026", "callee": "06 12 34 56 78", "caller_id": "+33162000001"}
     console.print(f"[bold green]Demo tenant[/bold green] {DEMO_NAME} ({tenant_id})")

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import date
-from typing import Any, Literal
-
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -30,21 +28,18 @@ async def import_list(
     """Upload a list (plain text or CSV, one number per line, optionally gzip) as a new version."""
     if as_of > now().date():
         raise Unprocessable("as_of is in the future")
-    spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        spool.write(chunk)
-    if size == 0:
-        raise Unprocessable("empty body: send the list file as the request body")
-    spool.seek(0)
-    try:
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            spool.write(chunk)
+        if size == 0:
+            raise Unprocessable("empty body: send the list file as the request body")
+        spool.seek(0)
         return await run_in_threadpool(
             importer.import_file, get_engine(), spool, mode=mode, as_of=as_of,
             imported_by=p.key_id,
         )
-    finally:
-        spool.close()
 
 
 @router.get("")
@@ -53,7 +48,10 @@ def get_status(_: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]
 
 
 @router.get("/imports")
-def list_imports(_: Operator, limit: int = Query(default=100, ge=1, le=1000)) -> list[dict[str, Any]]:
+def list_imports(
+    _: Operator, limit: int = Query(default=100, ge=1, le=1000)
+) -> list[dict[str, Any]]:
     with session_scope() as s:
-        rows = s.scalars(select(BloctelVersion).order_by(BloctelVersion.version.desc()).limit(limit))
+        newest_first = select(BloctelVersion).order_by(BloctelVersion.version.desc())
+        rows = s.scalars(newest_first.limit(limit))
         return [status.version_out(r) for r in rows]

@@ -17,23 +17,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
+from app.calls.facts import callee_facts
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.schemas import CheckIn, DecisionOut, OutcomeIn, OutcomeOut, PenaltyOut, ReasonOut
 from app.campaigns.service import caller_registration, campaign_facts
-from app.db import get_engine
+from app.db import get_engine, write_engine
 from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
-from app.registries import service as registries
 from app.registries.models import Consent, Opposition, Quarantine, Refusal
 from app.tenancy.auth import Principal
 from bloctel.lookup import default_lookup
 from rules_fr import evaluate
-from rules_fr.model import BloctelFacts, CallFacts, Decision, NumberKind
+from rules_fr.model import CallFacts, Decision, NumberKind
 from rules_fr.numbering import classify
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,6 +47,19 @@ _quarantines = Quarantine.__table__
 _refusals = Refusal.__table__
 _consents = Consent.__table__
 _oppositions = Opposition.__table__
+
+
+_a = _attempts.c
+_EXISTING = select(_attempts).where(
+    _a.tenant_id == bindparam("tenant_id"), _a.external_id == bindparam("external_id")
+)
+_MOBILE_CLI_COUNT = select(func.count()).select_from(_attempts).where(
+    _a.tenant_id == bindparam("tenant_id"), _a.caller_id == bindparam("caller_id"),
+    _a.counted.is_(True), _a.checked_at >= bindparam("since"), _a.checked_at <= bindparam("at"),
+)
+_INSERT_ATTEMPT = insert(_attempts)
+_INSERT_PENALTY = insert(_penalties)
+_PG_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
 def _lock_key(tenant_id: str, callee: str) -> int:
@@ -83,71 +96,61 @@ def _out_from_row(row: Any, replayed: bool) -> DecisionOut:
 
 
 def _existing(conn: Connection, tenant_id: str, external_id: str) -> Any:
-    a = _attempts.c
-    return conn.execute(
-        select(_attempts).where(a.tenant_id == tenant_id, a.external_id == external_id)
-    ).first()
+    return conn.execute(_EXISTING, {"tenant_id": tenant_id, "external_id": external_id}).first()
 
 
 def _gather(
     conn: Connection, p: Principal, body: CheckIn, at: datetime, *, lock: bool
-) -> CallFacts:
-    campaign = campaign_facts(p.tenant_id or "", body.campaign)
+) -> tuple[CallFacts, str | None]:
+    """The facts of the call, and the attempt its ``external_id`` already names (if any)."""
+    tenant_id = p.tenant_id or ""
+    campaign = campaign_facts(tenant_id, body.campaign)
     if campaign is None:
         raise NotFound(f"no campaign {body.campaign!r}")
-    tenant_id = p.tenant_id or ""
     callee = classify(body.callee)
     caller = classify(body.caller_id) if body.caller_id and body.caller_id.strip() else None
     registration = (
         caller_registration(tenant_id, caller.e164) if caller and caller.e164 else None
     )
     if lock and callee.e164 and conn.dialect.name == "postgresql":
-        conn.execute(select(func.pg_advisory_xact_lock(_lock_key(tenant_id, callee.e164))))
+        conn.execute(_PG_LOCK, {"key": _lock_key(tenant_id, callee.e164)})
 
     facts: dict[str, Any] = {}
+    existing: str | None = None
     if callee.e164:
-        reg = registries.callee_facts(conn, tenant_id, callee.e164)
-        a = _attempts.c
-        counted = tuple(
-            conn.execute(
-                select(a.checked_at).where(
-                    a.tenant_id == tenant_id, a.callee == callee.e164, a.counted.is_(True),
-                    a.checked_at >= at - LOOKBACK, a.checked_at <= at,
-                )
-            ).scalars()
-        )
+        known = callee_facts(conn, tenant_id, callee.e164, at - LOOKBACK, at, body.external_id)
+        existing = known.existing_attempt_id
         facts.update(
-            consents=reg.consents, contracts=reg.contracts,
-            internal_opposition=reg.internal_opposition, refusals=reg.refusals,
-            quarantined_until=reg.quarantined_until, counted_attempts=counted,
+            consents=known.consents, contracts=known.contracts,
+            internal_opposition=known.internal_opposition, refusals=known.refusals,
+            quarantined_until=known.quarantined_until, counted_attempts=known.counted_attempts,
             bloctel=default_lookup().lookup(conn, callee.e164),
         )
-    else:
-        facts["bloctel"] = BloctelFacts(listed=False, as_of=None)
+    elif body.external_id is not None:
+        row = _existing(conn, tenant_id, body.external_id)
+        existing = row.id if row is not None else None
     if caller is not None and caller.kind is NumberKind.MOBILE and caller.e164:
         day = at.astimezone(PARIS).date()
         start = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
-        a = _attempts.c
         facts["mobile_cli_attempts"] = conn.execute(
-            select(func.count()).select_from(_attempts).where(
-                a.tenant_id == tenant_id, a.caller_id == caller.e164, a.counted.is_(True),
-                a.checked_at >= start, a.checked_at <= at,
-            )
+            _MOBILE_CLI_COUNT,
+            {"tenant_id": tenant_id, "caller_id": caller.e164, "since": start, "at": at},
         ).scalar_one()
         facts["mobile_cli_day"] = day
-    return CallFacts(
+    call = CallFacts(
         at=at, campaign=campaign, callee=callee, caller=caller,
         caller_registration=registration, agent_id=body.agent_id,
         contract_ref=body.contract_ref, callee_department=body.callee_department,
         tenant_suspended=p.tenant_suspended, policy=p.policy, **facts,
     )
+    return call, existing
 
 
 def evaluate_call(p: Principal, body: CheckIn, at: datetime | None) -> DecisionOut:
     """Judge a call at ``at`` (default now) without any side effect."""
     at = (at or clock.now()).astimezone(UTC)
     with get_engine().connect() as conn, conn.begin():
-        facts = _gather(conn, p, body, at, lock=False)
+        facts, _ = _gather(conn, p, body, at, lock=False)
     decision = evaluate(facts)
     zone = decision.callee_time_zone
     return DecisionOut(
@@ -179,14 +182,13 @@ def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | Non
 
 
 def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, Decision | None]:
-    engine = get_engine().execution_options(write=True)
+    engine = write_engine()
     with engine.connect() as conn, conn.begin():
         at = clock.now()
-        facts = _gather(conn, p, body, at, lock=True)
-        if body.external_id is not None:
-            row = _existing(conn, tenant_id, body.external_id)
-            if row is not None:
-                return _out_from_row(row, replayed=True), None
+        facts, existing = _gather(conn, p, body, at, lock=True)
+        if existing is not None:
+            row = conn.execute(select(_attempts).where(_a.id == existing)).first()
+            return _out_from_row(row, replayed=True), None
         decision = evaluate(facts)
         penalty = to_micros(decision.penalty_eur)
         attempt_id = new_id("att")
@@ -194,7 +196,8 @@ def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, De
         caller_id = (facts.caller.e164 or body.caller_id.strip()[:64]) if facts.caller else None
         reasons = _reasons_json(decision)
         conn.execute(
-            insert(_attempts).values(
+            _INSERT_ATTEMPT,
+            dict(
                 id=attempt_id, tenant_id=tenant_id, campaign_id=body.campaign,
                 external_id=body.external_id, callee=callee,
                 caller_id=caller_id,
@@ -206,14 +209,17 @@ def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, De
                 callee_time_zone=decision.callee_time_zone,
                 next_allowed_at=decision.next_allowed_at, penalty_micros=penalty,
                 counted=decision.allowed,
-            )
+                outcome_status=None, sip_code=None, duration_s=None, consumer_refused=None,
+                consumer_opposed=None, outcome_at=None,
+            ),
         )
         if penalty:
             conn.execute(
-                insert(_penalties).values(
+                _INSERT_PENALTY,
+                dict(
                     tenant_id=tenant_id, attempt_id=attempt_id, code="ILLEGITIMATE_ATTEMPT",
                     amount_micros=penalty, created_at=at,
-                )
+                ),
             )
     zone = decision.callee_time_zone
     out = DecisionOut(
@@ -258,7 +264,7 @@ def record_outcome(p: Principal, attempt_id: str, body: OutcomeIn) -> tuple[Outc
     """Record what happened to an attempt; returns (answer, created). Idempotent; 409 on
     a conflicting second outcome."""
     tenant_id = p.tenant_id or ""
-    engine = get_engine().execution_options(write=True)
+    engine = write_engine()
     with engine.connect() as conn, conn.begin():
         a = _attempts.c
         row = conn.execute(

@@ -19,7 +19,9 @@ _campaign_facts = cache()
 _caller_facts = cache()
 
 
-def register_caller_id(s: Session, tenant_id: str, number: str, assigned_to: str | None) -> CallerId:
+def register_caller_id(
+    s: Session, tenant_id: str, number: str, assigned_to: str | None
+) -> CallerId:
     info = classify(number)
     if not info.valid or info.e164 is None:
         raise Unprocessable(f"{number!r} is not a valid number", code="CALLER_ID_INVALID")

@@ -7,15 +7,14 @@ import json
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import now
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
-from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
+from app.registries.models import Consent, Contract, Opposition
 from rules_fr.data import SECTORS
-from rules_fr.model import ConsentFacts, ContractFacts
 from rules_fr.numbering import classify
 
 
@@ -122,69 +121,3 @@ def list_oppositions(s: Session, tenant_id: str, callee: str | None) -> list[Opp
     if callee:
         q = q.where(Opposition.callee == normalise_callee(callee))
     return list(s.scalars(q.order_by(Opposition.created_at).limit(10_000)))
-
-
-# --- facts for the check path (Core, inside the check's transaction) ----------------------
-
-_consents = Consent.__table__
-_contracts = Contract.__table__
-_oppositions = Opposition.__table__
-_refusals = Refusal.__table__
-_quarantines = Quarantine.__table__
-
-
-class CalleeFacts:
-    __slots__ = ("consents", "contracts", "internal_opposition", "refusals", "quarantined_until")
-
-    def __init__(self) -> None:
-        self.consents: tuple[ConsentFacts, ...] = ()
-        self.contracts: tuple[ContractFacts, ...] = ()
-        self.internal_opposition = False
-        self.refusals: tuple[datetime, ...] = ()
-        self.quarantined_until: datetime | None = None
-
-
-def callee_facts(conn: Connection, tenant_id: str, callee: str) -> CalleeFacts:
-    """What this tenant's registries say about one callee: five indexed look-ups."""
-    facts = CalleeFacts()
-    c = _consents.c
-    facts.consents = tuple(
-        ConsentFacts(scope=r.scope, given_at=r.given_at, expires_at=r.expires_at,
-                     revoked_at=r.revoked_at)
-        for r in conn.execute(
-            select(c.scope, c.given_at, c.expires_at, c.revoked_at).where(
-                c.tenant_id == tenant_id, c.callee == callee
-            )
-        )
-    )
-    k = _contracts.c
-    facts.contracts = tuple(
-        ContractFacts(reference=r.reference, sector=r.sector, starts_on=r.starts_on,
-                      ends_on=r.ends_on)
-        for r in conn.execute(
-            select(k.reference, k.sector, k.starts_on, k.ends_on).where(
-                k.tenant_id == tenant_id, k.callee == callee
-            )
-        )
-    )
-    o = _oppositions.c
-    facts.internal_opposition = (
-        conn.execute(
-            select(o.id).where(o.tenant_id == tenant_id, o.callee == callee).limit(1)
-        ).first()
-        is not None
-    )
-    f = _refusals.c
-    facts.refusals = tuple(
-        conn.execute(
-            select(f.refused_at).where(f.tenant_id == tenant_id, f.callee == callee)
-        ).scalars()
-    )
-    q = _quarantines.c
-    facts.quarantined_until = conn.execute(
-        select(q.until)
-        .where(q.tenant_id == tenant_id, q.callee == callee)
-        .order_by(q.until.desc())
-        .limit(1)
-    ).scalar()
-    return facts
