@@ -501,6 +501,7 @@ def regime_on(day: date) -> Literal["opt_out", "opt_in"]:
     return v.regime if v else "opt_out"
 
 
+@lru_cache(maxsize=4096)
 def sector_version(sector: str, day: date) -> SectorVersion | None:
     return in_force(SECTORS.get(sector, ()), day)
 
