@@ -1,0 +1,1 @@
+"""Benchmarks for the gateway: ``python -m bench.checks`` (``make bench``). See bench/README.md."""

@@ -1,0 +1,147 @@
+"""Sampling profile of one live server worker with py-spy, summarised by layer and function.
+
+py-spy is a dev tool, not a dependency: ``.venv/bin/pip install py-spy``. It is sampled with
+``--idle`` so that time the worker spends *blocked* (a database round trip made inline in the
+event loop, a SQLite lock wait) is visible, not only CPU time.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
+
+# Where a sample of the event-loop thread goes: the *deepest* frame matching one of these
+# markers (substrings of "function (file:line)") names its component, so components partition
+# the busy samples and add up to 100 %. Order matters only between markers on the same frame.
+COMPONENTS = (
+    ("classify (rules_fr/numbering.py", "number parsing (rules_fr.classify → phonenumbers)"),
+    ("evaluate (rules_fr/engine.py", "rules_fr.evaluate (pure rules)"),
+    ("lookup (bloctel/lookup.py", "BLOCTEL look-up (1 query)"),
+    ("callee_facts (app/", "callee facts query (registries, earlier attempts)"),
+    ("_existing (app/calls/service.py", "idempotency look-up _existing (1 query)"),
+    ("_begin_impl (sqlalchemy/engine/base.py", "BEGIN (SQLite: IMMEDIATE = write-lock wait)"),
+    ("_commit_impl (sqlalchemy/engine/base.py", "COMMIT"),
+    ("_gather (app/calls/service.py", "_gather: attempts-count query, lock, facts assembly"),
+    ("campaign_facts (app/campaigns/service.py", "campaign/caller-ID cache"),
+    ("_check (app/calls/service.py", "_check: INSERT attempt + penalty, answer model"),
+    ("check_call (app/calls/service.py", "_check: INSERT attempt + penalty, answer model"),
+    ("prometheus_client/", "prometheus metrics (multiprocess mmap)"),
+    ("check (app/calls/router.py", "route body"),
+    ("serialize_response (fastapi/", "response validation + JSON serialisation"),
+    ("run_sync_in_worker_thread (anyio/", "thread-pool hop (sync auth dependency)"),
+    ("run_in_threadpool (starlette/", "thread-pool hop (sync auth dependency)"),
+    ("solve_dependencies (fastapi/", "dependencies + request body validation"),
+    ("healthz (app/ops/router.py", "healthz route"),
+    ("(app/", "other gateway code"),
+    ("(bloctel/", "other gateway code"),
+    ("fastapi/", "HTTP stack: FastAPI/Starlette/uvicorn (parse, route, respond)"),
+    ("starlette/", "HTTP stack: FastAPI/Starlette/uvicorn (parse, route, respond)"),
+    ("uvicorn/protocols/", "HTTP stack: FastAPI/Starlette/uvicorn (parse, route, respond)"),
+)
+
+LAYERS = (  # self (leaf) time by library
+    ("DB driver: psycopg (incl. waiting for PostgreSQL)", "psycopg"),
+    ("SQLAlchemy → sqlite3 C (execute, incl. lock waits)", "do_execute (sqlalchemy/engine/default"),
+    ("SQLAlchemy", "sqlalchemy/"),
+    ("rules_fr", "rules_fr/"),
+    ("phonenumbers", "phonenumbers/"),
+    ("pydantic", "pydantic"),
+    ("FastAPI", "fastapi/"),
+    ("Starlette", "starlette/"),
+    ("uvicorn", "uvicorn/"),
+    ("anyio (thread-pool hop)", "anyio/"),
+    ("prometheus_client", "prometheus_client/"),
+    ("app (gateway code)", "(app/"),
+    ("bloctel", "(bloctel/"),
+    ("stdlib", "python3.11/"),
+    ("stdlib", "("),
+)
+
+_THREAD_IDLE = ("Queue.get (queue.py", "Condition.wait (threading.py", "always_pong (uvicorn",
+                "Thread.run (threading.py")
+
+def available() -> str | None:
+    exe = Path(sys.executable).parent / "py-spy"
+    return str(exe) if exe.exists() else shutil.which("py-spy")
+
+
+def record(pid: int, seconds: float, out: Path, rate: int = 250) -> tuple[bool, str]:
+    exe = available()
+    if exe is None:
+        return False, "py-spy not installed (.venv/bin/pip install py-spy)"
+    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", str(rate), "--idle",
+           "-f", "raw", "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
+    if proc.returncode != 0 or not out.exists():
+        return False, (proc.stderr or proc.stdout).strip()[-500:]
+    return True, ""
+
+
+def _short(frame: str) -> str:
+    for marker in ("site-packages/", "/work/main/", "lib/python3.11/"):
+        frame = frame.replace(marker, "")
+    return frame
+
+
+def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
+    """Main (event-loop) thread: % of wall time idle vs each component; thread pool apart."""
+    main_total = main_idle = 0
+    thread_total = thread_busy = 0
+    components: Counter[str] = Counter()
+    layers: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    thread_work: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack or not count_s.isdigit():
+            continue
+        count = int(count_s)
+        frames = [f.strip() for f in stack.split(";") if f.strip()]
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        if frames[0].startswith("Thread._bootstrap"):  # a thread-pool or uvicorn thread
+            thread_total += count
+            if not any(marker in f for f in frames for marker in _THREAD_IDLE):
+                thread_busy += count
+                work = next((f for f in frames if "(app/" in f or "(bloctel/" in f), frames[-1])
+                thread_work[_short(work)] += count
+            continue
+        main_total += count
+        component = None
+        for f in reversed(frames):
+            component = next((name for marker, name in COMPONENTS if marker in f), None)
+            if component:
+                break
+        if component is None:
+            main_idle += count  # waiting in the event loop (epoll), or uvloop C code
+            continue
+        components[component] += count
+        leaf = frames[-1]
+        layers[next(name for name, needle in LAYERS if needle in leaf)] += count
+        leaves[_short(leaf)] += count
+
+    def pct(n: int, d: int) -> float:
+        return round(100 * n / d, 1) if d else 0.0
+
+    busy = main_total - main_idle
+    return {
+        "samples_main_thread": main_total,
+        "event_loop_busy_pct": pct(busy, main_total),
+        "event_loop_idle_pct": pct(main_idle, main_total),
+        "note": "component and layer percentages are of the event-loop thread's wall time "
+                "(sampled with --idle: blocking waits inside the loop count as busy)",
+        "components_pct": {k: pct(v, main_total) for k, v in components.most_common()},
+        "layers_self_pct": {k: pct(v, main_total) for k, v in layers.most_common()},
+        "top_self": [{"func": k, "pct": pct(v, main_total)} for k, v in leaves.most_common(top)],
+        "thread_pool_busy_pct_of_wall": pct(thread_busy, main_total),
+        "thread_pool_work": [{"where": k, "pct_of_wall": pct(v, main_total)}
+                             for k, v in thread_work.most_common(5)],
+    }
