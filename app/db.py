@@ -3,23 +3,29 @@
 SQLite (default) and PostgreSQL are both first-class:
 
 * SQLite runs in WAL mode; the driver's own transaction handling is switched off so that we
-  emit ``BEGIN`` ourselves. Write paths ask for ``BEGIN IMMEDIATE`` (``write=True``), which
-  takes the database write lock up front: that serialises the frequency count and the insert
-  of an attempt across worker processes, and avoids SQLite's lock-upgrade deadlocks.
+  emit ``BEGIN`` ourselves. Write transactions (``write_transaction()``,
+  ``session_scope(write=True)``) first take a process-shared lock (``flock`` on
+  ``<database>.lock``, plus a thread lock) and then ``BEGIN IMMEDIATE``: that serialises the
+  frequency count and the insert of an attempt across worker processes, avoids SQLite's
+  lock-upgrade deadlocks, and — unlike SQLite's busy handler, which sleeps 1, 2, 5, 10… ms
+  between retries — hands the lock over the moment it is released.
 * PostgreSQL uses psycopg 3 at READ COMMITTED; the check path serialises per (tenant, callee)
   with a transaction-scoped advisory lock (see ``app.calls.service``).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -76,6 +82,56 @@ def _sqlite_setup(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+class WriteLock:
+    """Serialises SQLite writers: a thread lock within the process, ``flock`` across processes
+    (a blocked ``flock`` wakes as soon as the holder releases it)."""
+
+    def __init__(self, path: str | None) -> None:
+        self._path = f"{path}.lock" if path else None
+        self._thread_lock = threading.RLock()  # re-entrant: a nested write is not a deadlock
+        self._depth = 0
+        self._fd: int | None = None
+        self._pid = 0
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        self._depth += 1
+        if self._path is None or self._depth > 1:
+            return
+        try:
+            if self._fd is None or self._pid != os.getpid():
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                self._pid = os.getpid()
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._depth -= 1
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._path is not None and self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+_LOCKS: weakref.WeakKeyDictionary[Engine, WriteLock] = weakref.WeakKeyDictionary()
+_NO_LOCK = _NoLock()
+
+
+def write_lock(engine: Engine) -> WriteLock | _NoLock:
+    """The SQLite writers' lock of ``engine`` (no-op on PostgreSQL)."""
+    return _LOCKS.get(engine.engine, _NO_LOCK)
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = normalise_database_url(url or get_settings().database_url)
     parsed = make_url(url)
@@ -86,6 +142,8 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
         _sqlite_setup(engine)
+        database = parsed.database if parsed.database not in (None, "", ":memory:") else None
+        _LOCKS[engine] = WriteLock(database)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -108,16 +166,12 @@ def get_engine() -> Engine:
     return _engine
 
 
-_write_engine: Engine | None = None
-
-
-def write_engine() -> Engine:
-    """The engine with ``write=True``: transactions take SQLite's write lock at BEGIN."""
-    global _write_engine
-    engine = get_engine()
-    if _write_engine is None or _write_engine.engine is not engine:
-        _write_engine = engine.execution_options(write=True)
-    return _write_engine
+@contextmanager
+def write_transaction(engine: Engine | None = None) -> Iterator[Connection]:
+    """A connection in a write transaction, committed on success (see module docstring)."""
+    engine = engine or get_engine()
+    with write_lock(engine), engine.execution_options(write=True).begin() as conn:
+        yield conn
 
 
 def reset_engine() -> None:
@@ -141,7 +195,7 @@ def session_scope(write: bool = False) -> Iterator[Session]:
     """
     get_engine()
     assert _sessionmaker is not None
-    with _sessionmaker() as session:
+    with write_lock(get_engine()) if write else _NO_LOCK, _sessionmaker() as session:
         if write:
             session.connection(execution_options={"write": True})
         try:

@@ -21,6 +21,7 @@ from typing import Any, BinaryIO
 from sqlalchemy import Engine, delete, func, insert, select, update
 
 from app.clock import now
+from app.db import write_transaction
 from app.ids import new_id
 from bloctel import lookup
 from bloctel.models import BloctelNumber, BloctelVersion
@@ -122,8 +123,7 @@ def import_file(
     if mode not in MODES:
         raise ImportError_(f"mode must be one of {', '.join(MODES)}")
     parsed = parse(raw, progress)
-    write = engine.execution_options(write=True)
-    with write.begin() as conn:
+    with write_transaction(engine) as conn:
         previous = lookup.active_version(conn)
         version = (conn.execute(select(func.max(_v.c.version))).scalar() or 0) + 1
         import_id = new_id("blk")
@@ -137,7 +137,7 @@ def import_file(
             )
         )
     try:
-        with write.begin() as conn:
+        with write_transaction(engine) as conn:
             numbers = set(parsed.numbers)
             if mode != "replace" and previous is not None:
                 old = set(
@@ -148,7 +148,7 @@ def import_file(
                 numbers = set()
             for batch in _batches(sorted(numbers), version):
                 conn.execute(insert(_n), batch)
-        with write.begin() as conn:
+        with write_transaction(engine) as conn:
             activated = now()
             conn.execute(
                 update(_v)
@@ -156,12 +156,13 @@ def import_file(
                 .values(status="active", activated_at=activated, total_numbers=len(numbers))
             )
     except BaseException:
-        with write.begin() as conn:
+        with write_transaction(engine) as conn:
             conn.execute(delete(_n).where(_n.c.version == version))
             conn.execute(update(_v).where(_v.c.version == version).values(status="failed"))
         raise
     lookup.invalidate()
-    with write.begin() as conn:  # keep the previous version's numbers for in-flight checks
+    # keep the previous version's numbers for checks still holding it; drop older ones
+    with write_transaction(engine) as conn:
         conn.execute(delete(_n).where(_n.c.version < version - 1))
     return {
         "import_id": import_id, "version": version, "mode": mode, "as_of": as_of.isoformat(),

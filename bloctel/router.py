@@ -26,7 +26,7 @@ async def import_list(
     as_of: date = Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states it."),
 ) -> dict[str, Any]:
     """Upload a list (plain text or CSV, one number per line, optionally gzip) as a new version."""
-    if as_of > now().date():
+    if as_of > now().astimezone(status.PARIS).date():
         raise Unprocessable("as_of is in the future")
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
         size = 0

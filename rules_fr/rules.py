@@ -30,8 +30,11 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
   per-call exceptions (contract, consent) — a file must be cleaned before calling from it.
 * The refusal cooldown applies in both regimes, even if a new consent is given afterwards:
   D223-9 forbids any contact for 60 full days and a consent does not shorten that period.
-* ``BLOCTEL_LISTED`` in the opt-in regime: a notice (or a block, per policy) only when no
-  contract or valid consent covers the call, as in the opt-out regime.
+* ``BLOCTEL_LISTED`` in the opt-in regime: rules-fr.md §5 says a listed number "yields a
+  notice unless the policy is block", with no exception. So it is reported whenever the number
+  is on the last list (press subscriptions aside), consent or contract notwithstanding: the
+  ``block`` policy exists for tenants who keep honouring the list even with a consent; were
+  it lifted by consent or contract it could never change a decision in the opt-in regime.
 * Press subscriptions are exempt from the Bloctel checks only; from 2026-08-11 they need
   consent like any canvassing (the exemption was from the opposition list).
 """
@@ -403,10 +406,11 @@ def opposition(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
         out.append(_consent_failure(facts, ctx, v))
     sv = data.sector_version(facts.campaign.sector, ctx.day)
     exempt = sv is not None and sv.bloctel_exempt
-    if facts.bloctel.listed and not covered and not exempt:
+    if facts.bloctel.listed and not exempt:
         if v.regime == "opt_out":
-            msg = "The consumer is on the Bloctel opposition list."
-            out.append(_reason("BLOCTEL_LISTED", v, msg))
+            if not covered:
+                msg = "The consumer is on the Bloctel opposition list."
+                out.append(_reason("BLOCTEL_LISTED", v, msg))
         else:
             block = facts.policy.bloctel_after_opt_in == "block"
             msg = "The consumer is on the last Bloctel list (the list ended on 2026-08-10)."

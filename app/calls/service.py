@@ -25,7 +25,7 @@ from app.calls.facts import callee_facts
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.schemas import CheckIn, DecisionOut, OutcomeIn, OutcomeOut, PenaltyOut, ReasonOut
 from app.campaigns.service import caller_registration, campaign_facts
-from app.db import get_engine, write_engine
+from app.db import get_engine, write_transaction
 from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
@@ -182,8 +182,7 @@ def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | Non
 
 
 def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, Decision | None]:
-    engine = write_engine()
-    with engine.connect() as conn, conn.begin():
+    with write_transaction() as conn:
         at = clock.now()
         facts, existing = _gather(conn, p, body, at, lock=True)
         if existing is not None:
@@ -264,8 +263,7 @@ def record_outcome(p: Principal, attempt_id: str, body: OutcomeIn) -> tuple[Outc
     """Record what happened to an attempt; returns (answer, created). Idempotent; 409 on
     a conflicting second outcome."""
     tenant_id = p.tenant_id or ""
-    engine = write_engine()
-    with engine.connect() as conn, conn.begin():
+    with write_transaction() as conn:
         a = _attempts.c
         row = conn.execute(
             select(_attempts).where(a.id == attempt_id, a.tenant_id == tenant_id)

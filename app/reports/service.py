@@ -65,7 +65,7 @@ def _filtered(
 def _neutralise(value: str) -> str:
     """Keep spreadsheet formulas out of exported cells (phone numbers like +33… stay as is)."""
     if value and value[0] in "=@\t\r" or (
-        value[:1] in "+-" and not value[1:].replace(" ", "").isdigit()
+        value[:1] in ("+", "-") and not value[1:].replace(" ", "").isdigit()
     ):
         return "'" + value
     return value

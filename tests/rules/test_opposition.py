@@ -199,15 +199,19 @@ def test_bloctel_listed_is_a_notice_in_opt_in_unless_policy_blocks():
     assert reason(notice, "BLOCTEL_LISTED").severity == "notice"
     assert blocking(notice) == {"CONSENT_REQUIRED"}
     covered = evaluate(make(OPT_IN, listed=True))
-    assert covered.allowed and covered.reasons == ()
+    assert covered.allowed
+    assert [(r.code, r.severity) for r in covered.reasons] == [("BLOCTEL_LISTED", "notice")]
     strict = make(OPT_IN, listed=True, consents=(), contracts=())
     strict = replace(strict, policy=Policy(bloctel_after_opt_in="block"))
     assert blocking(evaluate(strict)) == {"CONSENT_REQUIRED", "BLOCTEL_LISTED"}
+    # the policy is for tenants who honour the list even with a consent
+    strict_covered = replace(make(OPT_IN, listed=True), policy=Policy(bloctel_after_opt_in="block"))
+    assert blocking(evaluate(strict_covered)) == {"BLOCTEL_LISTED"}
 
 
 def test_a_notice_does_not_deny():
     d = evaluate(make(OPT_IN, listed=True, consents=(), contracts=(contract(),)))
-    assert d.allowed and codes(d) == set()
+    assert d.allowed and codes(d) == {"BLOCTEL_LISTED"} and blocking(d) == set()
 
 
 # --- ongoing related contract ------------------------------------------------------------------
