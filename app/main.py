@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from app.calls.router import router as calls_router
 from app.campaigns.router import router as campaigns_router
@@ -73,6 +73,15 @@ def create_app() -> FastAPI:
         log.info("integrity error: %s", exc.orig)
         return JSONResponse(
             {"error": "conflict", "detail": "conflicts with an existing record"}, status_code=409
+        )
+
+    @app.exception_handler(DataError)
+    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
+        # the database refused a value (e.g. a NUL character in a path parameter)
+        log.info("data error: %s", exc.orig)
+        return JSONResponse(
+            {"error": "invalid", "detail": "a value cannot be stored (NUL character?)"},
+            status_code=422,
         )
 
     @app.exception_handler(OperationalError)

@@ -97,12 +97,9 @@ def truncate_all(url: str) -> None:
 
     engine = app_db.make_engine(url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                conn.execute(text(f"DELETE FROM {name}"))
+    with engine.begin() as conn:  # DELETE: far cheaper than TRUNCATE on tiny tables
+        for name in tables:
+            conn.execute(text(f"DELETE FROM {name}"))
     engine.dispose()
 
 

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from app.schemas import ApiModel
 
 
-class CheckIn(BaseModel):
+class CheckIn(ApiModel):
     """One attempt the dialer is about to place. Numbers are judged, never rejected with 422."""
 
-    model_config = ConfigDict(extra="forbid")
+    judged_fields: ClassVar[frozenset[str]] = frozenset({"callee", "caller_id"})
 
     campaign: str = Field(min_length=1, max_length=100)
     callee: str = Field(max_length=200, description="National French form or E.164.")
@@ -58,9 +60,7 @@ OutcomeStatus = Literal[
 ]
 
 
-class OutcomeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OutcomeIn(ApiModel):
     status: OutcomeStatus
     sip_code: int | None = Field(default=None, ge=100, le=699)
     duration_s: int = Field(default=0, ge=0, le=86_400)

@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from app.schemas import ApiModel
 
 
-class CallerIdIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CallerIdIn(ApiModel):
     number: str = Field(min_length=1, max_length=64)
     assigned_to: str | None = Field(
         default=None, max_length=100, description="Agent id; mandatory for a mobile number."
@@ -20,9 +20,7 @@ class CallerIdOut(BaseModel):
     assigned_to: str | None
 
 
-class CampaignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CampaignIn(ApiModel):
     id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
     purpose: Literal["commercial", "non_commercial"]
     audience: Literal["consumers", "professionals"]

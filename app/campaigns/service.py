@@ -23,8 +23,11 @@ def register_caller_id(
     s: Session, tenant_id: str, number: str, assigned_to: str | None
 ) -> CallerId:
     info = classify(number)
-    if not info.valid or info.e164 is None:
-        raise Unprocessable(f"{number!r} is not a valid number", code="CALLER_ID_INVALID")
+    if not info.valid or info.e164 is None or not info.e164.startswith("+"):
+        raise Unprocessable(
+            f"{number!r} is not a valid number in international (E.164) numbering",
+            code="CALLER_ID_INVALID",
+        )
     if info.kind is NumberKind.MOBILE and not (assigned_to and assigned_to.strip()):
         raise Unprocessable(
             "a mobile caller ID must be assigned to one agent (a natural person): "

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from app.schemas import ApiModel
 
 
-class ConsentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConsentIn(ApiModel):
     callee: str = Field(min_length=1, max_length=64)
     scope: Literal["canvassing", "outside_hours"]
     given_at: AwareDatetime
@@ -36,15 +36,11 @@ class ConsentOut(BaseModel):
     revoke_reason: str | None
 
 
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RevokeIn(ApiModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class ContractIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ContractIn(ApiModel):
     callee: str = Field(min_length=1, max_length=64)
     reference: str = Field(min_length=1, max_length=200)
     sector: str = Field(default="general", max_length=40)
@@ -67,9 +63,7 @@ class ContractOut(BaseModel):
     ends_on: date | None
 
 
-class OppositionIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class OppositionIn(ApiModel):
     callee: str = Field(min_length=1, max_length=64)
     source: str = Field(default="api", min_length=1, max_length=200)
 

@@ -6,17 +6,16 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from app.schemas import ApiModel
 from rules_fr.model import Policy
 
 DEFAULT = Policy()
 
 
-class PolicyIn(BaseModel):
+class PolicyIn(ApiModel):
     """Every field optional: only what is given changes. ``null`` restores the default."""
-
-    model_config = ConfigDict(extra="forbid")
 
     foreign_destinations: Literal["deny", "allow"] | None = None
     local_holidays: bool | None = None

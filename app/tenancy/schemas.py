@@ -2,12 +2,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from app.schemas import ApiModel
 
 
-class TenantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TenantIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
     legal_form: Literal["legal_person", "natural_person"] = "legal_person"
 
@@ -19,9 +19,7 @@ class TenantOut(BaseModel):
     status: str
 
 
-class KeyIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KeyIn(ApiModel):
     role: Literal["admin", "compliance", "dialer"]
 
 
@@ -32,7 +30,5 @@ class KeyOut(BaseModel):
     tenant: str | None
 
 
-class SuspendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SuspendIn(ApiModel):
     reason: str | None = Field(default=None, max_length=500)
