@@ -121,12 +121,42 @@ def _info(raw: str, n: PhoneNumber, region: str | None = None) -> NumberInfo:
     )
 
 
+def _number_patterns(region: str) -> list[str]:
+    """The national-number patterns of every number type of ``region`` (what validity checks)."""
+    m = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    descs = (
+        m.fixed_line, m.mobile, m.toll_free, m.premium_rate, m.shared_cost, m.personal_number,
+        m.voip, m.pager, m.uan, m.voicemail,
+    )
+    return [d.national_number_pattern for d in descs if d is not None and d.national_number_pattern]
+
+
+# One pattern for "valid in some overseas search region": a metropolitan number (the common
+# case) fails it in a few microseconds instead of being parsed once per region.
+# (Regions sharing a country code share the parse: +262 is Réunion and Mayotte, +590 is
+# Guadeloupe, Saint-Barthélemy and Saint-Martin.)
+_OVERSEAS_REGIONS = sorted(
+    {
+        region
+        for searched in OVERSEAS_SEARCH_ORDER
+        for region in phonenumbers.region_codes_for_country_code(
+            phonenumbers.country_code_for_region(searched)
+        )
+    }
+)
+_MAYBE_OVERSEAS = re.compile(
+    "(?:" + "|".join(p for r in _OVERSEAS_REGIONS for p in _number_patterns(r)) + ")"
+)
+
+
 def _overseas(nsn: str) -> PhoneNumber | None:
     """The valid overseas number a 9-digit national significant number denotes, if any."""
     if nsn.startswith("508"):  # Saint-Pierre-et-Miquelon: 05 08 xx xx xx is +508 xx xx xx
         n = _parse("+508" + nsn[3:], None)
         if n is not None and phonenumbers.is_valid_number(n):
             return n
+    if not _MAYBE_OVERSEAS.fullmatch(nsn):
+        return None
     for region in OVERSEAS_SEARCH_ORDER:
         n = _parse("0" + nsn, region)
         if n is not None and phonenumbers.is_valid_number(n):
