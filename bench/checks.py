@@ -253,6 +253,17 @@ def wait_loadgen(proc: subprocess.Popen[bytes], out_path: Path, timeout: float) 
     return json.loads(out_path.read_text())
 
 
+def pg_stats_target(url: str) -> dict[str, str] | None:
+    """Where the load generator reads PostgreSQL's session counter (None for SQLite)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    admin = make_url(PG_ADMIN_URL).set(drivername="postgresql")
+    return {"dsn": admin.render_as_string(hide_password=False), "db": parsed.database or ""}
+
+
 def run_backend(backend: str, args: argparse.Namespace, run_id: str) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"gw-bench-{backend}-"))
     result: dict[str, Any] = {"backend": backend}
@@ -267,17 +278,19 @@ def run_backend(backend: str, args: argparse.Namespace, run_id: str) -> dict[str
             seed_path = workdir / "seed.json"
             run_py("bench.seed", [str(seed_path)], env, timeout=180)
             seed = json.loads(seed_path.read_text())
-            result["seed"] = {k: seed[k] for k in ("consents", "bloctel", "timings")}
+            result["seed"] = {k: seed[k] for k in ("consents", "bloctel", "history_attempts",
+                                                   "timings")}
             console.print(f"[dim]{backend}: migrated and seeded in "
                           f"{time.perf_counter() - t:.1f} s ({seed['consents']} consents, "
-                          f"BLOCTEL {seed['bloctel']['total_numbers']} numbers)[/dim]")
+                          f"BLOCTEL {seed['bloctel']['total_numbers']} numbers, "
+                          f"{seed['history_attempts']} past attempts, ANALYZE)[/dim]")
             server = Server(env, workdir)
             try:
                 server.start()
                 result["server"] = {"port": server.port, "workers": server.workers}
                 plan = {"host": "127.0.0.1", "port": server.port, "phases": phases(args),
                         "targets": targets(seed, run_id), "worker_pids": server.workers,
-                        "watch_postgres": backend == "postgresql"}
+                        "postgres": pg_stats_target(url)}
                 proc, out = run_loadgen(plan, workdir, "main", timeout=300)
                 result["phases"] = wait_loadgen(proc, out, timeout=300)
                 rps = result["phases"]["check_closed"]["rps"] or 0.0
@@ -341,6 +354,11 @@ def _ms(v: float | None) -> str:
     return "—" if v is None else f"{v:.1f}"
 
 
+def per_request(phase: dict[str, Any], key: str, scale: float = 1.0) -> float:
+    value = phase["cpu"].get(key)
+    return (value or 0.0) / phase["rps"] * scale if phase["rps"] else 0.0
+
+
 def verdict(ok: bool) -> str:
     return "[green]PASS[/green]" if ok else "[red]MISS[/red]"
 
@@ -377,11 +395,24 @@ def print_backend(r: dict[str, Any]) -> None:
               f"{ho['rps']:.0f} · {ho['errors_total']} · {ho['unanswered_at_deadline']}",
               f"{co['rps']:.0f} · {co['errors_total']} · {co['unanswered_at_deadline']}",
               "latencies are lower bounds" if co["latency_is_lower_bound"] else "")
-    for label, ph in (("closed", cc), ("open", co)):
-        c = ph["cpu"]
-        t.add_row(f"  cores used, check {label}: workers / PG / loadgen / other", "",
-                  f"{c['workers_cores']} / {c['postgres_cores']} / {c['loadgen_cores']} / "
-                  f"{c['other_cores']}", f"machine {c['machine_busy_cores']}")
+    hcpu, ccpu = hc["cpu"], cc["cpu"]
+    t.add_row("cores used, closed loop: workers / PG / loadgen / other",
+              f"{hcpu['workers_cores']} / {hcpu['postgres_cores']} / {hcpu['loadgen_cores']} / "
+              f"{hcpu['other_cores']}",
+              f"{ccpu['workers_cores']} / {ccpu['postgres_cores']} / {ccpu['loadgen_cores']} / "
+              f"{ccpu['other_cores']}", f"of {os.cpu_count()} cores")
+    t.add_row("  per request: worker CPU (ms) · context switches",
+              f"{per_request(hc, 'workers_cores', 1000):.2f} · "
+              f"{per_request(hc, 'worker_ctx_switches_per_s'):.1f}",
+              f"{per_request(cc, 'workers_cores', 1000):.2f} · "
+              f"{per_request(cc, 'worker_ctx_switches_per_s'):.1f}",
+              f"PG {per_request(cc, 'postgres_cores', 1000):.2f} ms/check"
+              if cc["cpu"]["postgres_cores"] else "")
+    if ccpu.get("pg_sessions_opened_per_s") is not None:
+        t.add_row("  PostgreSQL sessions opened per second", "",
+                  f"{ccpu['pg_sessions_opened_per_s']:.0f}",
+                  "[yellow]connection churn[/yellow]"
+                  if ccpu["pg_sessions_opened_per_s"] > 1 else "")
     noise = max(cc["cpu"]["other_cores"], co["cpu"]["other_cores"])
     if noise > NOISE_CORES:
         t.caption = (f"[yellow]other processes used up to {noise} cores during the run: "
@@ -399,24 +430,31 @@ def print_backend(r: dict[str, Any]) -> None:
             console.print(f"  [red]{name} problems:[/red] {ph['samples'][:3]}")
     prof = r.get("profile_http")
     if prof and "skipped" not in prof:
-        console.print(f"  [bold]py-spy, one worker's event loop at {prof['under_load_rps']:.0f} "
-                      f"checks/s (2 workers)[/bold]: busy {prof['event_loop_busy_pct']}% of wall, "
-                      f"idle/awaiting {prof['event_loop_idle_pct']}%; thread pool busy "
-                      f"{prof['thread_pool_busy_pct_of_wall']}% of wall")
+        console.print(
+            f"  [bold]py-spy --idle, one worker, load {prof['under_load_rps']:.0f} checks/s[/bold]"
+            f" (both workers): event loop busy {prof['event_loop_busy_pct']}% / idle "
+            f"{prof['event_loop_idle_pct']}%; thread pool busy {prof['thread_pool_busy_pct']}% "
+            f"(thread-seconds per second × 100, running or blocked)")
         for k, v in prof["components_pct"].items():
-            if v >= 0.5:
-                console.print(f"    {v:5.1f}%  {k}")
-        console.print("    self time by layer: " + ", ".join(
+            if v >= 1.0:
+                console.print(f"    {v:6.1f}%  {k}")
+        console.print("    leaf frames by layer: " + ", ".join(
             f"{k} {v}%" for k, v in list(prof["layers_self_pct"].items())[:8]))
-        console.print("    thread pool: " + "; ".join(
-            f"{x['where']} {x['pct_of_wall']}%" for x in prof["thread_pool_work"][:3]))
     elif prof:
         console.print(f"  [yellow]py-spy: {prof['skipped']}[/yellow]")
     ip = r.get("profile_inproc")
     if ip and "skipped" not in ip:
-        console.print(f"  [bold]in-process check_call[/bold]: {ip['service_us_per_check']:.0f} µs "
-                      f"per check unprofiled ({ip['n']} sequential calls); cProfile self time: "
-                      + ", ".join(f"{k} {v}%" for k, v in list(ip["layers_self_pct"].items())[:7]))
+        console.print(f"  [bold]in-process check_call[/bold] ({ip['n']} sequential calls, no "
+                      f"HTTP): {ip['service_us_per_check']:.0f} µs per check, of which "
+                      f"{ip['db_us_per_check']:.0f} µs inside the database driver; "
+                      f"CPU {ip['service_cpu_us_per_check']:.0f} µs")
+        console.print("    statements per check: " + "; ".join(
+            f"{k} ×{v['per_check']} {v['us_per_check']:.0f} µs"
+            for k, v in list(ip["statements"].items())[:7] if v["us_per_check"] >= 5))
+        console.print("    cProfile self time: " + ", ".join(
+            f"{k} {v}%" for k, v in list(ip["layers_self_pct"].items())[:7]))
+        console.print("    cumulative: " + "; ".join(
+            f"{x['func']} {x['cum_pct']}%" for x in ip["top_cumulative"][2:9]))
 
 
 def print_summary(results: dict[str, Any]) -> None:
@@ -451,6 +489,15 @@ def machine_busy(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     (t1, i1), w1 = snap(), time.perf_counter()
     return round(((t1 - t0) - (i1 - i0)) / os.sysconf("SC_CLK_TCK") / (w1 - w0), 2)
+
+
+def wait_quiet(limit_s: float) -> None:
+    """Wait (at most ``limit_s``) until other processes leave the CPUs alone."""
+    deadline = time.monotonic() + limit_s
+    busy = machine_busy()
+    while busy > NOISE_CORES and time.monotonic() < deadline:
+        console.print(f"[dim]machine busy ({busy} cores), waiting for it to calm down…[/dim]")
+        busy = machine_busy(2.0)
 
 
 def write_results(results: dict[str, Any], out: Path) -> None:
@@ -492,8 +539,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                     help="open-loop window for /healthz, s")
     ap.add_argument("--profile", choices=("auto", "always", "never"), default="auto",
                     help="profile when checks/s is under target (auto), always or never")
-    ap.add_argument("--profile-s", type=float, default=8.0, help="py-spy sampling time, s")
+    ap.add_argument("--profile-s", type=float, default=6.0, help="py-spy sampling time, s")
     ap.add_argument("--inproc-n", type=int, default=1000, help="in-process profiled checks")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                    help="before each backend, wait up to S seconds for an idle machine")
     ap.add_argument("--quick", action="store_true", help="short windows (a smoke test)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
@@ -529,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = False
     for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
         console.rule(f"[bold]{backend}")
+        if args.wait_quiet > 0:
+            wait_quiet(args.wait_quiet)
         try:
             r = run_backend(backend, args, run_id)
         except Skip as exc:

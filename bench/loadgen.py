@@ -335,13 +335,35 @@ class Stats:
         return out
 
 
-def _proc_cpu(pid: int) -> float | None:
+def _proc_cpu(pid: int, children: bool = False) -> float | None:
+    """utime + stime of a process (+ its reaped children's, for PostgreSQL's postmaster)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             fields = f.read().rsplit(b")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        used = int(fields[11]) + int(fields[12])
+        if children:
+            used += int(fields[13]) + int(fields[14])
+        return used / CLK_TCK
     except (OSError, IndexError, ValueError):
         return None
+
+
+def _ctx_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of every thread of a process."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith((b"voluntary_ctxt", b"nonvoluntary_ctxt")):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
 
 
 def postgres_pids() -> list[int]:
@@ -358,20 +380,41 @@ def postgres_pids() -> list[int]:
 
 
 class CpuMeter:
-    """CPU seconds used during the window: machine, this process, the server workers, PG."""
+    """What the window cost, from /proc: CPU of the machine, of this process, of the server
+    workers and of PostgreSQL (every backend, including the short-lived ones: a backend that
+    exits is reaped by the postmaster, whose children's time then includes it); the workers'
+    context switches; PostgreSQL sessions opened (``pg_stat_database.sessions``)."""
 
-    def __init__(self, workers: list[int], watch_postgres: bool) -> None:
+    def __init__(self, workers: list[int], pg: dict[str, str] | None) -> None:
         self.workers = workers
-        self.watch_postgres = watch_postgres
-        self.pg: list[int] = []
-        self.refresh()
+        self.pg = pg
+        self._pg_conn: Any = None
+        if pg:
+            try:
+                import psycopg
 
-    def refresh(self) -> None:
-        """Find the PostgreSQL backends again (the server's pools open connections lazily)."""
-        if self.watch_postgres:
-            self.pg = postgres_pids()
+                self._pg_conn = psycopg.connect(pg["dsn"], autocommit=True, connect_timeout=3)
+            except Exception:  # the figures are extras: no PostgreSQL stats then
+                self._pg_conn = None
 
-    def snap(self) -> dict[str, float]:
+    def refresh(self) -> None:  # kept for callers; every snapshot rescans /proc now
+        pass
+
+    def _postgres_cpu(self) -> float:
+        return sum(_proc_cpu(p, children=True) or 0.0 for p in postgres_pids())
+
+    def _pg_sessions(self) -> int | None:
+        if self._pg_conn is None or self.pg is None:
+            return None
+        try:
+            row = self._pg_conn.execute(
+                "SELECT sessions FROM pg_stat_database WHERE datname = %s", (self.pg["db"],)
+            ).fetchone()
+            return int(row[0]) if row else None
+        except Exception:
+            return None
+
+    def snap(self) -> dict[str, Any]:
         with open("/proc/stat", "rb") as f:
             cpu = [int(x) for x in f.readline().split()[1:]]
         idle = cpu[3] + cpu[4]
@@ -380,19 +423,29 @@ class CpuMeter:
             "wall": perf(),
             "busy": (sum(cpu[:8]) - idle) / CLK_TCK,
             "loadgen": ru.ru_utime + ru.ru_stime,
-            "workers": sum(_proc_cpu(p) or 0.0 for p in self.workers),
-            "postgres": sum(_proc_cpu(p) or 0.0 for p in self.pg),
+            "workers": {p: _proc_cpu(p) for p in self.workers},
+            "ctx": sum(_ctx_switches(p) for p in self.workers),
+            "postgres": self._postgres_cpu() if self.pg else 0.0,
+            "pg_sessions": self._pg_sessions(),
         }
 
     @staticmethod
-    def delta(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    def delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, float | None]:
         wall = b["wall"] - a["wall"]
-        out = {f"{k}_cores": round((b[k] - a[k]) / wall, 2) for k in a if k != "wall"}
-        out["machine_busy_cores"] = out.pop("busy_cores")
-        out["other_cores"] = round(
-            out["machine_busy_cores"] - out["loadgen_cores"] - out["workers_cores"]
-            - out["postgres_cores"], 2,
-        )
+        workers = sum(max(0.0, b["workers"][p] - a["workers"][p]) for p in a["workers"]
+                      if a["workers"][p] is not None and b["workers"].get(p) is not None)
+        out: dict[str, float | None] = {
+            "machine_busy_cores": round((b["busy"] - a["busy"]) / wall, 2),
+            "loadgen_cores": round((b["loadgen"] - a["loadgen"]) / wall, 2),
+            "workers_cores": round(workers / wall, 2),
+            "postgres_cores": round(max(0.0, b["postgres"] - a["postgres"]) / wall, 2),
+            "worker_ctx_switches_per_s": round((b["ctx"] - a["ctx"]) / wall),
+            "pg_sessions_opened_per_s": (
+                round((b["pg_sessions"] - a["pg_sessions"]) / wall, 1)
+                if a["pg_sessions"] is not None and b["pg_sessions"] is not None else None),
+        }
+        out["other_cores"] = round(max(0.0, out["machine_busy_cores"] - out["loadgen_cores"]
+                                       - out["workers_cores"] - out["postgres_cores"]), 2)
         return out
 
 
@@ -476,6 +529,7 @@ async def run_open(host: str, port: int, src: Requests, kind: str, phase: dict[s
     max_queue = 0
     snaps: list[dict[str, float]] = []
     in_flight: dict[int, float] = {}
+    done_in_window = 0
 
     async def scheduler() -> None:
         nonlocal max_queue
@@ -494,6 +548,7 @@ async def run_open(host: str, port: int, src: Requests, kind: str, phase: dict[s
         snaps.append(meter.snap())
 
     async def worker(slot: int, conn: Connection) -> None:
+        nonlocal done_in_window
         while True:
             item = await queue.get()
             if item is None:
@@ -513,6 +568,8 @@ async def run_open(host: str, port: int, src: Requests, kind: str, phase: dict[s
                 continue
             in_flight.pop(slot, None)
             t1 = perf()
+            if t_measure <= t1 <= t_end:
+                done_in_window += 1
             if record:
                 stats.lat.append(t1 - ts)
                 stats.send_lag.append(t_send - ts)
@@ -542,7 +599,7 @@ async def run_open(host: str, port: int, src: Requests, kind: str, phase: dict[s
     window = t_end - t_measure
     out = stats.summary(window)
     out["completed"] -= len(late)
-    out["rps"] = round(out["completed"] / window, 1)
+    out["rps"] = round(done_in_window / window, 1)  # answers that arrived inside the window
     out["unanswered_at_deadline"] = len(late)
     out["latency_is_lower_bound"] = bool(late)
     out["offered_rps"] = rate
@@ -554,7 +611,7 @@ async def run_open(host: str, port: int, src: Requests, kind: str, phase: dict[s
 async def run_plan(plan: dict[str, Any]) -> dict[str, Any]:
     host, port = plan["host"], plan["port"]
     hostport = f"{host}:{port}"
-    meter = CpuMeter(plan.get("worker_pids", []), plan.get("watch_postgres", False))
+    meter = CpuMeter(plan.get("worker_pids", []), plan.get("postgres"))
     results: dict[str, Any] = {}
     for phase in plan["phases"]:
         target = plan["targets"][phase["target"]]

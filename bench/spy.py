@@ -17,9 +17,9 @@ from typing import Any
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
-# Where a sample of the event-loop thread goes: the *deepest* frame matching one of these
-# markers (substrings of "function (file:line)") names its component, so components partition
-# the busy samples and add up to 100 %. Order matters only between markers on the same frame.
+# Where a sample goes: the *deepest* frame matching one of these markers (substrings of
+# "function (file:line)") names its component, so components partition the busy samples.
+# Order matters only between markers on the same frame; GENERIC ones are a fallback.
 COMPONENTS = (
     ("classify (rules_fr/numbering.py", "number parsing (rules_fr.classify → phonenumbers)"),
     ("evaluate (rules_fr/engine.py", "rules_fr.evaluate (pure rules)"),
@@ -27,9 +27,12 @@ COMPONENTS = (
     ("callee_facts (app/", "callee facts query (registries, earlier attempts)"),
     ("_existing (app/calls/service.py", "idempotency look-up _existing (1 query)"),
     ("_begin_impl (sqlalchemy/engine/base.py", "BEGIN (SQLite: IMMEDIATE = write-lock wait)"),
+    ("WriteLock.__enter__ (app/db.py", "SQLite writers' lock wait (app.db.WriteLock)"),
     ("_commit_impl (sqlalchemy/engine/base.py", "COMMIT"),
     ("_gather (app/calls/service.py", "_gather: attempts-count query, lock, facts assembly"),
     ("campaign_facts (app/campaigns/service.py", "campaign/caller-ID cache"),
+    ("_load (app/tenancy/auth.py", "auth: API key reload from the DB (cache expired, 1 s TTL)"),
+    ("authenticate (app/tenancy/auth.py", "auth: API key hash + cache"),
     ("_check (app/calls/service.py", "_check: INSERT attempt + penalty, answer model"),
     ("check_call (app/calls/service.py", "_check: INSERT attempt + penalty, answer model"),
     ("prometheus_client/", "prometheus metrics (multiprocess mmap)"),
@@ -39,6 +42,8 @@ COMPONENTS = (
     ("run_in_threadpool (starlette/", "thread-pool hop (sync auth dependency)"),
     ("solve_dependencies (fastapi/", "dependencies + request body validation"),
     ("healthz (app/ops/router.py", "healthz route"),
+)
+GENERIC = (  # only when no marker above is on the stack
     ("(app/", "other gateway code"),
     ("(bloctel/", "other gateway code"),
     ("fastapi/", "HTTP stack: FastAPI/Starlette/uvicorn (parse, route, respond)"),
@@ -64,8 +69,8 @@ LAYERS = (  # self (leaf) time by library
     ("stdlib", "("),
 )
 
-_THREAD_IDLE = ("Queue.get (queue.py", "Condition.wait (threading.py", "always_pong (uvicorn",
-                "Thread.run (threading.py")
+_THREAD_IDLE = ("WorkerThread.run (anyio/_backends/_asyncio.py:1113)", "Queue.get (queue.py")
+_THREAD_IGNORE = ("always_pong (uvicorn", "Process.pong (uvicorn")
 
 def available() -> str | None:
     exe = Path(sys.executable).parent / "py-spy"
@@ -91,13 +96,19 @@ def _short(frame: str) -> str:
 
 
 def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
-    """Main (event-loop) thread: % of wall time idle vs each component; thread pool apart."""
-    main_total = main_idle = 0
-    thread_total = thread_busy = 0
+    """Where one worker's threads spend the wall clock, by component.
+
+    Sampled with ``--idle``, every thread yields a sample per tick whether it runs or waits, so
+    a component's share is in *thread-seconds per second of wall time* (×100): 100 % = one
+    thread busy (running, or blocked on the database / a lock) all the time; the thread pool
+    can add up to more than 100 %. The event-loop thread's idle time (epoll, uvloop's C code)
+    and idle pool threads are reported apart.
+    """
+    main_total = loop_idle = pool_idle = 0
     components: Counter[str] = Counter()
     layers: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
-    thread_work: Counter[str] = Counter()
+    in_threads: Counter[str] = Counter()
     for line in raw.read_text().splitlines():
         stack, _, count_s = line.rpartition(" ")
         if not stack or not count_s.isdigit():
@@ -107,41 +118,48 @@ def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
         frames = [f for f in frames if not f.startswith(("process ", "thread "))]
         if not frames:
             continue
-        if frames[0].startswith("Thread._bootstrap"):  # a thread-pool or uvicorn thread
-            thread_total += count
-            if not any(marker in f for f in frames for marker in _THREAD_IDLE):
-                thread_busy += count
-                work = next((f for f in frames if "(app/" in f or "(bloctel/" in f), frames[-1])
-                thread_work[_short(work)] += count
+        threaded = frames[0].startswith("Thread._bootstrap")
+        if threaded and any(m in f for f in frames for m in _THREAD_IGNORE):
             continue
-        main_total += count
+        if threaded and any(m in f for f in frames[:4] for m in _THREAD_IDLE):
+            pool_idle += count
+            continue
+        if not threaded:
+            main_total += count
         component = None
-        for f in reversed(frames):
-            component = next((name for marker, name in COMPONENTS if marker in f), None)
+        for table in (COMPONENTS, GENERIC):
+            for f in reversed(frames):
+                component = next((name for marker, name in table if marker in f), None)
+                if component:
+                    break
             if component:
                 break
         if component is None:
-            main_idle += count  # waiting in the event loop (epoll), or uvloop C code
-            continue
+            if threaded:
+                component = "other work in threads"
+            else:
+                loop_idle += count  # waiting in epoll, or uvloop's own C code
+                continue
         components[component] += count
+        if threaded:
+            in_threads[component] += count
         leaf = frames[-1]
         layers[next(name for name, needle in LAYERS if needle in leaf)] += count
         leaves[_short(leaf)] += count
 
-    def pct(n: int, d: int) -> float:
-        return round(100 * n / d, 1) if d else 0.0
+    def pct(n: int) -> float:
+        return round(100 * n / main_total, 1) if main_total else 0.0
 
-    busy = main_total - main_idle
     return {
-        "samples_main_thread": main_total,
-        "event_loop_busy_pct": pct(busy, main_total),
-        "event_loop_idle_pct": pct(main_idle, main_total),
-        "note": "component and layer percentages are of the event-loop thread's wall time "
-                "(sampled with --idle: blocking waits inside the loop count as busy)",
-        "components_pct": {k: pct(v, main_total) for k, v in components.most_common()},
-        "layers_self_pct": {k: pct(v, main_total) for k, v in layers.most_common()},
-        "top_self": [{"func": k, "pct": pct(v, main_total)} for k, v in leaves.most_common(top)],
-        "thread_pool_busy_pct_of_wall": pct(thread_busy, main_total),
-        "thread_pool_work": [{"where": k, "pct_of_wall": pct(v, main_total)}
-                             for k, v in thread_work.most_common(5)],
+        "samples_per_thread": main_total,
+        "event_loop_busy_pct": pct(main_total - loop_idle),
+        "event_loop_idle_pct": pct(loop_idle),
+        "thread_pool_busy_pct": pct(sum(in_threads.values())),
+        "thread_pool_idle_pct": pct(pool_idle),
+        "unit": "% of wall time, summed over the worker's threads (thread-seconds per second "
+                "× 100): running, or blocked on the database or a lock",
+        "components_pct": {k: pct(v) for k, v in components.most_common()},
+        "components_in_thread_pool_pct": {k: pct(v) for k, v in in_threads.most_common()},
+        "layers_self_pct": {k: pct(v) for k, v in layers.most_common()},
+        "top_self": [{"func": k, "pct": pct(v)} for k, v in leaves.most_common(top)],
     }
