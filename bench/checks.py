@@ -436,7 +436,9 @@ def print_backend(r: dict[str, Any]) -> None:
             f"{prof['event_loop_idle_pct']}%; thread pool busy {prof['thread_pool_busy_pct']}% "
             f"(thread-seconds per second × 100, running or blocked)")
         for k, v in prof["components_pct"].items():
-            if v >= 1.0:
+            if "lock wait" in k and v >= 100:
+                console.print(f"    {v / 100:6.1f}   threads queued on average: {k}")
+            elif v >= 1.0:
                 console.print(f"    {v:6.1f}%  {k}")
         console.print("    leaf frames by layer: " + ", ".join(
             f"{k} {v}%" for k, v in list(prof["layers_self_pct"].items())[:8]))

@@ -98,6 +98,18 @@ class StatementTimer:
                 self.counts["COMMIT"] += 1
 
         dialect.do_commit = do_commit  # type: ignore[method-assign]
+        ping = dialect.do_ping
+
+        def do_ping(dbapi_connection: Any) -> bool:  # pool_pre_ping: a round trip per checkout
+            t = time.perf_counter()
+            try:
+                return ping(dbapi_connection)
+            finally:
+                if self.on:
+                    self.times["pool pre-ping (SELECT 1 per checkout)"] += time.perf_counter() - t
+                    self.counts["pool pre-ping (SELECT 1 per checkout)"] += 1
+
+        dialect.do_ping = do_ping  # type: ignore[method-assign]
 
 
 def run(seed: dict[str, Any], n: int, max_s: float = 3.0) -> dict[str, Any]:
