@@ -25,18 +25,27 @@ class TTLCache(Generic[V]):
         self._maxsize = maxsize
 
     def get_or_load(self, key: Hashable, load: Callable[[], V]) -> V:
-        ttl = get_settings().cache_ttl_s
-        hit = self._data.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < ttl:
-            return hit[1]
+        hit, value = self.peek(key)
+        if hit:
+            return value  # type: ignore[return-value]
         value = load()
-        if ttl > 0:
-            with self._lock:
-                if len(self._data) >= self._maxsize:
-                    self._data.clear()
-                self._data[key] = (now, value)
+        self.put(key, value)
         return value
+
+    def peek(self, key: Hashable) -> tuple[bool, V | None]:
+        """``(True, value)`` when a fresh entry exists, else ``(False, None)``."""
+        hit = self._data.get(key)
+        if hit is not None and time.monotonic() - hit[0] < get_settings().cache_ttl_s:
+            return True, hit[1]
+        return False, None
+
+    def put(self, key: Hashable, value: V) -> None:
+        if get_settings().cache_ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._data) >= self._maxsize:
+                self._data.clear()
+            self._data[key] = (time.monotonic(), value)
 
     def invalidate(self, key: Hashable | None = None) -> None:
         with self._lock:

@@ -145,9 +145,11 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         database = parsed.database if parsed.database not in (None, "", ":memory:") else None
         _LOCKS[engine] = WriteLock(database)
         return engine
+    # No pre-ping: it costs a round trip per checkout on the check path. A connection broken by
+    # a database restart fails one request with a 503 (Retry-After) and the pool is refreshed.
     kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 

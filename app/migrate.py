@@ -23,6 +23,22 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+    analyze(url)
+
+
+def analyze(url: str | None = None) -> None:
+    """Refresh the planner's statistics: on a fresh PostgreSQL database the check path's
+    attempts look-up otherwise picks the wrong index until autovacuum's first analyze."""
+    from sqlalchemy import text
+
+    from app.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

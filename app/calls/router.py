@@ -12,11 +12,12 @@ from app.tenancy.auth import Dialer
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 
-# Plain ``def``: FastAPI runs it in the worker's thread pool, so one worker keeps several
-# checks in flight. On PostgreSQL their commits share WAL flushes (group commit); on SQLite
-# they queue on the write lock (app.db.WriteLock) while the next request is being parsed.
+# ``async def`` on purpose: the check's database work (a handful of short statements on one
+# connection) runs inline in the event loop. Measured (bench/): thread-pool hops cost ~0.26 ms
+# of CPU each and, with dozens of threads per worker, PostgreSQL pool overflow churned
+# connections; inline, a worker finishes one transaction before it starts the next.
 @router.post("/check", response_model=DecisionOut)
-def check(body: CheckIn, p: Dialer) -> DecisionOut:
+async def check(body: CheckIn, p: Dialer) -> DecisionOut:
     """Decide one attempt just before dialling; logged with its reasons and penalty."""
     started = time.perf_counter()
     out, decision = service.check_call(p, body)

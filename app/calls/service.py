@@ -13,6 +13,7 @@ Hot path, so it uses SQLAlchemy Core on one connection and one transaction:
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +34,14 @@ from app.registries.models import Consent, Opposition, Quarantine, Refusal
 from app.tenancy.auth import Principal
 from bloctel.lookup import default_lookup
 from rules_fr import evaluate
-from rules_fr.model import CallFacts, Decision, NumberKind
+from rules_fr.model import (
+    CallFacts,
+    CampaignFacts,
+    Decision,
+    NumberInfo,
+    NumberKind,
+    RegisteredCallerId,
+)
 from rules_fr.numbering import classify
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -99,31 +107,46 @@ def _existing(conn: Connection, tenant_id: str, external_id: str) -> Any:
     return conn.execute(_EXISTING, {"tenant_id": tenant_id, "external_id": external_id}).first()
 
 
-def _gather(
-    conn: Connection, p: Principal, body: CheckIn, at: datetime, *, lock: bool
-) -> tuple[CallFacts, str | None]:
-    """The facts of the call, and the attempt its ``external_id`` already names (if any)."""
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What is known before any transaction: parsed numbers and cached campaign facts."""
+
+    campaign: CampaignFacts
+    callee: NumberInfo
+    caller: NumberInfo | None
+    registration: RegisteredCallerId | None
+
+
+def _prepare(p: Principal, body: CheckIn) -> _Known:
     tenant_id = p.tenant_id or ""
     campaign = campaign_facts(tenant_id, body.campaign)
     if campaign is None:
         raise NotFound(f"no campaign {body.campaign!r}")
-    callee = classify(body.callee)
     caller = classify(body.caller_id) if body.caller_id and body.caller_id.strip() else None
     registration = (
         caller_registration(tenant_id, caller.e164) if caller and caller.e164 else None
     )
+    return _Known(campaign, classify(body.callee), caller, registration)
+
+
+def _gather(
+    conn: Connection, p: Principal, body: CheckIn, known: _Known, at: datetime, *, lock: bool
+) -> tuple[CallFacts, str | None]:
+    """The facts of the call, and the attempt its ``external_id`` already names (if any)."""
+    tenant_id = p.tenant_id or ""
+    callee, caller = known.callee, known.caller
     if lock and callee.e164 and conn.dialect.name == "postgresql":
         conn.execute(_PG_LOCK, {"key": _lock_key(tenant_id, callee.e164)})
 
     facts: dict[str, Any] = {}
     existing: str | None = None
     if callee.e164:
-        known = callee_facts(conn, tenant_id, callee.e164, at - LOOKBACK, at, body.external_id)
-        existing = known.existing_attempt_id
+        found = callee_facts(conn, tenant_id, callee.e164, at - LOOKBACK, at, body.external_id)
+        existing = found.existing_attempt_id
         facts.update(
-            consents=known.consents, contracts=known.contracts,
-            internal_opposition=known.internal_opposition, refusals=known.refusals,
-            quarantined_until=known.quarantined_until, counted_attempts=known.counted_attempts,
+            consents=found.consents, contracts=found.contracts,
+            internal_opposition=found.internal_opposition, refusals=found.refusals,
+            quarantined_until=found.quarantined_until, counted_attempts=found.counted_attempts,
             bloctel=default_lookup().lookup(conn, callee.e164),
         )
     elif body.external_id is not None:
@@ -138,8 +161,8 @@ def _gather(
         ).scalar_one()
         facts["mobile_cli_day"] = day
     call = CallFacts(
-        at=at, campaign=campaign, callee=callee, caller=caller,
-        caller_registration=registration, agent_id=body.agent_id,
+        at=at, campaign=known.campaign, callee=callee, caller=caller,
+        caller_registration=known.registration, agent_id=body.agent_id,
         contract_ref=body.contract_ref, callee_department=body.callee_department,
         tenant_suspended=p.tenant_suspended, policy=p.policy, **facts,
     )
@@ -149,8 +172,9 @@ def _gather(
 def evaluate_call(p: Principal, body: CheckIn, at: datetime | None) -> DecisionOut:
     """Judge a call at ``at`` (default now) without any side effect."""
     at = (at or clock.now()).astimezone(UTC)
+    known = _prepare(p, body)
     with get_engine().connect() as conn, conn.begin():
-        facts, _ = _gather(conn, p, body, at, lock=False)
+        facts, _ = _gather(conn, p, body, known, at, lock=False)
     decision = evaluate(facts)
     zone = decision.callee_time_zone
     return DecisionOut(
@@ -182,9 +206,10 @@ def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | Non
 
 
 def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, Decision | None]:
+    known = _prepare(p, body)  # outside the write lock: parsing and cached reads
     with write_transaction() as conn:
         at = clock.now()
-        facts, existing = _gather(conn, p, body, at, lock=True)
+        facts, existing = _gather(conn, p, body, known, at, lock=True)
         if existing is not None:
             row = conn.execute(select(_attempts).where(_a.id == existing)).first()
             return _out_from_row(row, replayed=True), None
