@@ -6,6 +6,7 @@ right tool for high-entropy secrets: there is nothing to brute-force). A key res
 """
 
 
+import asyncio
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -71,6 +72,18 @@ def _load(key_hash: str) -> Principal | None:
         )
 
 
+_reload_locks: dict[int, asyncio.Lock] = {}
+
+
+def _reload_lock() -> asyncio.Lock:
+    """One lock per event loop (tests run several loops in one process)."""
+    loop_id = id(asyncio.get_running_loop())
+    lock = _reload_locks.get(loop_id)
+    if lock is None:
+        lock = _reload_locks[loop_id] = asyncio.Lock()
+    return lock
+
+
 def invalidate_principals() -> None:
     """After a suspension, a policy change or a revocation made by this process."""
     _principals.invalidate()
@@ -87,8 +100,13 @@ async def authenticate(authorization: Annotated[str | None, Header()] = None) ->
     key_hash = hash_key(token.strip())
     hit, principal = _principals.peek(key_hash)
     if not hit:
-        principal = await run_in_threadpool(_load, key_hash)
-        _principals.put(key_hash, principal)
+        # single flight: when an entry expires under load, one request reloads it and the
+        # others wait for that, instead of all of them taking a thread and a connection
+        async with _reload_lock():
+            hit, principal = _principals.peek(key_hash)
+            if not hit:
+                principal = await run_in_threadpool(_load, key_hash)
+                _principals.put(key_hash, principal)
     if principal is None:
         raise Unauthorized("unknown or revoked API key")
     return principal
