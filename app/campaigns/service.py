@@ -87,7 +87,8 @@ def _normalise_campaign_caller_ids(s: Session, tenant_id: str, numbers: list[str
     return out
 
 
-def _check_sector(sector: str) -> None:
+def check_sector(sector: str) -> None:
+    """A sector the rule set knows (rules_fr.data.SECTORS), or a clear 422."""
     if sector not in SECTORS:
         raise Unprocessable(f"unknown sector {sector!r}; one of {', '.join(sorted(SECTORS))}")
 
@@ -96,7 +97,7 @@ def upsert_campaign(
     s: Session, tenant_id: str, *, id: str, purpose: str, audience: str, sector: str,
     automated: bool, caller_ids: list[str], create_only: bool,
 ) -> tuple[Campaign, list[str]]:
-    _check_sector(sector)
+    check_sector(sector)
     numbers = _normalise_campaign_caller_ids(s, tenant_id, caller_ids)
     row = s.get(Campaign, (tenant_id, id))
     if row is not None and create_only:

@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.campaigns.service import check_sector
 from app.clock import now
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
 from app.registries.models import Consent, Contract, Opposition
-from rules_fr.data import SECTORS
 from rules_fr.numbering import classify
+
+Registry = TypeVar("Registry", Consent, Contract, Opposition)
 
 
 def normalise_callee(raw: str) -> str:
@@ -62,19 +64,28 @@ def revoke_consent(s: Session, tenant_id: str, consent_id: str, reason: str | No
     return row
 
 
-def list_consents(s: Session, tenant_id: str, callee: str | None) -> list[Consent]:
-    q = select(Consent).where(Consent.tenant_id == tenant_id)
+LIST_LIMIT = 10_000
+
+
+def _for_callee(
+    s: Session, model: type[Registry], tenant_id: str, callee: str | None, order: Any
+) -> list[Registry]:
+    """This tenant's records of one registry, for one callee (any number form) or all."""
+    q = select(model).where(model.tenant_id == tenant_id)
     if callee:
-        q = q.where(Consent.callee == normalise_callee(callee))
-    return list(s.scalars(q.order_by(Consent.given_at).limit(10_000)))
+        q = q.where(model.callee == normalise_callee(callee))
+    return list(s.scalars(q.order_by(order).limit(LIST_LIMIT)))
+
+
+def list_consents(s: Session, tenant_id: str, callee: str | None) -> list[Consent]:
+    return _for_callee(s, Consent, tenant_id, callee, Consent.given_at)
 
 
 def add_contract(
     s: Session, tenant_id: str, *, callee: str, reference: str, sector: str, starts_on: date,
     ends_on: date | None,
 ) -> Contract:
-    if sector not in SECTORS:
-        raise Unprocessable(f"unknown sector {sector!r}; one of {', '.join(sorted(SECTORS))}")
+    check_sector(sector)
     e164 = normalise_callee(callee)
     exists = s.scalar(
         select(Contract.id).where(Contract.tenant_id == tenant_id, Contract.reference == reference)
@@ -91,10 +102,7 @@ def add_contract(
 
 
 def list_contracts(s: Session, tenant_id: str, callee: str | None) -> list[Contract]:
-    q = select(Contract).where(Contract.tenant_id == tenant_id)
-    if callee:
-        q = q.where(Contract.callee == normalise_callee(callee))
-    return list(s.scalars(q.order_by(Contract.starts_on).limit(10_000)))
+    return _for_callee(s, Contract, tenant_id, callee, Contract.starts_on)
 
 
 def add_opposition(
@@ -117,7 +125,4 @@ def add_opposition(
 
 
 def list_oppositions(s: Session, tenant_id: str, callee: str | None) -> list[Opposition]:
-    q = select(Opposition).where(Opposition.tenant_id == tenant_id)
-    if callee:
-        q = q.where(Opposition.callee == normalise_callee(callee))
-    return list(s.scalars(q.order_by(Opposition.created_at).limit(10_000)))
+    return _for_callee(s, Opposition, tenant_id, callee, Opposition.created_at)
