@@ -420,9 +420,10 @@ _CODES: tuple[CodeSpec, ...] = (
              "attempt before 60 full calendar days have elapsed."),
     CodeSpec(code="BLOCTEL_LISTED", rule="opposition", severity="block",
              legal_basis=L223_1_OPT_OUT,
-             severity_note="notice from 2026-08-11 unless the tenant policy keeps it blocking",
-             description="The consumer is registered on the Bloctel opposition list and no "
-             "ongoing related contract or recorded consent exempts the call."),
+             severity_note="from 2026-08-11 a notice whatever the consent or contract, "
+             "unless the tenant policy keeps it blocking",
+             description="The consumer is registered on the Bloctel opposition list (until "
+             "2026-08-10: and no ongoing related contract or recorded consent exempts the call)."),
     CodeSpec(code="BLOCTEL_LIST_STALE", rule="bloctel_freshness", severity="block",
              description="The Bloctel list in use is more than 30 days old: files must be "
              "cleaned against the list at least monthly (until 2026-08-10)."),
