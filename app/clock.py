@@ -12,7 +12,7 @@ from functools import lru_cache
 from app.config import get_settings
 
 
-class FrozenClockError(ValueError):
+class InstantError(ValueError):
     pass
 
 
@@ -21,9 +21,9 @@ def parse_instant(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError as exc:
-        raise FrozenClockError(f"not an ISO 8601 instant: {value!r}") from exc
+        raise InstantError(f"not an ISO 8601 instant: {value!r}") from exc
     if parsed.tzinfo is None:
-        raise FrozenClockError(
+        raise InstantError(
             f"instant needs an offset, e.g. 2026-11-23T09:59:00+01:00: {value!r}"
         )
     return parsed

@@ -185,10 +185,6 @@ def reset_engine() -> None:
     _sessionmaker = None
 
 
-def is_sqlite(engine: Engine | None = None) -> bool:
-    return (engine or get_engine()).dialect.name == "sqlite"
-
-
 @contextmanager
 def session_scope(write: bool = False) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error.

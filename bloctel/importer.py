@@ -35,7 +35,7 @@ _v = BloctelVersion.__table__
 _n = BloctelNumber.__table__
 
 
-class ImportError_(ValueError):
+class BloctelImportError(ValueError):
     pass
 
 
@@ -121,7 +121,7 @@ def import_file(
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     if mode not in MODES:
-        raise ImportError_(f"mode must be one of {', '.join(MODES)}")
+        raise BloctelImportError(f"mode must be one of {', '.join(MODES)}")
     parsed = parse(raw, progress)
     with write_transaction(engine) as conn:
         previous = lookup.active_version(conn)

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app import clock
 from app.calls.facts import callee_facts
@@ -30,7 +31,8 @@ from app.db import get_engine, write_transaction
 from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
-from app.registries.models import Consent, Opposition, Quarantine, Refusal
+from app.registries.models import Consent, Quarantine, Refusal
+from app.registries.service import add_opposition
 from app.tenancy.auth import Principal
 from bloctel.lookup import default_lookup
 from rules_fr import evaluate
@@ -54,7 +56,6 @@ _penalties = PenaltyLine.__table__
 _quarantines = Quarantine.__table__
 _refusals = Refusal.__table__
 _consents = Consent.__table__
-_oppositions = Opposition.__table__
 
 
 _a = _attempts.c
@@ -75,12 +76,8 @@ def _lock_key(tenant_id: str, callee: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)  # ZoneInfo caches instances itself
-
-
 def _iso(dt: datetime | None, zone: str) -> str | None:
-    return dt.astimezone(_zone(zone)).isoformat() if dt is not None else None
+    return dt.astimezone(ZoneInfo(zone)).isoformat() if dt is not None else None
 
 
 def _reasons_json(decision: Decision) -> list[dict[str, Any]]:
@@ -348,25 +345,10 @@ def record_outcome(p: Principal, attempt_id: str, body: OutcomeIn) -> tuple[Outc
                     .values(revoked_at=at, revoke_reason=f"refused during call {attempt_id}")
                 )
         if body.consumer_opposed and callee.startswith("+"):
-            _add_opposition(conn, tenant_id, callee, attempt_id, at)
+            with Session(bind=conn) as s:  # joins this transaction
+                add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id)
         row = conn.execute(select(_attempts).where(a.id == attempt_id)).first()
         return _outcome_out(conn, row), True
-
-
-def _add_opposition(
-    conn: Connection, tenant_id: str, callee: str, attempt_id: str, at: datetime
-) -> None:
-    o = _oppositions
-    exists = conn.execute(
-        select(o.c.id).where(o.c.tenant_id == tenant_id, o.c.callee == callee)
-    ).first()
-    if exists is None:
-        conn.execute(
-            insert(o).values(
-                id=new_id("opp"), tenant_id=tenant_id, callee=callee,
-                source=f"call:{attempt_id}", attempt_id=attempt_id, created_at=at,
-            )
-        )
 
 
 def get_attempt(p: Principal, attempt_id: str) -> DecisionOut:

@@ -7,13 +7,14 @@ import io
 import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, select
 
 from app.calls.models import Attempt, PenaltyLine
+from app.clock import parse_instant
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
@@ -33,17 +34,11 @@ def parse_bound(value: str | None, *, end: bool) -> datetime | None:
         return None
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value)
-            local = datetime.combine(day, time.min, PARIS)
-            if end:
-                local = datetime.combine(date.fromordinal(day.toordinal() + 1), time.min, PARIS)
-            return local.astimezone(UTC)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise Unprocessable(f"not a date or ISO 8601 instant: {value!r}") from exc
-    if parsed.tzinfo is None:
-        raise Unprocessable(f"instant needs an offset: {value!r}")
-    return parsed.astimezone(UTC)
+            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
+            return datetime.combine(day, time.min, PARIS).astimezone(UTC)
+        return parse_instant(value).astimezone(UTC)
+    except ValueError as exc:  # InstantError included
+        raise Unprocessable(f"not a date or an ISO 8601 instant with offset: {value!r}") from exc
 
 
 def _filtered(
