@@ -64,6 +64,16 @@ def cache() -> TTLCache[V]:  # type: ignore[type-var]
     return c
 
 
+_HOOKS: list[Callable[[], None]] = []
+
+
+def on_clear(hook: Callable[[], None]) -> None:
+    """Also run ``hook`` on ``clear_all`` (other per-process state, e.g. the BLOCTEL index)."""
+    _HOOKS.append(hook)
+
+
 def clear_all() -> None:
     for c in _ALL:
         c.invalidate()
+    for hook in _HOOKS:
+        hook()

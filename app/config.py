@@ -6,6 +6,10 @@
   replays).
 * ``GATEWAY_CACHE_TTL_S`` (``1.0``): how long a worker trusts its cached keys, tenants and
   campaigns.
+* ``GATEWAY_BLOCTEL_POLL_S`` (``0.25``): how often each worker asks which BLOCTEL version is
+  active (a new version is served within this plus its load time).
+* ``GATEWAY_BLOCTEL_MAX_REJECTED`` (``0.05``): share of rejected lines above which an import is
+  refused unless forced.
 * ``GATEWAY_LOG_LEVEL`` (``info``).
 """
 
@@ -23,6 +27,10 @@ class Settings(BaseSettings):
     database_url: str = Field(default="sqlite:///data/gateway.db", alias="DATABASE_URL")
     frozen_now: str | None = Field(default=None, alias="GATEWAY_FROZEN_NOW")
     cache_ttl_s: float = Field(default=1.0, alias="GATEWAY_CACHE_TTL_S", ge=0)
+    bloctel_poll_s: float = Field(default=0.25, alias="GATEWAY_BLOCTEL_POLL_S", gt=0)
+    bloctel_max_rejected: float = Field(
+        default=0.05, alias="GATEWAY_BLOCTEL_MAX_REJECTED", ge=0, le=1
+    )
     log_level: str = Field(default="info", alias="GATEWAY_LOG_LEVEL")
 
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ApiError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, detail: str, *, code: str | None = None, status: int | None = None):
+    def __init__(
+        self, detail: str, *, code: str | None = None, status: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
+        self.extra = extra or {}  # more members of the JSON body
         if code:
             self.code = code
         if status:

@@ -55,7 +55,8 @@ def create_app() -> FastAPI:
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse(
-            {"error": exc.code, "detail": exc.detail}, status_code=exc.status, headers=headers
+            {"error": exc.code, "detail": exc.detail, **exc.extra},
+            status_code=exc.status, headers=headers,
         )
 
     @app.exception_handler(RequestValidationError)

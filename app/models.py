@@ -5,10 +5,10 @@ from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.db import Base
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
 from app.tenancy.models import ApiKey, Tenant
-from bloctel.models import BloctelNumber, BloctelVersion
+from bloctel.models import BloctelChunk, BloctelVersion
 
 __all__ = [
-    "ApiKey", "Attempt", "Base", "BloctelNumber", "BloctelVersion", "CallerId", "Campaign",
+    "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",
     "CampaignCallerId", "Consent", "Contract", "Opposition", "PenaltyLine", "Quarantine",
     "Refusal", "Tenant",
 ]

@@ -1,173 +1,255 @@
 """Import a BLOCTEL file as a new version of the list, then activate it atomically.
 
-Minimal version (issue 2): plain text, one number per line (a CSV's first column is read),
-optionally gzip-compressed. Every line is counted as accepted, duplicate or rejected (with its
-line number, value and reason, the first 100 kept as samples). Numbers are written under a new
-version in ``loading`` state; one short transaction flips it to ``active``. A check therefore
-sees the old list or the new one, never a mixture, and a failed import leaves the old one
-active. Numbers of versions older than the previous one are then deleted.
+1. Take the import lock (one import at a time; it dies with its process) and mark versions a
+   killed import left ``loading`` as failed: the next import needs no manual clean-up.
+2. Record the new version as ``loading`` (who, when, mode, as_of).
+3. Stream the file through ``bloctel.parse`` (gzip by content, BOM, CRLF, CSV column…): every
+   line is a header, blank, accepted, a duplicate or rejected with its line number and reason.
+4. Refuse — keep the list in force, record the version as ``refused`` with the counts — when
+   the rejected share exceeds the limit, a ``replace`` would empty the list or cut it by more
+   than half, or ``as_of`` is older than the list in force; ``force`` overrides all four.
+5. Build the new list (the file for ``replace``; the list in force plus or minus the file for
+   ``add`` / ``remove``), store it as compressed chunks in short transactions, then one
+   transaction makes it ``active`` and the previous one ``superseded``.
+
+Any error before that last transaction marks the version ``failed`` and leaves the list in
+force untouched; workers swap to the new version by themselves (``bloctel.lookup``).
 """
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import io
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+import contextlib
+import time
+from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+import numpy as np
+from sqlalchemy import Engine, func, insert, select, update
 
 from app.clock import now
+from app.config import get_settings
 from app.db import write_transaction
 from app.ids import new_id
-from bloctel import lookup
-from bloctel.models import BloctelNumber, BloctelVersion
-from rules_fr.numbering import classify
+from bloctel import lookup, store
+from bloctel.index import Index, split
+from bloctel.models import BloctelVersion
+from bloctel.parse import BlockParser, FormatError, Reader, sniff
+from bloctel.status import PARIS
+from bloctel.store import ImportBusy
 
 MODES = ("replace", "add", "remove")
-SAMPLES = 100
-BATCH = 10_000
+SHRINK_LIMIT = 0.5  # a replace keeping less than half of the list in force needs force
 
 _v = BloctelVersion.__table__
-_n = BloctelNumber.__table__
+
+__all__ = ["MODES", "BloctelImportError", "ImportBusy", "ImportRefused", "import_file"]
 
 
 class BloctelImportError(ValueError):
-    pass
+    """The request itself is wrong (mode, as_of): nothing was recorded."""
+
+
+class ImportRefused(BloctelImportError):
+    """The file was read and refused; ``report`` has the counts and samples."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
+
+
+class Progress(Protocol):
+    def bytes_read(self, n: int) -> None: ...
+    def lines_read(self, total: int) -> None: ...
+    def phase(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, n: int) -> None: ...
+
+
+class _Quiet:
+    def bytes_read(self, n: int) -> None: ...
+    def lines_read(self, total: int) -> None: ...
+    def phase(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, n: int) -> None: ...
 
 
 @dataclass
-class ParseResult:
-    lines: int = 0
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: int = 0
-    rejected_samples: list[dict[str, Any]] = field(default_factory=list)
-    sha256: str = ""
-    numbers: set[int] = field(default_factory=set)
+class _Parsed:
+    keys: np.ndarray  # sorted unique
+    report: dict[str, Any]
 
 
-def _open(raw: BinaryIO) -> BinaryIO:
-    head = raw.peek(2)[:2] if hasattr(raw, "peek") else b""
-    if head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
-    return raw
+def check_request(mode: str, as_of: date) -> None:
+    if mode not in MODES:
+        raise BloctelImportError(f"mode must be one of {', '.join(MODES)}")
+    if as_of > now().astimezone(PARIS).date():
+        raise BloctelImportError(f"as_of {as_of.isoformat()} is in the future")
 
 
-class _Hashing(io.RawIOBase):
-    """Reads through, hashing the bytes as they were uploaded (before decompression)."""
-
-    def __init__(self, raw: BinaryIO) -> None:
-        self._raw = raw
-        self.sha = hashlib.sha256()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
-        self.sha.update(data)
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def parse(raw: BinaryIO, progress: Callable[[int], None] | None = None) -> ParseResult:
-    hashing = _Hashing(raw)
-    stream = _open(io.BufferedReader(hashing, buffer_size=1 << 20))  # type: ignore[arg-type]
-    result = ParseResult()
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline=None)
-    for lineno, line in enumerate(text, start=1):
-        result.lines = lineno
-        if progress is not None and lineno % 10_000 == 0:
-            progress(lineno)
-        value = line.strip()
-        if not value:
-            continue
-        first = value.replace(";", ",").split(",", 1)[0].strip().strip('"')
-        info = classify(first)
-        if info.e164 is None or not info.valid:
-            result.rejected += 1
-            if len(result.rejected_samples) < SAMPLES:
-                result.rejected_samples.append(
-                    {"line": lineno, "value": value[:100], "error": "not a valid phone number"}
-                )
-            continue
-        key = lookup.number_key(info.e164)
-        if key in result.numbers:
-            result.duplicates += 1
-        else:
-            result.numbers.add(key)
-            result.accepted += 1
-    result.sha256 = hashing.sha.hexdigest()
-    return result
+def _parse(raw: BinaryIO, progress: Progress) -> _Parsed:
+    reader = Reader(raw, on_bytes=progress.bytes_read)
+    parser: BlockParser | None = None
+    parts: list[np.ndarray] = []
+    for block in reader.blocks():
+        if parser is None:
+            parser = BlockParser(sniff(block))
+        parts.append(parser.parse(block, parser.tally.lines + 1))
+        progress.lines_read(parser.tally.lines)
+    if parser is None:
+        raise FormatError("the file is empty")
+    progress.phase("sorting")
+    keys = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    del parts
+    t = parser.tally
+    considered = t.valid + t.rejected
+    layout = parser.layout.describe()
+    if reader.gzip:
+        layout = "gzip, " + layout
+    if reader.encoding != "utf-8":
+        layout += f", {reader.encoding}"
+    report = {
+        "lines": t.lines, "header": t.header, "blank": t.blank,
+        "accepted": len(keys), "duplicates": t.valid - len(keys), "rejected": t.rejected,
+        "rejected_share": round(t.rejected / considered, 6) if considered else 0.0,
+        "rejected_samples": t.rejected_samples,
+        "rejected_reasons": dict(sorted(t.reasons.items(), key=lambda kv: -kv[1])),
+        "sha256": reader.sha.hexdigest(), "file_bytes": reader.bytes_read, "format": layout,
+    }
+    return _Parsed(keys, report)
 
 
-def _batches(items: Iterable[int], version: int) -> Iterator[list[dict[str, int]]]:
-    batch: list[dict[str, int]] = []
-    for n in items:
-        batch.append({"version": version, "number": n})
-        if len(batch) >= BATCH:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _refusal(mode: str, as_of: date, parsed: _Parsed, base: store.Active | None,
+             max_rejected: float) -> str | None:
+    r = parsed.report
+    if r["rejected_share"] > max_rejected:
+        return (
+            f"{r['rejected']} of {r['accepted'] + r['duplicates'] + r['rejected']} lines "
+            f"({r['rejected_share']:.1%}) were rejected, more than the {max_rejected:.1%} "
+            f"allowed: is it the right file? (see rejected_samples; force to import anyway)"
+        )
+    if mode == "replace" and len(parsed.keys) == 0:
+        return "the file has no valid number: a replace would empty the list (force to do so)"
+    if mode == "replace" and base is not None and len(parsed.keys) < base.total * SHRINK_LIMIT:
+        return (
+            f"a replace would cut the list from {base.total} to {len(parsed.keys)} numbers, "
+            f"less than half: is the file complete? (force to import anyway)"
+        )
+    if base is not None and as_of < base.as_of:
+        return (
+            f"as_of {as_of.isoformat()} is older than the list in force "
+            f"({base.as_of.isoformat()}, version {base.version}) (force to import anyway)"
+        )
+    return None
 
 
 def import_file(
     engine: Engine, raw: BinaryIO, *, mode: str, as_of: date, imported_by: str | None = None,
-    progress: Callable[[int], None] | None = None,
+    force: bool = False, max_rejected: float | None = None, progress: Progress | None = None,
 ) -> dict[str, Any]:
-    if mode not in MODES:
-        raise BloctelImportError(f"mode must be one of {', '.join(MODES)}")
-    parsed = parse(raw, progress)
-    with write_transaction(engine) as conn:
-        previous = lookup.active_version(conn)
-        version = (conn.execute(select(func.max(_v.c.version))).scalar() or 0) + 1
-        import_id = new_id("blk")
-        conn.execute(
-            insert(_v).values(
+    """Import ``raw`` (a binary stream) and activate it. Returns the report (see contract).
+
+    Raises ``BloctelImportError`` (bad request), ``ImportBusy`` (another import runs),
+    ``ImportRefused`` (read and refused; the report is attached), ``FormatError`` (unreadable).
+    """
+    check_request(mode, as_of)
+    progress = progress or _Quiet()
+    limit = get_settings().bloctel_max_rejected if max_rejected is None else max_rejected
+    started = time.monotonic()
+    with store.import_lock(engine):
+        store.abandon_stale(engine)
+        with write_transaction(engine) as conn:
+            version = (conn.execute(select(func.max(_v.c.version))).scalar() or 0) + 1
+            import_id = new_id("blk")
+            conn.execute(insert(_v).values(
                 version=version, import_id=import_id, mode=mode, status="loading", as_of=as_of,
-                lines=parsed.lines, accepted=parsed.accepted, duplicates=parsed.duplicates,
-                rejected=parsed.rejected, rejected_samples=parsed.rejected_samples,
-                sha256=parsed.sha256, total_numbers=0, imported_by=imported_by,
-                created_at=now(),
-            )
-        )
+                sha256="", imported_by=imported_by, forced=force, created_at=now(),
+            ))
+        meta = {"import_id": import_id, "version": version, "mode": mode,
+                "as_of": as_of.isoformat(), "imported_by": imported_by, "forced": force}
+        try:
+            return _run(engine, raw, version, meta, mode, as_of, force, limit, progress,
+                        started)
+        except ImportRefused:
+            raise
+        except BaseException as exc:
+            _fail(engine, version, exc)
+            raise
+
+
+def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode: str,
+         as_of: date, force: bool, limit: float, progress: Progress, started: float
+         ) -> dict[str, Any]:
+    progress.phase("reading")
+    parsed = _parse(raw, progress)
+    report = {**meta, **parsed.report}
+    columns = {k: report[k] for k in (
+        "lines", "header", "blank", "accepted", "duplicates", "rejected", "rejected_samples",
+        "sha256", "file_bytes")} | {"file_format": report["format"]}
+    with engine.connect() as conn:
+        base = store.active(conn)
+    refusal = None if force else _refusal(mode, as_of, parsed, base, limit)
+    if refusal is not None:
+        with write_transaction(engine) as conn:
+            conn.execute(update(_v).where(_v.c.version == version).values(
+                status="refused", error=refusal, finished_at=now(), **columns))
+        report |= {"status": "refused", "error": refusal, "total_numbers": None,
+                   "activated_at": None, "seconds": round(time.monotonic() - started, 3)}
+        raise ImportRefused(refusal, report)
+
+    new = parsed.keys
+    base_total = 0
+    if base is not None and mode != "replace":
+        progress.phase("merging")
+        old = store.load(engine).keys()
+        base_total = len(old)
+        new = np.union1d(old, new) if mode == "add" else old[~np.isin(old, new,
+                                                                      assume_unique=True)]
+        del old
+    elif base is not None:
+        base_total = base.total
+    elif mode == "remove":
+        new = np.zeros(0, dtype=np.int64)
+    if mode == "replace":
+        kept = int(np.isin(parsed.keys, store.load(engine).keys(), assume_unique=True).sum()) \
+            if base is not None else 0
+        added, removed = len(new) - kept, base_total - kept
+    else:
+        added = max(len(new) - base_total, 0)
+        removed = max(base_total - len(new), 0)
+
+    progress.phase("writing", total=len(new))
+    index = Index(split(new))
+    for written in store.write_chunks(engine, version, index.encode()):
+        progress.advance(written)
+    del index
+
+    progress.phase("activating")
+    with write_transaction(engine) as conn:
+        activated = now()
+        conn.execute(update(_v).where(_v.c.status == "active").values(status="superseded"))
+        done = conn.execute(update(_v).where(_v.c.version == version, _v.c.status == "loading")
+                            .values(status="active", activated_at=activated, finished_at=activated,
+                                    total_numbers=len(new), added=added, removed=removed,
+                                    base_version=base.version if base else None, **columns))
+        if done.rowcount != 1:
+            raise RuntimeError(f"version {version} was no longer loading at activation")
+    # this process serves it at once (other workers at their next poll; the poller retries)
+    with contextlib.suppress(Exception):
+        lookup.invalidate()
+    store.prune(engine, keep_from=base.version if base else version)
+    return report | {
+        "status": "active", "total_numbers": len(new), "added": added, "removed": removed,
+        "base_version": base.version if base else None, "activated_at": activated.isoformat(),
+        "seconds": round(time.monotonic() - started, 3),
+    }
+
+
+def _fail(engine: Engine, version: int, exc: BaseException) -> None:
+    message = f"{type(exc).__name__}: {exc}"[:2000]
     try:
         with write_transaction(engine) as conn:
-            numbers = set(parsed.numbers)
-            if mode != "replace" and previous is not None:
-                old = set(
-                    conn.execute(select(_n.c.number).where(_n.c.version == previous[0])).scalars()
-                )
-                numbers = old | numbers if mode == "add" else old - numbers
-            elif mode == "remove":
-                numbers = set()
-            for batch in _batches(sorted(numbers), version):
-                conn.execute(insert(_n), batch)
-        with write_transaction(engine) as conn:
-            activated = now()
-            conn.execute(
-                update(_v)
-                .where(_v.c.version == version)
-                .values(status="active", activated_at=activated, total_numbers=len(numbers))
-            )
-    except BaseException:
-        with write_transaction(engine) as conn:
-            conn.execute(delete(_n).where(_n.c.version == version))
-            conn.execute(update(_v).where(_v.c.version == version).values(status="failed"))
-        raise
-    lookup.invalidate()
-    # keep the previous version's numbers for checks still holding it; drop older ones
-    with write_transaction(engine) as conn:
-        conn.execute(delete(_n).where(_n.c.version < version - 1))
-    return {
-        "import_id": import_id, "version": version, "mode": mode, "as_of": as_of.isoformat(),
-        "lines": parsed.lines, "accepted": parsed.accepted, "duplicates": parsed.duplicates,
-        "rejected": parsed.rejected, "rejected_samples": parsed.rejected_samples,
-        "sha256": parsed.sha256, "total_numbers": len(numbers),
-        "activated_at": activated.isoformat(),
-    }
+            conn.execute(update(_v).where(_v.c.version == version, _v.c.status == "loading")
+                         .values(status="failed", error=message, finished_at=now()))
+        store.prune(engine, keep_from=0)
+    except Exception:  # the database itself is away: the next import marks it abandoned
+        pass
+

@@ -1,21 +1,46 @@
 from __future__ import annotations
 
-import tempfile
+import io
 from datetime import date
 from typing import Annotated, Any, Literal
 
+import anyio.from_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
-from app.clock import now
 from app.db import get_engine, session_scope
-from app.errors import Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.tenancy.auth import Operator, Principal, authenticate
 from bloctel import importer, status
 from bloctel.models import BloctelVersion
+from bloctel.parse import FormatError
 
 router = APIRouter(prefix="/v1/bloctel", tags=["bloctel"])
+
+
+class _Body(io.RawIOBase):
+    """The request body as a blocking stream, read from the import's worker thread: the upload
+    is parsed as it arrives, never held whole in memory or on disk."""
+
+    def __init__(self, request: Request) -> None:
+        self._chunks = request.stream()
+        self._buf = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._buf and not self._done:
+            try:
+                self._buf = anyio.from_thread.run(self._chunks.__anext__)
+            except StopAsyncIteration:
+                self._done = True
+        n = min(len(buffer), len(self._buf))
+        buffer[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 @router.post("/imports", status_code=201)
@@ -24,22 +49,32 @@ async def import_list(
     p: Operator,
     mode: Literal["replace", "add", "remove"] = Query(default="replace"),
     as_of: date = Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states it."),
+    force: bool = Query(
+        default=False,
+        description="Import even if too many lines are rejected, the list would be emptied or "
+        "cut by more than half, or as_of is older than the list in force.",
+    ),
+    max_rejected: float | None = Query(
+        default=None, ge=0, le=1,
+        description="Share of rejected lines above which the file is refused "
+        "(default GATEWAY_BLOCTEL_MAX_REJECTED, 0.05).",
+    ),
 ) -> dict[str, Any]:
-    """Upload a list (plain text or CSV, one number per line, optionally gzip) as a new version."""
-    if as_of > now().astimezone(status.PARIS).date():
-        raise Unprocessable("as_of is in the future")
-    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            spool.write(chunk)
-        if size == 0:
-            raise Unprocessable("empty body: send the list file as the request body")
-        spool.seek(0)
+    """Upload a list as a new version: plain text or CSV (the number column is found), national
+    or E.164 forms, UTF-8 with or without BOM, CRLF, gzip (detected by content). Streamed."""
+    try:
+        importer.check_request(mode, as_of)
         return await run_in_threadpool(
-            importer.import_file, get_engine(), spool, mode=mode, as_of=as_of,
-            imported_by=p.key_id,
+            importer.import_file, get_engine(), io.BufferedReader(_Body(request), 1 << 20),
+            mode=mode, as_of=as_of, imported_by=p.key_id, force=force,
+            max_rejected=max_rejected,
         )
+    except importer.ImportRefused as e:
+        raise Unprocessable(str(e), code="import_refused", extra={"import": e.report}) from e
+    except importer.ImportBusy as e:
+        raise Conflict(str(e), code="import_running") from e
+    except (importer.BloctelImportError, FormatError) as e:
+        raise Unprocessable(str(e)) from e
 
 
 @router.get("")

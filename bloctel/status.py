@@ -15,18 +15,30 @@ PARIS = ZoneInfo("Europe/Paris")
 STALE_AFTER_DAYS = 30
 
 
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
 def version_out(r: BloctelVersion) -> dict[str, Any]:
+    considered = r.accepted + r.duplicates + r.rejected
     return {
         "import_id": r.import_id, "version": r.version, "mode": r.mode, "status": r.status,
-        "as_of": r.as_of.isoformat(), "lines": r.lines, "accepted": r.accepted,
-        "duplicates": r.duplicates, "rejected": r.rejected, "sha256": r.sha256,
-        "total_numbers": r.total_numbers, "imported_by": r.imported_by,
-        "created_at": r.created_at.isoformat(),
-        "activated_at": r.activated_at.isoformat() if r.activated_at else None,
+        "as_of": r.as_of.isoformat(), "lines": r.lines, "header": r.header, "blank": r.blank,
+        "accepted": r.accepted, "duplicates": r.duplicates, "rejected": r.rejected,
+        "rejected_share": round(r.rejected / considered, 6) if considered else 0.0,
+        "rejected_samples": r.rejected_samples, "sha256": r.sha256,
+        "file_bytes": r.file_bytes, "format": r.file_format,
+        "total_numbers": r.total_numbers if r.status in ("active", "superseded") else None,
+        "added": r.added, "removed": r.removed, "base_version": r.base_version,
+        "forced": r.forced, "error": r.error, "imported_by": r.imported_by,
+        "created_at": r.created_at.isoformat(), "finished_at": _iso(r.finished_at),
+        "activated_at": _iso(r.activated_at),
     }
 
 
 def current() -> dict[str, Any]:
+    """``GET /v1/bloctel``: the version in force, its age in Paris days, and whether it is stale
+    (no list, or ``as_of`` more than 30 days ago: checks of commercial calls then deny)."""
     with session_scope() as s:
         r = s.scalar(
             select(BloctelVersion)
@@ -34,12 +46,20 @@ def current() -> dict[str, Any]:
             .order_by(BloctelVersion.version.desc())
             .limit(1)
         )
+        latest = s.scalar(select(BloctelVersion).order_by(BloctelVersion.version.desc()).limit(1))
+        last_import = (
+            {"import_id": latest.import_id, "version": latest.version, "status": latest.status,
+             "created_at": latest.created_at.isoformat(), "error": latest.error}
+            if latest is not None else None
+        )
         if r is None:
             return {"version": None, "total_numbers": 0, "as_of": None, "activated_at": None,
-                    "age_days": None, "stale": True}
+                    "age_days": None, "stale": True, "stale_after_days": STALE_AFTER_DAYS,
+                    "last_import": last_import}
         age = (now().astimezone(PARIS).date() - r.as_of).days
         return {
             "version": r.version, "total_numbers": r.total_numbers, "as_of": r.as_of.isoformat(),
-            "activated_at": r.activated_at.isoformat() if r.activated_at else None,
-            "age_days": age, "stale": age > STALE_AFTER_DAYS,
+            "activated_at": _iso(r.activated_at), "age_days": age,
+            "stale": age > STALE_AFTER_DAYS, "stale_after_days": STALE_AFTER_DAYS,
+            "last_import": last_import,
         }

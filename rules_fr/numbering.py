@@ -235,8 +235,7 @@ def _short(raw: str, digits: str) -> NumberInfo:
     return _invalid(raw)
 
 
-@lru_cache(maxsize=65536)
-def _classify(raw: str) -> NumberInfo:
+def _classify_text(raw: str) -> NumberInfo:
     text = raw.strip()
     if not text or not _ALLOWED.match(text):
         return _invalid(raw)
@@ -254,6 +253,9 @@ def _classify(raw: str) -> NumberInfo:
     return _invalid(raw)
 
 
+_classify = lru_cache(maxsize=65536)(_classify_text)
+
+
 def classify(raw: str | None) -> NumberInfo:
     """Parse and classify ``raw``. Never raises; memoised (hot path)."""
     if raw is None:
@@ -268,6 +270,17 @@ def classify(raw: str | None) -> NumberInfo:
     try:
         return _classify(raw)
     except Exception:  # libphonenumber must never take the gateway down
+        return _invalid(raw)
+
+
+def classify_uncached(raw: str) -> NumberInfo:
+    """``classify`` without the memo: for bulk work (BLOCTEL imports) that would only evict
+    the check path's hot numbers."""
+    if len(raw) > MAX_RAW_LENGTH:
+        return _invalid(raw[:MAX_RAW_LENGTH])
+    try:
+        return _classify_text(raw)
+    except Exception:
         return _invalid(raw)
 
 

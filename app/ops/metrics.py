@@ -9,6 +9,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -22,8 +23,46 @@ CHECK_SECONDS = Histogram(
 )
 OUTCOMES = Counter("gateway_outcomes_total", "Call outcomes reported", ["status"])
 
+# BLOCTEL: the list in force (set at scrape time from the database) and, per worker, the
+# version held in memory (a worker stuck on an old version shows here).
+BLOCTEL_AGE = Gauge(
+    "gateway_bloctel_list_age_days",
+    "Age of the BLOCTEL list in force: days from its as_of to today (Paris); stale above 30",
+    multiprocess_mode="livemostrecent",
+)
+BLOCTEL_STALE = Gauge(
+    "gateway_bloctel_list_stale", "1 when the BLOCTEL list is missing or older than 30 days",
+    multiprocess_mode="livemostrecent",
+)
+BLOCTEL_NUMBERS = Gauge(
+    "gateway_bloctel_numbers", "Numbers on the BLOCTEL list in force",
+    multiprocess_mode="livemostrecent",
+)
+BLOCTEL_VERSION = Gauge(
+    "gateway_bloctel_active_version", "BLOCTEL version in force (0: none)",
+    multiprocess_mode="livemostrecent",
+)
+BLOCTEL_INDEX_VERSION = Gauge(
+    "gateway_bloctel_index_version", "BLOCTEL version held in memory by this worker (0: none)",
+    multiprocess_mode="liveall",
+)
+
+
+def _observe_bloctel() -> None:
+    from bloctel import status
+
+    try:
+        s = status.current()
+    except Exception:  # the database is away: /readyz says so; keep the last values
+        return
+    BLOCTEL_AGE.set(s["age_days"] if s["age_days"] is not None else float("nan"))
+    BLOCTEL_STALE.set(1 if s["stale"] else 0)
+    BLOCTEL_NUMBERS.set(s["total_numbers"])
+    BLOCTEL_VERSION.set(s["version"] or 0)
+
 
 def render() -> tuple[bytes, str]:
+    _observe_bloctel()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
