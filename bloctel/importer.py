@@ -97,8 +97,11 @@ def _parse(raw: BinaryIO, progress: Progress) -> _Parsed:
     if parser is None:
         raise FormatError("the file is empty")
     progress.phase("sorting")
-    keys = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+    keys = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     del parts
+    keys.sort()  # in place; np.unique would copy
+    if len(keys):
+        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     t = parser.tally
     considered = t.valid + t.rejected
     layout = parser.layout.describe()

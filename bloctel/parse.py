@@ -346,7 +346,7 @@ class BlockParser:
         nsn = np.zeros(n_lines, dtype=np.int64)
         nsn_len = np.zeros(n_lines, dtype=np.int64)
         live = (reason == 0) & ~skip
-        for k in np.unique(n_digits[live]).tolist():
+        for k in np.flatnonzero(np.bincount(n_digits[live])).tolist():
             rows = np.flatnonzero(live & (n_digits == k))
             if k > 15:
                 reason[rows] = np.where(has_plus[rows], 6, 5)
