@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -21,6 +22,7 @@ from app.registries.router import router as registries_router
 from app.reports.router import router as reports_router
 from app.rules_router import router as rules_router
 from app.tenancy.router import router as tenancy_router
+from bloctel.lookup import default_lookup
 from bloctel.router import router as bloctel_router
 
 log = logging.getLogger("gateway")
@@ -31,6 +33,12 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     frozen = frozen_instant()
     if frozen is not None:
         log.warning("GATEWAY_FROZEN_NOW is set: the clock is frozen at %s", frozen.isoformat())
+    # Hold the BLOCTEL list before the first check (and start the watcher that swaps in new
+    # versions); if the database is not there yet, the first check loads it.
+    try:
+        await run_in_threadpool(default_lookup().refresh)
+    except Exception as exc:
+        log.warning("BLOCTEL list not loaded at start-up (%s); the first check will", exc)
     yield
 
 

@@ -56,9 +56,10 @@ class Index:
     """An immutable set of keys of one list version."""
 
     def __init__(self, buckets: dict[int, np.ndarray], *, version: int | None = None,
-                 as_of: date | None = None) -> None:
+                 as_of: date | None = None, import_id: str | None = None) -> None:
         self.version = version
         self.as_of = as_of
+        self.import_id = import_id  # identifies the version even if a database is restored
         self._buckets = {b: _Bucket(lows) for b, lows in buckets.items() if len(lows)}
         self.size = sum(len(b.lows) for b in self._buckets.values())
 

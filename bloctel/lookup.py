@@ -77,9 +77,7 @@ class IndexedLookup:
             with engine.connect() as conn:
                 current = store.active(conn)
             held = self._index
-            if held is not None and current is not None and held.version == current.version:
-                return held
-            if held is not None and current is None and held.version is None:
+            if held is not None and held.import_id == (current.import_id if current else None):
                 return held
             fresh = store.load(engine)
             if generation == self._generation:
@@ -101,6 +99,8 @@ class IndexedLookup:
 
     def _poll(self) -> None:
         me = threading.current_thread()
+        failing_since: float | None = None
+        last_log = 0.0
         while self._poller is me:
             time.sleep(get_settings().bloctel_poll_s)
             if self._index is None:
@@ -108,8 +108,17 @@ class IndexedLookup:
             try:
                 self.refresh()
             except Exception:  # keep serving the held version; retry at the next poll
-                log.exception("BLOCTEL index reload failed; still serving version %s",
-                              self._index.version if self._index else None)
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - last_log >= 60:  # once a minute, not four times a second
+                    last_log = now
+                    log.exception(
+                        "BLOCTEL index reload failing for %.0f s; still serving version %s",
+                        now - failing_since, self._index.version if self._index else None)
+            else:
+                if failing_since is not None:
+                    log.warning("BLOCTEL index reloads work again")
+                failing_since, last_log = None, 0.0
 
 
 def _observe(index: Index) -> None:

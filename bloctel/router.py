@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -8,14 +9,16 @@ import anyio.from_thread
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
+from starlette.requests import ClientDisconnect
 
 from app.db import get_engine, session_scope
-from app.errors import Conflict, Unprocessable
+from app.errors import ApiError, Conflict, Unprocessable
 from app.tenancy.auth import Operator, Principal, authenticate
 from bloctel import importer, status
 from bloctel.models import BloctelVersion
 from bloctel.parse import FormatError
 
+log = logging.getLogger("gateway.bloctel")
 router = APIRouter(prefix="/v1/bloctel", tags=["bloctel"])
 
 
@@ -75,6 +78,14 @@ async def import_list(
         raise Conflict(str(e), code="import_running") from e
     except (importer.BloctelImportError, FormatError) as e:
         raise Unprocessable(str(e)) from e
+    except ClientDisconnect:
+        raise
+    except Exception as e:  # recorded as a failed version; the list in force is unchanged
+        log.exception("BLOCTEL import failed")
+        raise ApiError(
+            f"the import failed ({type(e).__name__}: {e}); the list in force is unchanged",
+            code="import_failed", status=500,
+        ) from e
 
 
 @router.get("")

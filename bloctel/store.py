@@ -39,17 +39,18 @@ class Active:
     version: int
     as_of: date
     total: int
+    import_id: str
 
 
 def active(conn: Connection) -> Active | None:
     row = conn.execute(
-        select(_v.c.version, _v.c.as_of, _v.c.total_numbers)
+        select(_v.c.version, _v.c.as_of, _v.c.total_numbers, _v.c.import_id)
         .where(_v.c.status == "active").order_by(_v.c.version.desc()).limit(1)
     ).first()
-    return Active(row.version, row.as_of, row.total_numbers) if row else None
+    return Active(row.version, row.as_of, row.total_numbers, row.import_id) if row else None
 
 
-def load(engine: Engine, expected: Active | None = None) -> Index:
+def load(engine: Engine) -> Index:
     """The active version as an ``Index`` (empty, version None, when there is no list)."""
     options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name != "sqlite" else {}
     with engine.connect().execution_options(**options) as conn, conn.begin():
@@ -61,7 +62,8 @@ def load(engine: Engine, expected: Active | None = None) -> Index:
             .where(_c.c.version == current.version).order_by(_c.c.seq)
         )
         buckets = decode(Chunk(r.bucket, r.count, r.first, bytes(r.data)) for r in rows)
-    index = Index(buckets, version=current.version, as_of=current.as_of)
+    index = Index(buckets, version=current.version, as_of=current.as_of,
+                  import_id=current.import_id)
     if index.size != current.total:
         raise ValueError(
             f"BLOCTEL version {current.version}: {index.size} numbers stored, "

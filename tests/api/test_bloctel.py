@@ -19,17 +19,16 @@ FILE = (
     b"\n"                      # 3 blank: not counted
     b"not-a-number\n"          # 4 rejected
     b"0611111111\n"            # 5 duplicate of line 1
-    b"0033 6 33 33 33 33;x\n"  # 6 accepted (CSV, first column)
+    b"0033 6 33 33 33 33\n"    # 6 accepted
     b"123\n"                   # 7 rejected
 )
 
 
 def upload(t: Tenant, content: bytes, *, mode: str = "replace", as_of: str = "2026-06-10",
-           role: str = "operator", **headers: str) -> Any:
+           role: str = "operator", **params: Any) -> Any:
     return t.client.post(
-        "/v1/bloctel/imports", params={"mode": mode, "as_of": as_of}, content=content,
-        headers={"Authorization": f"Bearer {getattr(t, role)}",
-                 "Content-Type": "text/plain"} | headers,
+        "/v1/bloctel/imports", params={"mode": mode, "as_of": as_of} | params, content=content,
+        headers={"Authorization": f"Bearer {getattr(t, role)}", "Content-Type": "text/plain"},
     )
 
 
@@ -40,13 +39,14 @@ def opt_out(tenant: Tenant, freeze) -> Tenant:
 
 
 def test_import_reports_every_line(opt_out: Tenant) -> None:
-    r = upload(opt_out, FILE)
+    r = upload(opt_out, FILE, max_rejected=0.5)
     assert r.status_code == 201, r.text
     body = r.json()
     expected = {
         "version": 1, "mode": "replace", "as_of": "2026-06-10", "lines": 7, "accepted": 3,
-        "duplicates": 1, "rejected": 2, "sha256": hashlib.sha256(FILE).hexdigest(),
-        "total_numbers": 3,
+        "duplicates": 1, "rejected": 2, "blank": 1, "header": 0,
+        "sha256": hashlib.sha256(FILE).hexdigest(), "file_bytes": len(FILE),
+        "total_numbers": 3, "status": "active", "added": 3, "removed": 0,
     }
     assert {k: body[k] for k in expected} == expected
     assert {"import_id", "rejected_samples", "activated_at"} <= set(body)
@@ -57,11 +57,122 @@ def test_import_reports_every_line(opt_out: Tenant) -> None:
     assert aware(body["activated_at"]) == aware(OPT_OUT_MONDAY)
 
     status = opt_out.get("/v1/bloctel", role="dialer").json()
-    assert status == {"version": 1, "total_numbers": 3, "as_of": "2026-06-10",
-                      "activated_at": status["activated_at"], "age_days": 5, "stale": False}
+    assert {k: status[k] for k in ("version", "total_numbers", "as_of", "age_days", "stale")} == {
+        "version": 1, "total_numbers": 3, "as_of": "2026-06-10", "age_days": 5, "stale": False}
     assert aware(status["activated_at"]) == aware(OPT_OUT_MONDAY)
     history = opt_out.get("/v1/bloctel/imports", role="operator").json()
-    assert [(h["version"], h["import_id"]) for h in history] == [(1, body["import_id"])]
+    assert [(h["version"], h["import_id"], h["status"], h["imported_by"]) for h in history] == [
+        (1, body["import_id"], "active", body["imported_by"])]
+    assert history[0]["rejected_samples"] == body["rejected_samples"]
+
+
+def test_a_mostly_garbage_file_is_refused_unless_forced(opt_out: Tenant) -> None:
+    assert upload(opt_out, b"0611111111\n").status_code == 201
+    garbage = b"".join(b"0622222222\n" for _ in range(94)) + b"".join(
+        b"n/a\n" for _ in range(6))  # 6 % rejected: above the default 5 %
+    refused = upload(opt_out, garbage)
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["error"] == "import_refused" and "6.0%" in body["detail"]
+    report = body["import"]
+    assert (report["status"], report["rejected"], report["accepted"], report["duplicates"]) == (
+        "refused", 6, 1, 93)
+    assert [s["line"] for s in report["rejected_samples"]] == list(range(95, 101))
+    # the list in force is untouched, and the refusal is on record
+    assert opt_out.get("/v1/bloctel").json()["version"] == 1
+    assert codes(opt_out.evaluate(callee="+33611111111").json()) == ["BLOCTEL_LISTED"]
+    history = opt_out.get("/v1/bloctel/imports", role="operator").json()
+    assert [(h["version"], h["status"]) for h in history] == [(2, "refused"), (1, "active")]
+    assert history[0]["error"] == body["detail"]
+    # the limit is configurable per import, and force overrides it
+    assert upload(opt_out, garbage, max_rejected=0.06).status_code == 201
+    forced = upload(opt_out, garbage, force="true")
+    assert forced.status_code == 201, forced.text
+    assert (forced.json()["version"], forced.json()["forced"]) == (4, True)
+    assert codes(opt_out.evaluate(callee="+33611111111").json()) == []
+
+
+@pytest.mark.parametrize(
+    "content, mode, as_of, reason",
+    [
+        (b"n/a\n", "replace", "2026-06-10", "rejected"),  # 100 % garbage
+        (b"\n\n", "replace", "2026-06-10", "empty the list"),  # no number at all
+        (b"0633333333\n", "replace", "2026-06-10", "less than half"),  # 3 numbers → 1
+        (b"0633333333\n", "add", "2026-06-01", "older than the list in force"),
+    ],
+)
+def test_imports_that_would_damage_the_list_need_force(
+    opt_out: Tenant, content: bytes, mode: str, as_of: str, reason: str
+) -> None:
+    first = upload(opt_out, b"0611111111\n0622222222\n0633333333\n", as_of="2026-06-05")
+    assert first.status_code == 201
+    refused = upload(opt_out, content, mode=mode, as_of=as_of)
+    assert refused.status_code == 422, refused.text
+    assert reason in refused.json()["detail"]
+    status = opt_out.get("/v1/bloctel").json()
+    assert (status["version"], status["total_numbers"], status["as_of"]) == (1, 3, "2026-06-05")
+    assert status["last_import"]["status"] == "refused"
+    forced = upload(opt_out, content, mode=mode, as_of=as_of, force="true")
+    assert forced.status_code == 201, forced.text
+    assert opt_out.get("/v1/bloctel").json()["version"] == 3
+
+
+def test_csv_with_a_header_and_bom_in_gzip(opt_out: Tenant) -> None:
+    csv = (
+        "\ufeffNom;Prénom;Numéro de téléphone;Ville\r\n"
+        "Dupont;Jean;06 11 11 11 11;Paris\r\n"
+        '"Martin; fils";Luc;+33 6 22 22 22 22;Lyon\r\n'
+        "Durand;Anne;;Nice\r\n"
+        "Petit;Paul;0692 12 34 56;Saint-Denis\r\n"
+    ).encode()
+    r = upload(opt_out, gzip.compress(csv), max_rejected=0.5)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["lines"], body["header"], body["accepted"], body["rejected"]) == (5, 1, 3, 1)
+    assert body["format"] == "gzip, semicolon-separated, numbers in column 3 " \
+        "'Numéro de téléphone', utf-8-sig"
+    assert body["rejected_samples"] == [
+        {"line": 4, "value": "Durand;Anne;;Nice", "error": "no number"}]
+    assert codes(opt_out.evaluate(callee="+262692123456").json()) == ["BLOCTEL_LISTED"]
+    assert codes(opt_out.evaluate(callee="+33622222222").json()) == ["BLOCTEL_LISTED"]
+
+
+def test_a_second_import_while_one_runs_is_409(opt_out: Tenant) -> None:
+    from app.db import get_engine
+    from bloctel import store
+
+    with store.import_lock(get_engine()):
+        r = upload(opt_out, b"0611111111\n")
+    assert r.status_code == 409, r.text
+    assert r.json()["error"] == "import_running"
+    assert upload(opt_out, b"0611111111\n").status_code == 201
+
+
+def test_an_import_that_fails_midway_leaves_the_list_in_force(
+    opt_out: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bloctel import store
+
+    assert upload(opt_out, b"0611111111\n").status_code == 201
+    real = store.write_chunks
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        yield from real(*args, **kwargs)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "write_chunks", broken)
+    failed = upload(opt_out, b"0622222222\n", mode="add")
+    assert failed.status_code == 500
+    assert failed.json()["error"] == "import_failed"
+    assert "disk full" in failed.json()["detail"] and "unchanged" in failed.json()["detail"]
+    monkeypatch.setattr(store, "write_chunks", real)
+    history = opt_out.get("/v1/bloctel/imports", role="operator").json()
+    assert [(h["version"], h["status"]) for h in history] == [(2, "failed"), (1, "active")]
+    assert "disk full" in history[0]["error"]
+    assert codes(opt_out.evaluate(callee="+33622222222").json()) == []
+    assert codes(opt_out.evaluate(callee="+33611111111").json()) == ["BLOCTEL_LISTED"]
+    # nothing to clean up: the next import works
+    assert upload(opt_out, b"0622222222\n", mode="add").json()["total_numbers"] == 2
 
 
 def test_gzip_and_crlf_files_are_accepted(opt_out: Tenant) -> None:
@@ -97,6 +208,8 @@ def test_bad_imports_are_refused_and_keep_the_active_list(opt_out: Tenant) -> No
         "future as_of": upload(opt_out, b"0622222222\n", as_of="2026-07-01"),
         "bad mode": upload(opt_out, b"0622222222\n", mode="merge"),
         "empty body": upload(opt_out, b""),
+        "bad force": upload(opt_out, b"0622222222\n", force="maybe"),
+        "bad max_rejected": upload(opt_out, b"0622222222\n", max_rejected=2),
     }
     assert {k: r.status_code for k, r in cases.items()} == {k: 422 for k in cases}
     for role in ("admin", "compliance", "dialer"):
@@ -115,7 +228,7 @@ def test_as_of_is_compared_with_the_paris_date(tenant: Tenant, freeze) -> None:
 
 
 def test_opt_out_listed_number_is_denied(opt_out: Tenant) -> None:
-    upload(opt_out, FILE)
+    upload(opt_out, FILE, force="true")
     body = opt_out.check(callee="06 11 11 11 11").json()
     assert (body["regime"], body["decision"], codes(body)) == (
         "opt_out", "deny", ["BLOCTEL_LISTED"])
@@ -193,3 +306,67 @@ def test_policy_rejects_unknown_values(tenant: Tenant) -> None:
                                 headers={"Authorization": f"Bearer {tenant.admin}"})
         assert r.status_code == 422, body
     assert tenant.get("/v1/policy", role="admin").json() == before
+
+
+def _numbers(start: int, count: int) -> list[int]:
+    """``count`` distinct +33 6… keys."""
+    return [33_600_000_000 + start + i for i in range(count)]
+
+
+def _file(keys: list[int]) -> bytes:
+    return "".join(f"+{k}\n" for k in keys).encode()
+
+
+def test_a_checker_thread_sees_only_whole_versions_while_imports_run(db: Any) -> None:
+    """While imports replace, add to and remove from the list, every look-up reads one whole
+    version: the probes it finds listed are exactly that version's, never a mixture, never an
+    empty stand-in."""
+    import io
+    import threading
+    from datetime import date
+
+    import numpy as np
+
+    from app.db import get_engine
+    from bloctel.importer import import_file
+    from bloctel.lookup import default_lookup
+
+    a, b, c = _numbers(0, 150_000), _numbers(200_000, 150_000), _numbers(400_000, 150_000)
+    steps = [("replace", a), ("add", b), ("remove", a), ("replace", c + a[:1000]),
+             ("add", b)]
+    probes = np.array(a[::5000] + a[-1:] + b[::5000] + b[-1:] + c[::5000] + c[-1:])
+    expected: dict[str | None, frozenset[int]] = {None: frozenset()}
+    current: set[int] = set()
+    for mode, keys in steps:
+        current = set(keys) if mode == "replace" else (
+            current | set(keys) if mode == "add" else current - set(keys))
+        expected[mode + str(len(expected))] = frozenset(current & set(probes.tolist()))
+    seen: set[tuple[str | None, frozenset[int]]] = set()  # (version, probes it listed)
+    looks = 0
+    stop = threading.Event()
+
+    def checker() -> None:
+        nonlocal looks
+        lookup = default_lookup()
+        while not stop.is_set():
+            index = lookup.index()
+            seen.add((index.import_id, frozenset(probes[index.contains_many(probes)].tolist())))
+            seen.add((index.import_id, frozenset(p for p in probes.tolist() if p in index)))
+            looks += 1
+
+    versions: dict[str | None, frozenset[int]] = {None: frozenset()}
+    thread = threading.Thread(target=checker)
+    thread.start()
+    try:
+        for i, (mode, keys) in enumerate(steps, start=1):
+            report = import_file(get_engine(), io.BytesIO(_file(keys)), mode=mode,
+                                 as_of=date(2026, 6, 1), force=True)
+            versions[report["import_id"]] = list(expected.values())[i]
+            assert report["version"] == i
+    finally:
+        stop.set()
+        thread.join()
+    assert looks > 10
+    wrong = [(v, len(listed)) for v, listed in seen if listed != versions[v]]
+    assert wrong == []
+    assert len({v for v, _ in seen}) >= 3  # it did watch the swaps
