@@ -370,3 +370,32 @@ def test_a_checker_thread_sees_only_whole_versions_while_imports_run(db: Any) ->
     wrong = [(v, len(listed)) for v, listed in seen if listed != versions[v]]
     assert wrong == []
     assert len({v for v, _ in seen}) >= 3  # it did watch the swaps
+
+
+def _gauge(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def test_metrics_show_the_list_age_and_each_workers_version(tenant: Tenant, freeze) -> None:
+    freeze("2026-06-15T10:00:00+02:00")
+    empty = tenant.client.get("/metrics").text
+    assert _gauge(empty, "gateway_bloctel_list_stale") == 1
+    assert _gauge(empty, "gateway_bloctel_active_version") == 0
+
+    assert upload(tenant, b"0611111111\n0622222222\n", as_of="2026-05-10").status_code == 201
+    text = tenant.client.get("/metrics").text
+    assert _gauge(text, "gateway_bloctel_list_age_days") == 36
+    assert _gauge(text, "gateway_bloctel_list_stale") == 1
+    assert _gauge(text, "gateway_bloctel_numbers") == 2
+    assert _gauge(text, "gateway_bloctel_active_version") == 1
+    assert _gauge(text, "gateway_bloctel_index_version") == 1
+
+    freeze("2026-05-20T10:00:00+02:00")
+    fresh = tenant.client.get("/metrics").text
+    assert (_gauge(fresh, "gateway_bloctel_list_age_days"),
+            _gauge(fresh, "gateway_bloctel_list_stale")) == (10, 0)
+    ready = tenant.client.get("/readyz").json()
+    assert ready["bloctel"] == {"version": 1, "numbers": 2}
