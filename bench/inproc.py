@@ -56,10 +56,8 @@ def _signature(statement: str) -> str:
         return "SELECT pg_advisory_xact_lock"
     if low.startswith("insert into"):
         return " ".join(words.split()[:3])
-    if "bloctel_numbers" in low:
-        return "SELECT bloctel_numbers (BLOCTEL look-up)"
     if "bloctel_versions" in low:
-        return "SELECT bloctel_versions (active list, cached 1 s)"
+        return "SELECT bloctel_versions (active list: the index watcher, 4/s)"
     return words[:70]
 
 

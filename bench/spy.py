@@ -23,7 +23,7 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 COMPONENTS = (
     ("classify (rules_fr/numbering.py", "number parsing (rules_fr.classify → phonenumbers)"),
     ("evaluate (rules_fr/engine.py", "rules_fr.evaluate (pure rules)"),
-    ("lookup (bloctel/lookup.py", "BLOCTEL look-up (1 query)"),
+    ("lookup (bloctel/lookup.py", "BLOCTEL look-up (in-memory index)"),
     ("callee_facts (app/", "callee facts query (registries, earlier attempts)"),
     ("_existing (app/calls/service.py", "idempotency look-up _existing (1 query)"),
     ("_begin_impl (sqlalchemy/engine/base.py", "BEGIN (SQLite: IMMEDIATE = write-lock wait)"),
