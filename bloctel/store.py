@@ -27,7 +27,9 @@ from bloctel.models import BloctelChunk, BloctelVersion
 
 _v = BloctelVersion.__table__
 _c = BloctelChunk.__table__
-_ADVISORY_KEY = 0x0B10C7E1  # pg_advisory_lock key of "a BLOCTEL import is running"
+# pg_try_advisory_lock(int, int) key of "a BLOCTEL import is running": the two-int key space
+# does not overlap the bigint one the check path locks callees in.
+_ADVISORY_KEY = (0x0B10C7E1, 1)
 
 
 class ImportBusy(RuntimeError):
@@ -135,15 +137,16 @@ def import_lock(engine: Engine) -> Iterator[None]:
     try:
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"),
-                                   {"k": _ADVISORY_KEY}).scalar()
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
+                                   dict(zip("ab", _ADVISORY_KEY, strict=True))).scalar()
                 conn.commit()
                 if not got:
                     raise ImportBusy("another BLOCTEL import is running")
                 try:
                     yield
                 finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _ADVISORY_KEY})
+                    conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"),
+                                 dict(zip("ab", _ADVISORY_KEY, strict=True)))
                     conn.commit()
             return
         database = make_url(str(engine.url)).database
