@@ -44,9 +44,14 @@ DELIMITERS = (b";", b",", b"\t", b"|")
 #: Header names that designate the number column (lower case, accents removed).
 NUMBER_COLUMN = re.compile(r"tel|phone|num|mobile|portable|msisdn|e164|ligne|fixe|gsm")
 
-# Byte classes.
-SEP, DIGIT, PLUS, NEWLINE, OTHER = 0, 1, 2, 3, 4
+# Byte classes. ``MAYBE``: bytes of characters ``str.strip`` removes (vertical tab, form feed,
+# U+2009, U+3000…) and any other non-ASCII byte; ``classify`` accepts a number with such a
+# character at either end, so a line whose only odd bytes are these is asked to ``classify``.
+SEP, DIGIT, PLUS, NEWLINE, OTHER, MAYBE = 0, 1, 2, 3, 4, 5
 _CLASS = np.full(256, OTHER, dtype=np.uint8)
+_CLASS[0x80:] = MAYBE
+for _c in b"\x0b\x0c\x1c\x1d\x1e\x1f":
+    _CLASS[_c] = MAYBE
 _CLASS[ord("0") : ord("9") + 1] = DIGIT
 _CLASS[ord("+")] = PLUS
 _CLASS[ord("\n")] = NEWLINE
@@ -66,7 +71,7 @@ R_NATIONAL_LENGTH = "a national number has 10 digits (0 and 9 more)"
 R_NO_PREFIX = "neither a national number (0…) nor an international one (+… or 00…)"
 R_FOREIGN = "not a French number (country code)"
 R_PLAN = "not a valid number in the French numbering plan"
-R_QUOTES = "unbalanced quotes"
+R_QUOTES = "quotes that do not enclose whole fields"
 R_COLUMN = "no value in the number column"
 
 
@@ -191,7 +196,10 @@ def _fold(text: str) -> str:
 def _fields(line: str, delimiter: bytes | None) -> list[str]:
     if delimiter is None:
         return [line]
-    return next(csv.reader([line], delimiter=delimiter.decode()), [""])
+    try:
+        return next(csv.reader([line], delimiter=delimiter.decode()), [""])
+    except csv.Error:  # a bare CR inside an unquoted field: no field can be trusted
+        return []
 
 
 def sniff(first_block: bytes) -> Layout:
@@ -293,16 +301,17 @@ class BlockParser:
         self.tally.lines += n_lines
 
         cls = _CLASS[a]
-        bad_line = np.zeros(n_lines, dtype=bool)
         if self.layout.delimiter is not None:
-            in_field, quotes_odd, missing = self._column_mask(a, nl, starts)
+            in_field, quote_doubt, missing = self._column_mask(a, nl, starts)
             cls = np.where(in_field, cls, SEP)
         else:
-            quotes_odd = missing = None
+            quote_doubt = missing = None
         is_digit = cls == DIGIT
         n_digits = np.add.reduceat(is_digit, starts, dtype=np.int64)
         n_plus = np.add.reduceat(cls == PLUS, starts, dtype=np.int64)
         n_other = np.add.reduceat(cls == OTHER, starts, dtype=np.int64)
+        # only spaces str.strip removes, or non-ASCII: classify decides (after the rest)
+        char_doubt = (n_other == 0) & (np.add.reduceat(cls == MAYBE, starts, dtype=np.int64) > 0)
         non_blank_line = np.add.reduceat(a > 32, starts, dtype=np.int64) > 0
 
         skip = np.zeros(n_lines, dtype=bool)  # header and blank lines: not numbers
@@ -322,10 +331,8 @@ class BlockParser:
         reason[(n_digits == 0)] = 3
         reason[n_plus > 1] = 2
         reason[n_other > 0] = 1
-        if quotes_odd is not None:
+        if missing is not None:
             reason[missing] = 9
-            reason[quotes_odd] = 8
-        del bad_line
 
         # '+' must precede every digit of its line
         plus_pos = np.flatnonzero(cls == PLUS)
@@ -387,14 +394,22 @@ class BlockParser:
             exact[rows[cell == numbering_plan.EXACT]] = True
             todo[rows] = False
         exact |= todo  # French forms without a table ("+33 (0)6…")
+        # lines the array operations cannot judge: classify decides, whatever they made of it
+        doubt = char_doubt if quote_doubt is None else char_doubt | quote_doubt
+        doubt &= ~skip
+        if quote_doubt is not None:
+            reason[quote_doubt & ~skip] = 8
+        exact |= doubt
         ends = nl
         for i in np.flatnonzero(exact).tolist():
             key = numbering_plan.key_of(self._field_text(block[starts[i] : ends[i]]))
             self.tally.exact += 1
             if key is None:
-                reason[i] = 7
+                if reason[i] == 0:
+                    reason[i] = 1 if doubt[i] else 7
                 keys[i] = -1
             else:
+                reason[i] = 0
                 keys[i] = key
 
         rejected = np.flatnonzero((reason > 0) & ~skip)
@@ -407,22 +422,37 @@ class BlockParser:
     def _column_mask(
         self, a: np.ndarray, nl: np.ndarray, starts: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Bytes of the number column; lines with odd quotes; lines too short for the column."""
+        """Bytes of the number column; lines whose quotes the ``csv`` module must read; lines
+        too short for the column.
+
+        A delimiter between an odd and an even quote of its line is inside a quoted field.
+        That is how ``csv`` reads a line when every quote that opens (an even number of quotes
+        before it on the line) starts a field or doubles a quote (``""``), and the line has an
+        even number of quotes; other lines (``O"Brien;06…``) are read by ``csv`` itself.
+        """
         assert self.layout.delimiter is not None
+        d = self.layout.delimiter[0]
         quote = a == 34
-        delim = a == self.layout.delimiter[0]
-        quotes_odd = np.zeros(len(nl), dtype=bool)
-        if quote.any():
-            inside = (np.cumsum(quote, dtype=np.int64) & 1).astype(bool)
-            delim &= ~inside
-            quotes_odd = (np.add.reduceat(quote, starts, dtype=np.int64) & 1).astype(bool)
-        before = np.cumsum(delim, dtype=np.int32)
+        delim = a == d
         line_of = np.zeros(len(a), dtype=np.int32)
         line_of[nl[:-1] + 1] = 1
         line_of = np.cumsum(line_of, dtype=np.int32)
+        doubt = np.zeros(len(nl), dtype=bool)
+        if quote.any():
+            count = np.cumsum(quote, dtype=np.int32)
+            doubt = (np.add.reduceat(quote, starts, dtype=np.int32) & 1).astype(bool)
+            if doubt.any():  # otherwise every line starts after an even count already
+                count -= (count[starts] - quote[starts])[line_of]  # quotes so far on the line
+            delim &= (count & 1) == 0
+            q = np.flatnonzero(quote)
+            prev = a[np.maximum(q - 1, 0)]
+            opens = (count[q] & 1) == 1
+            fits = (q == starts[line_of[q]]) | (prev == d) | (prev == 34)
+            doubt[line_of[q[opens & ~fits]]] = True
+        before = np.cumsum(delim, dtype=np.int32)
         at_start = before[starts] - delim[starts]
         field_no = before - at_start[line_of] - delim
         in_field = (field_no == self.layout.column) & ~delim
         n_fields = before[nl] - at_start + 1
         missing = (n_fields <= self.layout.column) & (np.add.reduceat(a > 32, starts) > 0)
-        return in_field, quotes_odd, missing
+        return in_field, doubt, missing
