@@ -196,10 +196,12 @@ def _fold(text: str) -> str:
 def _fields(line: str, delimiter: bytes | None) -> list[str]:
     if delimiter is None:
         return [line]
-    try:
-        return next(csv.reader([line], delimiter=delimiter.decode()), [""])
-    except csv.Error:  # a bare CR inside an unquoted field: no field can be trusted
-        return []
+    for text in (line, line.replace("\r", " ")):  # csv refuses a CR in an unquoted field
+        try:
+            return next(csv.reader([text], delimiter=delimiter.decode()), [""])
+        except csv.Error:
+            continue
+    return []  # a field over csv's size limit: no field can be trusted
 
 
 def sniff(first_block: bytes) -> Layout:
@@ -355,8 +357,14 @@ class BlockParser:
         live = (reason == 0) & ~skip
         for k in np.flatnonzero(np.bincount(n_digits[live])).tolist():
             rows = np.flatnonzero(live & (n_digits == k))
-            if k > 15:
-                reason[rows] = np.where(has_plus[rows], 6, 5)
+            if k > 15:  # too long for an int64 (and for E.164): the reason only
+                f = first_digit[rows]
+                zero0, zero1 = d_val[f] == 0, d_val[f + 1] == 0
+                intl = has_plus[rows] | (zero0 & zero1)
+                at = f + np.where(has_plus[rows], 0, 2)
+                lead3 = d_val[at].astype(np.int64) * 100 + d_val[at + 1] * 10 + d_val[at + 2]
+                french = (lead3 // 10 == 33) | np.isin(lead3, _FRENCH_CC)
+                reason[rows] = np.where(intl, np.where(french, 7, 6), np.where(zero0, 4, 5))
                 continue
             m = d_val[first_digit[rows, None] + np.arange(k)].astype(np.int64)
             value = m @ _POW10[k - 1 :: -1]
