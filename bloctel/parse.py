@@ -112,7 +112,7 @@ class Reader:
         first = _read(stream, BLOCK)
         decoder = None
         if first.startswith(codecs.BOM_UTF8):
-            first = first[3:]
+            first = first[3:] or _read(stream, BLOCK)  # the BOM may be all the first read
             self.encoding = "utf-8-sig"
         elif first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
             self.encoding = "utf-16"
