@@ -144,9 +144,18 @@ def decode(chunks: Iterable[Chunk]) -> dict[int, np.ndarray]:
     """Chunks (in order) → {bucket: sorted uint32 lows}. Raises ValueError if inconsistent."""
     parts: dict[int, list[np.ndarray]] = {}
     for c in chunks:
-        lows = np.cumsum(np.frombuffer(zlib.decompress(c.data), dtype=np.uint32),
-                         dtype=np.uint32)
+        try:
+            raw = zlib.decompress(c.data)
+        except zlib.error as e:
+            raise ValueError(f"corrupt BLOCTEL chunk: {e}") from e
+        if len(raw) % 4:
+            raise ValueError("corrupt BLOCTEL chunk: not whole 32-bit numbers")
+        lows = np.cumsum(np.frombuffer(raw, dtype=np.uint32), dtype=np.uint32)
         if len(lows) != c.count or (len(lows) and int(lows[0]) != c.first):
             raise ValueError("corrupt BLOCTEL chunk")
-        parts.setdefault(c.bucket, []).append(lows)
+        before = parts.setdefault(c.bucket, [])
+        if before and len(lows) and int(lows[0]) <= int(before[-1][-1]):
+            # look-ups binary-search the bucket: chunks out of order would hide numbers
+            raise ValueError("corrupt BLOCTEL chunks: out of order")
+        before.append(lows)
     return {b: np.concatenate(p) if len(p) > 1 else p[0] for b, p in parts.items()}
