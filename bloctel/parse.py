@@ -226,8 +226,12 @@ def sniff(first_block: bytes) -> Layout:
                 delimiter = d
                 break
     first = _fields(lines[0], delimiter)
-    header = any(c.isalpha() for c in lines[0]) and not any(
-        key_of(f.strip()) for f in first
+    # A first line with letters and no number is a header — in a one-column file only if it
+    # names the column ("numero", "telephone"…): otherwise it is a rejected line like the rest.
+    header = (
+        any(c.isalpha() for c in lines[0])
+        and not any(key_of(f.strip()) for f in first)
+        and (delimiter is not None or NUMBER_COLUMN.search(_fold(lines[0])) is not None)
     )
     data = lines[1:] if header else lines
     width = max((len(_fields(ln, delimiter)) for ln in data), default=len(first))

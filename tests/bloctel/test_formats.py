@@ -258,3 +258,12 @@ SNIFFED = [
 @pytest.mark.parametrize(("head", "layout"), SNIFFED, ids=[h[:24] for h, _ in SNIFFED])
 def test_sniff(head: str, layout: Layout) -> None:
     assert sniff(head.encode()) == layout
+
+
+def test_a_lone_word_on_line_one_is_a_header_only_if_it_names_the_number_column() -> None:
+    from bloctel.parse import sniff
+
+    assert sniff(b"numero\n0612345678\n").header
+    assert sniff(b"T\xc3\xa9l\xc3\xa9phone\n0612345678\n").header
+    assert not sniff(b"n/a\n0612345678\n").header  # garbage: a rejected line like the rest
+    assert not sniff(b"0612345678\nn/a\n").header

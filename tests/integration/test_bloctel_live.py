@@ -52,6 +52,13 @@ def upload(numbers: list[int], mode: str = "replace") -> dict[str, Any]:
     return import_file(get_engine(), body, mode=mode, as_of=date(2026, 11, 20), force=True)
 
 
+def wait_for(server: Server, version: int) -> None:
+    deadline = time.monotonic() + 5
+    while set(held_versions(server).values()) != {version}:
+        assert time.monotonic() < deadline, held_versions(server)
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def http(live: Server) -> Any:
     with httpx.Client(base_url=live.base_url, timeout=30.0) as client:
@@ -60,9 +67,7 @@ def http(live: Server) -> Any:
 
 def test_every_worker_serves_a_new_version_within_a_second(live: Server, http: Any) -> None:
     upload(keys(0, 1000))
-    deadline = time.monotonic() + 5
-    while set(held_versions(live).values()) != {1} and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_for(live, 1)
     assert held_versions(live) == dict.fromkeys(live.worker_pids, 1)
 
     for version, numbers in ((2, keys(0, 300_000)), (3, keys(500_000, 300_000))):
@@ -92,6 +97,7 @@ def test_checks_never_see_a_partial_or_missing_list_while_imports_run(
     import (replace, add, remove) — on both workers."""
     always = keys(0, 200_000)
     upload(always)
+    wait_for(live, 1)  # the starting point: every worker holds it
     t = make_tenant(http, "atomic", operator=operator_key())
     probes = [f"+{k}" for k in always[::40_000] + always[-1:]]
     for callee in probes:
