@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -11,6 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import multiprocess
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from app.calls.router import router as calls_router
@@ -40,6 +42,8 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     except Exception as exc:
         log.warning("BLOCTEL list not loaded at start-up (%s); the first check will", exc)
     yield
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # drop this worker's live gauges
+        multiprocess.mark_process_dead(os.getpid())
 
 
 def create_app() -> FastAPI:

@@ -5,12 +5,14 @@
 2. Record the new version as ``loading`` (who, when, mode, as_of).
 3. Stream the file through ``bloctel.parse`` (gzip by content, BOM, CRLF, CSV column…): every
    line is a header, blank, accepted, a duplicate or rejected with its line number and reason.
-4. Refuse — keep the list in force, record the version as ``refused`` with the counts — when
-   the rejected share exceeds the limit, a ``replace`` would empty the list or cut it by more
-   than half, or ``as_of`` is older than the list in force; ``force`` overrides all four.
-5. Build the new list (the file for ``replace``; the list in force plus or minus the file for
-   ``add`` / ``remove``), store it as compressed chunks in short transactions, then one
-   transaction makes it ``active`` and the previous one ``superseded``.
+4. Build the new list: the file (``replace``), or the list in force plus or minus the file
+   (``add`` / ``remove``).
+5. Refuse — keep the list in force, record the version as ``refused`` with the counts — when
+   the rejected share exceeds the limit; the new list would be empty or less than half the
+   list in force; ``as_of`` is older than the list in force; or a delta (add / remove) would
+   date a list more than 30 days older as fresh. ``force`` overrides all of these.
+6. Store the new list as compressed chunks in short transactions, then one transaction makes
+   it ``active`` and the previous one ``superseded``.
 
 Any error before that last transaction marks the version ``failed`` and leaves the list in
 force untouched; workers swap to the new version by themselves (``bloctel.lookup``).
@@ -18,7 +20,7 @@ force untouched; workers swap to the new version by themselves (``bloctel.lookup
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -35,8 +37,10 @@ from bloctel import lookup, store
 from bloctel.index import Index, split
 from bloctel.models import BloctelVersion
 from bloctel.parse import BlockParser, FormatError, Reader, sniff
-from bloctel.status import PARIS
+from bloctel.status import PARIS, STALE_AFTER_DAYS
 from bloctel.store import ImportBusy
+
+log = logging.getLogger("gateway.bloctel")
 
 MODES = ("replace", "add", "remove")
 SHRINK_LIMIT = 0.5  # a replace keeping less than half of the list in force needs force
@@ -120,28 +124,56 @@ def _parse(raw: BinaryIO, progress: Progress) -> _Parsed:
     return _Parsed(keys, report)
 
 
-def _refusal(mode: str, as_of: date, parsed: _Parsed, base: store.Active | None,
-             max_rejected: float) -> str | None:
-    r = parsed.report
-    if r["rejected_share"] > max_rejected:
+def _refusal(mode: str, as_of: date, report: dict[str, Any], result_size: int,
+             base: store.Active | None, max_rejected: float) -> str | None:
+    """Why the import must not be activated without ``force`` (None: it may)."""
+    if report["rejected_share"] > max_rejected:
+        considered = report["accepted"] + report["duplicates"] + report["rejected"]
         return (
-            f"{r['rejected']} of {r['accepted'] + r['duplicates'] + r['rejected']} lines "
-            f"({r['rejected_share']:.1%}) were rejected, more than the {max_rejected:.1%} "
-            f"allowed: is it the right file? (see rejected_samples; force to import anyway)"
+            f"{report['rejected']} of {considered} lines ({report['rejected_share']:.1%}) were "
+            f"rejected, more than the {max_rejected:.1%} allowed: is it the right file? "
+            f"(see rejected_samples; force to import anyway)"
         )
-    if mode == "replace" and len(parsed.keys) == 0:
-        return "the file has no valid number: a replace would empty the list (force to do so)"
-    if mode == "replace" and base is not None and len(parsed.keys) < base.total * SHRINK_LIMIT:
+    if result_size == 0:
+        what = "the file has no valid number" if mode == "replace" else (
+            f"this {mode} leaves no number")
+        return f"{what}: the list would be empty (force to do so)"
+    if base is not None and result_size < base.total * SHRINK_LIMIT:
         return (
-            f"a replace would cut the list from {base.total} to {len(parsed.keys)} numbers, "
-            f"less than half: is the file complete? (force to import anyway)"
+            f"this {mode} would cut the list from {base.total} to {result_size} numbers, "
+            f"less than half: is it the right file and mode? (force to import anyway)"
         )
     if base is not None and as_of < base.as_of:
         return (
             f"as_of {as_of.isoformat()} is older than the list in force "
             f"({base.as_of.isoformat()}, version {base.version}) (force to import anyway)"
         )
+    if base is not None and mode != "replace" and (as_of - base.as_of).days > STALE_AFTER_DAYS:
+        return (
+            f"a {mode} dated {as_of.isoformat()} on a list of {base.as_of.isoformat()} "
+            f"(more than {STALE_AFTER_DAYS} days older) would make a stale list look fresh: "
+            f"import the full list with mode=replace (force to import anyway)"
+        )
     return None
+
+
+def _member(sorted_keys: np.ndarray, probes: np.ndarray) -> np.ndarray:
+    """Which ``probes`` are in ``sorted_keys`` (both sorted unique int64): a binary search,
+    a third of ``np.isin``'s memory."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(probes), dtype=bool)
+    pos = np.searchsorted(sorted_keys, probes)
+    np.minimum(pos, len(sorted_keys) - 1, out=pos)
+    return sorted_keys[pos] == probes
+
+
+def _base_keys(engine: Engine, base: store.Active) -> np.ndarray:
+    """The list in force, sorted: from the index this process holds when it is that version
+    (no reload), else from the database."""
+    held = lookup.default_lookup().held()
+    if held is not None and held.import_id == base.import_id:
+        return held.keys()
+    return store.load(engine).keys()
 
 
 def import_file(
@@ -189,38 +221,48 @@ def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode
         "sha256", "file_bytes")} | {"file_format": report["format"]}
     with engine.connect() as conn:
         base = store.active(conn)
-    refusal = None if force else _refusal(mode, as_of, parsed, base, limit)
+
+    # the new list: the file (replace), or the list in force plus / minus the file
+    new = parsed.keys
+    added: int | None
+    removed: int | None
+    if mode == "replace":
+        added, removed = len(new), 0
+        if base is not None:
+            try:  # counts only: a damaged list in force must not block its replacement
+                kept = int(_member(_base_keys(engine, base), new).sum())
+                added, removed = len(new) - kept, base.total - kept
+            except Exception:
+                log.exception("BLOCTEL: list in force unreadable; added/removed not counted")
+                added = removed = None
+    else:
+        progress.phase("merging")
+        old = _base_keys(engine, base) if base is not None else np.zeros(0, dtype=np.int64)
+        present = _member(old, new)
+        if mode == "add":
+            new = np.concatenate((old, new[~present]))
+            new.sort()
+            added, removed = int((~present).sum()), 0
+        else:
+            new = old[~_member(new, old)]
+            added, removed = 0, int(present.sum())
+        del old, present
+    del parsed
+
+    refusal = None if force else _refusal(mode, as_of, report, len(new), base, limit)
     if refusal is not None:
         with write_transaction(engine) as conn:
             conn.execute(update(_v).where(_v.c.version == version).values(
                 status="refused", error=refusal, finished_at=now(), **columns))
         report |= {"status": "refused", "error": refusal, "total_numbers": None,
-                   "activated_at": None, "seconds": round(time.monotonic() - started, 3)}
+                   "added": None, "removed": None, "activated_at": None,
+                   "seconds": round(time.monotonic() - started, 3)}
         raise ImportRefused(refusal, report)
 
-    new = parsed.keys
-    base_total = 0
-    if base is not None and mode != "replace":
-        progress.phase("merging")
-        old = store.load(engine).keys()
-        base_total = len(old)
-        new = np.union1d(old, new) if mode == "add" else old[~np.isin(old, new,
-                                                                      assume_unique=True)]
-        del old
-    elif base is not None:
-        base_total = base.total
-    elif mode == "remove":
-        new = np.zeros(0, dtype=np.int64)
-    if mode == "replace":
-        kept = int(np.isin(parsed.keys, store.load(engine).keys(), assume_unique=True).sum()) \
-            if base is not None else 0
-        added, removed = len(new) - kept, base_total - kept
-    else:
-        added = max(len(new) - base_total, 0)
-        removed = max(base_total - len(new), 0)
-
     progress.phase("writing", total=len(new))
+    total = len(new)
     index = Index(split(new))
+    del new
     for written in store.write_chunks(engine, version, index.encode()):
         progress.advance(written)
     del index
@@ -231,16 +273,24 @@ def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode
         conn.execute(update(_v).where(_v.c.status == "active").values(status="superseded"))
         done = conn.execute(update(_v).where(_v.c.version == version, _v.c.status == "loading")
                             .values(status="active", activated_at=activated, finished_at=activated,
-                                    total_numbers=len(new), added=added, removed=removed,
+                                    total_numbers=total, added=added, removed=removed,
                                     base_version=base.version if base else None, **columns))
         if done.rowcount != 1:
             raise RuntimeError(f"version {version} was no longer loading at activation")
-    # this process serves it at once (other workers at their next poll; the poller retries)
-    with contextlib.suppress(Exception):
-        lookup.invalidate()
-    store.prune(engine, keep_from=base.version if base else version)
+    # Activated: whatever happens now, the import succeeded (an error here must not tell the
+    # admin otherwise). A serving process swaps at once; others at their next poll.
+    try:
+        lookup.default_lookup().refresh_if_held()
+    except Exception:
+        log.exception("BLOCTEL version %s active; this worker will load it at its next poll",
+                      version)
+    try:
+        store.prune(engine, keep_from=base.version if base else version)
+    except Exception:
+        log.exception("BLOCTEL version %s active; pruning old chunks failed (next import "
+                      "retries)", version)
     return report | {
-        "status": "active", "total_numbers": len(new), "added": added, "removed": removed,
+        "status": "active", "total_numbers": total, "added": added, "removed": removed,
         "base_version": base.version if base else None, "activated_at": activated.isoformat(),
         "seconds": round(time.monotonic() - started, 3),
     }

@@ -140,9 +140,16 @@ def encode_bucket(bucket: int, lows: np.ndarray) -> Iterator[Chunk]:
         yield Chunk(bucket, len(part), int(part[0]), zlib.compress(deltas.tobytes(), 1))
 
 
-def decode(chunks: Iterable[Chunk]) -> dict[int, np.ndarray]:
-    """Chunks (in order) → {bucket: sorted uint32 lows}. Raises ValueError if inconsistent."""
+def decode(chunks: Iterable[Chunk], sizes: dict[int, int] | None = None) -> dict[int, np.ndarray]:
+    """Chunks (in order) → {bucket: sorted uint32 lows}. Raises ValueError if inconsistent.
+
+    With ``sizes`` ({bucket: numbers}, from the chunk rows) each bucket is allocated once and
+    filled chunk by chunk, so a load peaks at the new index plus one chunk (a worker holds the
+    old index meanwhile); without, chunks are concatenated at the end.
+    """
     parts: dict[int, list[np.ndarray]] = {}
+    filled: dict[int, int] = {}
+    out: dict[int, np.ndarray] = {}
     for c in chunks:
         try:
             raw = zlib.decompress(c.data)
@@ -150,12 +157,32 @@ def decode(chunks: Iterable[Chunk]) -> dict[int, np.ndarray]:
             raise ValueError(f"corrupt BLOCTEL chunk: {e}") from e
         if len(raw) % 4:
             raise ValueError("corrupt BLOCTEL chunk: not whole 32-bit numbers")
-        lows = np.cumsum(np.frombuffer(raw, dtype=np.uint32), dtype=np.uint32)
-        if len(lows) != c.count or (len(lows) and int(lows[0]) != c.first):
+        deltas = np.frombuffer(raw, dtype=np.uint32)
+        if len(deltas) != c.count:
             raise ValueError("corrupt BLOCTEL chunk")
-        before = parts.setdefault(c.bucket, [])
-        if before and len(lows) and int(lows[0]) <= int(before[-1][-1]):
+        if sizes is not None:
+            if c.bucket not in out:
+                out[c.bucket] = np.empty(sizes.get(c.bucket, 0), dtype=np.uint32)
+            at = filled.get(c.bucket, 0)
+            if at + c.count > len(out[c.bucket]):
+                raise ValueError("corrupt BLOCTEL chunks: more numbers than recorded")
+            lows = out[c.bucket][at : at + c.count]
+            np.cumsum(deltas, dtype=np.uint32, out=lows)
+            previous = int(out[c.bucket][at - 1]) if at else None
+            filled[c.bucket] = at + c.count
+        else:
+            lows = np.cumsum(deltas, dtype=np.uint32)
+            before = parts.setdefault(c.bucket, [])
+            previous = int(before[-1][-1]) if before and len(before[-1]) else None
+            before.append(lows)
+        del raw, deltas
+        if len(lows) and int(lows[0]) != c.first:
+            raise ValueError("corrupt BLOCTEL chunk")
+        if previous is not None and len(lows) and int(lows[0]) <= previous:
             # look-ups binary-search the bucket: chunks out of order would hide numbers
             raise ValueError("corrupt BLOCTEL chunks: out of order")
-        before.append(lows)
+    if sizes is not None:
+        if filled != {b: n for b, n in sizes.items() if n}:
+            raise ValueError("corrupt BLOCTEL chunks: fewer numbers than recorded")
+        return out
     return {b: np.concatenate(p) if len(p) > 1 else p[0] for b, p in parts.items()}

@@ -39,7 +39,7 @@ def number_key(e164: str) -> int:
 
 
 class BloctelLookup(Protocol):
-    def lookup(self, conn: Connection, e164: str) -> BloctelFacts: ...
+    def lookup(self, conn: Connection | None, e164: str) -> BloctelFacts: ...
 
 
 class IndexedLookup:
@@ -64,7 +64,17 @@ class IndexedLookup:
             index = self.refresh()
         return index
 
+    def held(self) -> Index | None:
+        """The version this process holds, without loading anything."""
+        return self._index if self._pid == os.getpid() else None
+
     # -- loading ---------------------------------------------------------------
+
+    def refresh_if_held(self) -> None:
+        """After an activation by this process: swap now if it serves checks (a CLI import
+        holds no list, and loads none)."""
+        if self.held() is not None:
+            self.refresh()
 
     def refresh(self) -> Index:
         """Load the active version now if it is not the one held; return the one held."""
@@ -134,7 +144,3 @@ on_clear(_default.reset)
 def default_lookup() -> IndexedLookup:
     return _default
 
-
-def invalidate() -> None:
-    """A version was activated by this process: load it now rather than at the next poll."""
-    _default.refresh()

@@ -28,6 +28,7 @@ import hashlib
 import io
 import re
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -37,7 +38,8 @@ import numpy as np
 from bloctel import plan as numbering_plan
 from rules_fr.numbering import FRENCH_COUNTRY_CODES
 
-BLOCK = 4 << 20
+BLOCK = 2 << 20
+MAX_LINE = 64 << 10
 SAMPLES = 100
 MAX_VALUE_CHARS = 100
 DELIMITERS = (b";", b",", b"\t", b"|")
@@ -91,6 +93,7 @@ class Reader:
         self.bytes_read = 0
         self.gzip = False
         self.encoding = "utf-8"
+        self.line_ends = "LF"  # or "CR" (old Mac); CRLF reads as LF
         self._on_bytes = on_bytes
 
     def _read_raw(self, n: int) -> bytes:
@@ -125,16 +128,32 @@ class Reader:
             yield decoder.decode(b"", final=True).encode("utf-8")
 
     def blocks(self) -> Iterator[bytes]:
-        """Blocks of whole lines; the last one gets a final newline if the file lacked it."""
+        """Blocks of whole lines; the last one gets a final newline if the file lacked it.
+
+        A file whose lines end with a bare CR (old Mac, some spreadsheet exports) is read as
+        such. A "line" longer than ``MAX_LINE`` means this is not a list of numbers: the file
+        is refused rather than held whole in memory.
+        """
         carry = b""
+        cr_only: bool | None = None
         try:
             for data in self._decoded():
+                if cr_only is None and data:
+                    cr_only = b"\n" not in data[:MAX_LINE] and b"\r" in data[:MAX_LINE]
+                    if cr_only:
+                        self.line_ends = "CR"
+                if cr_only:
+                    data = data.replace(b"\r", b"\n")
                 data = carry + data
                 cut = data.rfind(b"\n") + 1
                 if cut:
                     yield data[:cut]
                 carry = data[cut:]
-        except (OSError, EOFError, gzip.BadGzipFile) as e:
+                if len(carry) > MAX_LINE:
+                    raise FormatError(
+                        f"a line of more than {MAX_LINE // 1024} KB: this is not a list of "
+                        "telephone numbers")
+        except (OSError, EOFError, zlib.error, UnicodeError) as e:  # BadGzipFile is an OSError
             raise FormatError(f"cannot read the file: {e}") from e
         if carry:
             yield carry + b"\n"
@@ -344,7 +363,7 @@ class BlockParser:
         plus_pos = np.flatnonzero(cls == PLUS)
         if len(plus_pos):
             plus_line = np.searchsorted(nl, plus_pos)
-            digit_cum = np.cumsum(is_digit, dtype=np.int64)
+            digit_cum = np.cumsum(is_digit, dtype=np.int32)  # a block is < 2 GiB
             digits_before = digit_cum[plus_pos] - (digit_cum[starts[plus_line]] -
                                                     is_digit[starts[plus_line]])
             late = plus_line[digits_before > 0]
@@ -352,8 +371,7 @@ class BlockParser:
         has_plus = n_plus == 1
 
         # digits → integers, grouped by digit count
-        d_pos = np.flatnonzero(is_digit)
-        d_val = a[d_pos] - 48
+        d_val = a[is_digit] - 48
         first_digit = np.cumsum(n_digits) - n_digits
         cc = np.full(n_lines, -1, dtype=np.int64)  # -1: rejected or skipped
         nsn = np.zeros(n_lines, dtype=np.int64)

@@ -6,7 +6,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 
 import anyio.from_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
@@ -22,9 +22,17 @@ log = logging.getLogger("gateway.bloctel")
 router = APIRouter(prefix="/v1/bloctel", tags=["bloctel"])
 
 
+IDLE_TIMEOUT_S = 60.0
+
+
+class UploadStalled(FormatError):
+    pass
+
+
 class _Body(io.RawIOBase):
     """The request body as a blocking stream, read from the import's worker thread: the upload
-    is parsed as it arrives, never held whole in memory or on disk."""
+    is parsed as it arrives, never held whole in memory or on disk. A client that sends nothing
+    for ``IDLE_TIMEOUT_S`` fails the import (it holds the import lock meanwhile)."""
 
     def __init__(self, request: Request) -> None:
         self._chunks = request.stream()
@@ -34,12 +42,19 @@ class _Body(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    async def _next(self) -> bytes:
+        with anyio.fail_after(IDLE_TIMEOUT_S):
+            return await self._chunks.__anext__()
+
     def readinto(self, buffer: Any) -> int:
         while not self._buf and not self._done:
             try:
-                self._buf = anyio.from_thread.run(self._chunks.__anext__)
+                self._buf = anyio.from_thread.run(self._next)
             except StopAsyncIteration:
                 self._done = True
+            except TimeoutError:
+                raise UploadStalled(
+                    f"the upload stalled: nothing received for {IDLE_TIMEOUT_S:.0f} s") from None
         n = min(len(buffer), len(self._buf))
         buffer[:n] = self._buf[:n]
         self._buf = self._buf[n:]
@@ -62,9 +77,14 @@ async def import_list(
         description="Share of rejected lines above which the file is refused "
         "(default GATEWAY_BLOCTEL_MAX_REJECTED, 0.05).",
     ),
-) -> dict[str, Any]:
+) -> Any:
     """Upload a list as a new version: plain text or CSV (the number column is found), national
     or E.164 forms, UTF-8 with or without BOM, CRLF, gzip (detected by content). Streamed."""
+    if request.headers.get("content-type", "").lower().startswith("multipart/"):
+        raise ApiError(
+            "send the file itself as the request body (curl --data-binary @list.csv), not a "
+            "multipart form: the form's envelope would be read as lines and hashed as the file",
+            code="unsupported_media_type", status=415)
     try:
         importer.check_request(mode, as_of)
         return await run_in_threadpool(
@@ -76,10 +96,13 @@ async def import_list(
         raise Unprocessable(str(e), code="import_refused", extra={"import": e.report}) from e
     except importer.ImportBusy as e:
         raise Conflict(str(e), code="import_running") from e
+    except UploadStalled as e:
+        raise ApiError(str(e), code="upload_stalled", status=408) from e
     except (importer.BloctelImportError, FormatError) as e:
         raise Unprocessable(str(e)) from e
-    except ClientDisconnect:
-        raise
+    except ClientDisconnect:  # recorded as a failed version; nobody is left to answer
+        log.info("BLOCTEL upload: the client disconnected; the import is recorded as failed")
+        return Response(status_code=400)
     except Exception as e:  # recorded as a failed version; the list in force is unchanged
         log.exception("BLOCTEL import failed")
         raise ApiError(

@@ -10,6 +10,7 @@ recorded on the version row, so they get a whole version or an error, never part
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -17,13 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, Engine, delete, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.engine import make_url
 
 from app.clock import now
 from app.db import write_transaction
 from bloctel.index import Chunk, Index, decode
 from bloctel.models import BloctelChunk, BloctelVersion
+
+log = logging.getLogger("gateway.bloctel")
 
 _v = BloctelVersion.__table__
 _c = BloctelChunk.__table__
@@ -59,11 +62,19 @@ def load(engine: Engine) -> Index:
         current = active(conn)
         if current is None:
             return Index.empty()
+        sizes = dict(conn.execute(
+            select(_c.c.bucket, func.sum(_c.c.count))
+            .where(_c.c.version == current.version).group_by(_c.c.bucket)
+        ).all())
         rows = conn.execute(
             select(_c.c.bucket, _c.c.count, _c.c.first, _c.c.data)
             .where(_c.c.version == current.version).order_by(_c.c.seq)
+            .execution_options(yield_per=4)  # a few compressed chunks in memory at a time
         )
-        buckets = decode(Chunk(r.bucket, r.count, r.first, bytes(r.data)) for r in rows)
+        buckets = decode(
+            (Chunk(r.bucket, r.count, r.first, bytes(r.data)) for r in rows),
+            {int(b): int(n) for b, n in sizes.items()},
+        )
     index = Index(buckets, version=current.version, as_of=current.as_of,
                   import_id=current.import_id)
     if index.size != current.total:
@@ -75,7 +86,7 @@ def load(engine: Engine) -> Index:
 
 
 def write_chunks(engine: Engine, version: int, chunks: Iterator[Chunk],
-                 per_transaction: int = 4) -> Iterator[int]:
+                 per_transaction: int = 1) -> Iterator[int]:
     """Store ``chunks`` under ``version``, a few per short transaction (SQLite's write lock is
     shared with the check path). Yields the count of numbers written after each transaction."""
     batch: list[dict[str, object]] = []
@@ -128,7 +139,8 @@ _thread_lock = threading.Lock()
 def import_lock(engine: Engine) -> Iterator[None]:
     """Hold "an import is running" for the whole import, or raise ``ImportBusy`` at once.
 
-    PostgreSQL: a session advisory lock on a dedicated connection; SQLite: ``flock`` on
+    PostgreSQL: a session advisory lock on a dedicated connection (so not through a pooler in
+    transaction mode, such as pgbouncer's); SQLite: ``flock`` on
     ``<database>.bloctel-import.lock``. Both vanish with the process, so a killed import never
     blocks the next one.
     """
@@ -145,9 +157,13 @@ def import_lock(engine: Engine) -> Iterator[None]:
                 try:
                     yield
                 finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"),
-                                 dict(zip("ab", _ADVISORY_KEY, strict=True)))
-                    conn.commit()
+                    try:
+                        conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"),
+                                     dict(zip("ab", _ADVISORY_KEY, strict=True)))
+                        conn.commit()
+                    except Exception:  # never hand a connection still holding it to the pool
+                        log.exception("BLOCTEL import lock: unlock failed; closing the session")
+                        conn.invalidate()
             return
         database = make_url(str(engine.url)).database
         if not database or database == ":memory:":

@@ -37,6 +37,7 @@ from app.tenancy.auth import Principal
 from bloctel.lookup import default_lookup
 from rules_fr import evaluate
 from rules_fr.model import (
+    BloctelFacts,
     CallFacts,
     CampaignFacts,
     Decision,
@@ -106,12 +107,14 @@ def _existing(conn: Connection, tenant_id: str, external_id: str) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class _Known:
-    """What is known before any transaction: parsed numbers and cached campaign facts."""
+    """What is known before any transaction: parsed numbers, cached campaign facts, and the
+    BLOCTEL answer (in memory; a cold worker loads the list here, not under a lock)."""
 
     campaign: CampaignFacts
     callee: NumberInfo
     caller: NumberInfo | None
     registration: RegisteredCallerId | None
+    bloctel: BloctelFacts | None
 
 
 def _prepare(p: Principal, body: CheckIn) -> _Known:
@@ -123,7 +126,9 @@ def _prepare(p: Principal, body: CheckIn) -> _Known:
     registration = (
         caller_registration(tenant_id, caller.e164) if caller and caller.e164 else None
     )
-    return _Known(campaign, classify(body.callee), caller, registration)
+    callee = classify(body.callee)
+    bloctel = default_lookup().lookup(None, callee.e164) if callee.e164 else None
+    return _Known(campaign, callee, caller, registration, bloctel)
 
 
 def _gather(
@@ -144,7 +149,7 @@ def _gather(
             consents=found.consents, contracts=found.contracts,
             internal_opposition=found.internal_opposition, refusals=found.refusals,
             quarantined_until=found.quarantined_until, counted_attempts=found.counted_attempts,
-            bloctel=default_lookup().lookup(conn, callee.e164),
+            bloctel=known.bloctel,
         )
     elif body.external_id is not None:
         row = _existing(conn, tenant_id, body.external_id)

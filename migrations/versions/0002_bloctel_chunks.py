@@ -1,16 +1,17 @@
 """BLOCTEL at national scale: lists stored as compressed chunks, richer import records.
 
 One row per number (``bloctel_numbers``) made a 15-million-number import write 15 million rows;
-a version is now a dozen ``bloctel_chunks`` (``bloctel.index`` format). The active list (and the
-previous one, if its numbers are still there) is converted, so an upgrade loses nothing; older
-duplicate ``active`` rows become ``superseded`` (there is now exactly one active version).
+a version is now a dozen ``bloctel_chunks`` (``bloctel.index`` format). The list in force is
+converted (streamed), so an upgrade loses nothing; older duplicate ``active`` rows become
+``superseded`` (there is now exactly one active version).
 
 Revision ID: 0002
 Revises: 0001
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import sqlalchemy as sa
@@ -27,8 +28,8 @@ def _new_columns() -> tuple[sa.Column, ...]:
         sa.Column('header', sa.Integer(), nullable=False, server_default='0'),
         sa.Column('file_bytes', sa.BigInteger(), nullable=False, server_default='0'),
         sa.Column('file_format', sa.String(length=200), nullable=True),
-        sa.Column('added', sa.BigInteger(), nullable=False, server_default='0'),
-        sa.Column('removed', sa.BigInteger(), nullable=False, server_default='0'),
+        sa.Column('added', sa.BigInteger(), nullable=True),
+        sa.Column('removed', sa.BigInteger(), nullable=True),
         sa.Column('base_version', sa.Integer(), nullable=True),
         sa.Column('forced', sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column('error', sa.Text(), nullable=True),
@@ -36,9 +37,34 @@ def _new_columns() -> tuple[sa.Column, ...]:
     )
 
 
-def upgrade() -> None:
-    from bloctel.index import encode_bucket, split
+# The chunk format as of this revision (``bloctel.index``), copied so that a later format
+# change cannot change what this migration writes or reads.
+CHUNK = 1 << 20
 
+
+def _chunks(keys: np.ndarray) -> Iterator[tuple[int, int, int, bytes]]:
+    """Sorted unique int64 keys → (bucket, count, first, data) rows."""
+    highs = keys >> 32
+    for h in np.unique(highs).tolist():
+        lo, hi = np.searchsorted(highs, [h, h + 1])
+        lows = (keys[lo:hi] & np.int64(0xFFFFFFFF)).astype(np.uint32)
+        for start in range(0, len(lows), CHUNK):
+            part = lows[start:start + CHUNK]
+            deltas = np.diff(part, prepend=np.uint32(0))
+            yield int(h), len(part), int(part[0]), zlib.compress(deltas.tobytes(), 1)
+
+
+def _keys(rows: list[tuple[int, bytes]]) -> np.ndarray:
+    """(bucket, data) rows in order → sorted int64 keys."""
+    parts = [
+        (np.int64(b) << 32) | np.cumsum(np.frombuffer(zlib.decompress(d), np.uint32),
+                                        dtype=np.uint32).astype(np.int64)
+        for b, d in rows
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def upgrade() -> None:
     op.create_table(
         'bloctel_chunks',
         sa.Column('version', sa.Integer(), nullable=False),
@@ -64,24 +90,24 @@ def upgrade() -> None:
         'bloctel_chunks', sa.column('version'), sa.column('seq'), sa.column('bucket'),
         sa.column('count'), sa.column('first'), sa.column('data'),
     )
-    for v in active[:2]:
-        numbers = conn.execute(sa.text(
-            "SELECT number FROM bloctel_numbers WHERE version = :v ORDER BY number"),
-            {"v": v}).scalars().all()
-        keys = np.array(numbers, dtype=np.int64)
-        seq = 0
-        for bucket, lows in split(keys).items():
-            for c in encode_bucket(bucket, lows):
-                conn.execute(chunks.insert().values(
-                    version=v, seq=seq, bucket=c.bucket, count=c.count, first=c.first,
-                    data=c.data))
-                seq += 1
+    for v in active[:1]:  # the list in force (older versions' numbers are not needed)
+        total = conn.execute(sa.text(
+            "SELECT count(*) FROM bloctel_numbers WHERE version = :v"), {"v": v}).scalar()
+        rows = conn.execute(
+            sa.text("SELECT number FROM bloctel_numbers WHERE version = :v ORDER BY number")
+            .execution_options(stream_results=True, yield_per=100_000), {"v": v})
+        keys = np.fromiter(rows.scalars(), dtype=np.int64, count=total)
+        rows.close()  # PostgreSQL: the server-side cursor, before the table is dropped
+        for seq, (bucket, count, first, data) in enumerate(_chunks(keys)):
+            conn.execute(chunks.insert().values(
+                version=v, seq=seq, bucket=bucket, count=count, first=first, data=data))
+        conn.execute(sa.text(
+            "UPDATE bloctel_versions SET total_numbers = :n WHERE version = :v"),
+            {"n": total, "v": v})
     op.drop_table('bloctel_numbers')
 
 
 def downgrade() -> None:
-    from bloctel.index import Chunk, decode
-
     op.create_table(
         'bloctel_numbers',
         sa.Column('version', sa.Integer(), nullable=False),
@@ -93,14 +119,12 @@ def downgrade() -> None:
     for (v,) in conn.execute(sa.text(
             "SELECT version FROM bloctel_versions WHERE status = 'active'")).all():
         rows = conn.execute(sa.text(
-            "SELECT bucket, count, first, data FROM bloctel_chunks WHERE version = :v "
-            "ORDER BY seq"), {"v": v}).all()
-        buckets = decode(Chunk(r.bucket, r.count, r.first, bytes(r.data)) for r in rows)
-        for bucket, lows in buckets.items():
-            keys = (np.int64(bucket) << 32) | lows.astype(np.int64)
-            for start in range(0, len(keys), 10_000):
-                conn.execute(numbers.insert(), [
-                    {"version": v, "number": int(k)} for k in keys[start:start + 10_000]])
+            "SELECT bucket, data FROM bloctel_chunks WHERE version = :v ORDER BY seq"),
+            {"v": v}).all()
+        keys = _keys([(r.bucket, bytes(r.data)) for r in rows])
+        for start in range(0, len(keys), 10_000):
+            conn.execute(numbers.insert(), [
+                {"version": v, "number": int(k)} for k in keys[start:start + 10_000].tolist()])
     conn.execute(sa.text(
         "UPDATE bloctel_versions SET status = 'failed' WHERE status NOT IN "
         "('loading', 'active', 'failed')"))

@@ -96,9 +96,12 @@ def test_a_mostly_garbage_file_is_refused_unless_forced(opt_out: Tenant) -> None
     "content, mode, as_of, reason",
     [
         (b"n/a\n", "replace", "2026-06-10", "rejected"),  # 100 % garbage
-        (b"\n\n", "replace", "2026-06-10", "empty the list"),  # no number at all
+        (b"\n\n", "replace", "2026-06-10", "would be empty"),  # no number at all
         (b"0633333333\n", "replace", "2026-06-10", "less than half"),  # 3 numbers → 1
         (b"0633333333\n", "add", "2026-06-01", "older than the list in force"),
+        # a remove is checked on the list it leaves, like a replace
+        (b"0611111111\n0622222222\n0633333333\n", "remove", "2026-06-10", "leaves no number"),
+        (b"0611111111\n0622222222\n", "remove", "2026-06-10", "less than half"),
     ],
 )
 def test_imports_that_would_damage_the_list_need_force(
@@ -115,6 +118,27 @@ def test_imports_that_would_damage_the_list_need_force(
     forced = upload(opt_out, content, mode=mode, as_of=as_of, force="true")
     assert forced.status_code == 201, forced.text
     assert opt_out.get("/v1/bloctel").json()["version"] == 3
+
+
+def test_a_delta_cannot_make_a_stale_list_look_fresh(opt_out: Tenant) -> None:
+    assert upload(opt_out, b"0611111111\n", as_of="2026-05-01").status_code == 201
+    assert opt_out.get("/v1/bloctel").json()["stale"] is True
+    refused = upload(opt_out, b"0622222222\n", mode="add", as_of="2026-06-10")
+    assert refused.status_code == 422
+    assert "mode=replace" in refused.json()["detail"]
+    assert opt_out.get("/v1/bloctel").json()["stale"] is True
+    # a full list is what refreshes it
+    assert upload(opt_out, b"0611111111\n0622222222\n", as_of="2026-06-10").status_code == 201
+    assert opt_out.get("/v1/bloctel").json()["stale"] is False
+
+
+def test_remove_with_no_list_in_force_does_not_make_an_empty_fresh_list(opt_out: Tenant) -> None:
+    refused = upload(opt_out, b"0611111111\n", mode="remove")
+    assert refused.status_code == 422
+    assert "leaves no number" in refused.json()["detail"]
+    status = opt_out.get("/v1/bloctel").json()
+    assert (status["version"], status["stale"]) == (None, True)
+    assert blocking(opt_out.check(callee=CALLEE).json()) == ["BLOCTEL_LIST_MISSING"]
 
 
 def test_csv_with_a_header_and_bom_in_gzip(opt_out: Tenant) -> None:
@@ -399,3 +423,70 @@ def test_metrics_show_the_list_age_and_each_workers_version(tenant: Tenant, free
             _gauge(fresh, "gateway_bloctel_list_stale")) == (10, 0)
     ready = tenant.client.get("/readyz").json()
     assert ready["bloctel"] == {"version": 1, "numbers": 2}
+
+
+@pytest.mark.parametrize(
+    "content, status, words",
+    [
+        (gzip.compress(b"0611111111\n" * 1000)[:-30] + b"\x00" * 30, 422, "cannot read the file"),
+        (gzip.compress(b"0611111111\n" * 1000)[:40], 422, "cannot read the file"),
+        (b"0" * (70 << 10), 422, "not a list of telephone numbers"),
+    ],
+    ids=["damaged gzip", "truncated gzip", "no line end"],
+)
+def test_unreadable_files_are_422_and_recorded_as_failed(
+    opt_out: Tenant, content: bytes, status: int, words: str
+) -> None:
+    assert upload(opt_out, b"0611111111\n").status_code == 201
+    r = upload(opt_out, content)
+    assert r.status_code == status, r.text
+    assert words in r.json()["detail"]
+    history = opt_out.get("/v1/bloctel/imports", role="operator").json()
+    assert [(h["version"], h["status"]) for h in history] == [(2, "failed"), (1, "active")]
+    assert opt_out.get("/v1/bloctel").json()["version"] == 1
+
+
+def test_old_mac_line_ends_are_lines(opt_out: Tenant) -> None:
+    r = upload(opt_out, b"0611111111\r0622222222\r0633333333", max_rejected=0)
+    assert r.status_code == 201, r.text
+    assert (r.json()["lines"], r.json()["accepted"]) == (3, 3)
+
+
+def test_a_multipart_form_is_refused_with_how_to_send_the_file(opt_out: Tenant) -> None:
+    r = opt_out.client.post(
+        "/v1/bloctel/imports", params={"as_of": "2026-06-10"},
+        files={"file": ("list.txt", b"0611111111\n", "text/plain")},
+        headers={"Authorization": f"Bearer {opt_out.operator}"})
+    assert r.status_code == 415, r.text
+    assert "--data-binary" in r.json()["detail"]
+    assert opt_out.get("/v1/bloctel/imports", role="operator").json() == []
+
+
+def test_a_stalled_upload_fails_instead_of_holding_the_import_lock(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The body bridge (the import's thread reading the request as it arrives) gives up after
+    ``IDLE_TIMEOUT_S`` without data; the router answers 408 and the import is marked failed.
+    (The test client sends whole bodies, so the bridge is driven directly.)"""
+    import anyio
+
+    from bloctel import router
+
+    monkeypatch.setattr(router, "IDLE_TIMEOUT_S", 0.2)
+
+    async def stalls() -> Any:
+        yield b"0611111111\n"
+        await anyio.sleep(5)
+        yield b"0622222222\n"
+
+    class Request:
+        def stream(self) -> Any:
+            return stalls()
+
+    async def read_twice() -> None:
+        body = router._Body(Request())  # type: ignore[arg-type]
+        assert await anyio.to_thread.run_sync(body.read, 100) == b"0611111111\n"
+        await anyio.to_thread.run_sync(body.read, 100)
+
+    with pytest.raises(router.UploadStalled, match="stalled"):
+        anyio.run(read_twice)

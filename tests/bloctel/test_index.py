@@ -66,6 +66,19 @@ def test_encode_decode_round_trip_across_chunks(keys: np.ndarray, chunk: int) ->
     assert np.array_equal(again.keys(), idx.keys())
     probes = _probes(keys)
     assert np.array_equal(again.contains_many(probes), idx.contains_many(probes))
+    # filling buckets allocated from the recorded sizes (how workers load) gives the same set
+    sizes: dict[int, int] = {}
+    for c in chunks:
+        sizes[c.bucket] = sizes.get(c.bucket, 0) + c.count
+    assert np.array_equal(Index(decode(chunks, sizes)).keys(), idx.keys())
+    if chunks:
+        wrong = dict(sizes)
+        wrong[chunks[0].bucket] += 1
+        with pytest.raises(ValueError, match="fewer"):
+            decode(chunks, wrong)
+        wrong[chunks[0].bucket] -= 2
+        with pytest.raises(ValueError):
+            decode(chunks, wrong)
 
 
 def test_empty_index() -> None:
