@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///data/gateway.db
 export DATABASE_URL
 
-.PHONY: run test test-sqlite lint bench install clean
+.PHONY: run test test-sqlite lint bench bench-bloctel install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)  ## checks/s and latency over HTTP, SQLite and PostgreSQL, beside /healthz
 	$(BIN)/python -m bench.checks
+
+bench-bloctel: $(STAMP)  ## BLOCTEL at 10M numbers: import vs sort -u, look-ups/s, checks/s with the list
+	$(BIN)/python -m bench.bloctel
 
 clean:
 	rm -rf $(VENV) data .pytest_cache

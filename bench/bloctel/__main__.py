@@ -1,0 +1,5 @@
+import sys
+
+from bench.bloctel.run import main
+
+sys.exit(main())
