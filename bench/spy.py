@@ -70,7 +70,7 @@ LAYERS = (  # self (leaf) time by library
 )
 
 _THREAD_IDLE = ("WorkerThread.run (anyio/_backends/_asyncio.py:1113)", "Queue.get (queue.py")
-_THREAD_IGNORE = ("always_pong (uvicorn", "Process.pong (uvicorn")
+_THREAD_IGNORE = ("always_pong (uvicorn", "Process.pong (uvicorn", "_poll (bloctel/lookup.py")
 
 def available() -> str | None:
     exe = Path(sys.executable).parent / "py-spy"

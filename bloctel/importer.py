@@ -103,8 +103,8 @@ def _parse(raw: BinaryIO, progress: Progress) -> _Parsed:
     progress.phase("sorting")
     keys = np.concatenate(parts) if parts else np.zeros(0, np.int64)
     del parts
-    keys.sort()  # in place; np.unique would copy
-    if len(keys):
+    keys.sort()  # in place
+    if len(keys) > 1:
         keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
     t = parser.tally
     considered = t.valid + t.rejected

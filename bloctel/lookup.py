@@ -42,64 +42,82 @@ class BloctelLookup(Protocol):
     def lookup(self, conn: Connection | None, e164: str) -> BloctelFacts: ...
 
 
+class _Held:
+    """A loaded version and the two answers a look-up can give (built once, not per check)."""
+
+    __slots__ = ("index", "answers")
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.answers = tuple(
+            BloctelFacts(listed=listed, as_of=index.as_of, version=index.version)
+            for listed in (False, True)
+        )
+
+
 class IndexedLookup:
     def __init__(self) -> None:
-        self._index: Index | None = None
+        self._held: _Held | None = None
         self._load_lock = threading.Lock()
         self._poller: threading.Thread | None = None
-        self._pid = 0
         self._generation = 0  # bumped by reset(): a load started before it is discarded
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._forked)
 
     # -- the check path --------------------------------------------------------
 
     def lookup(self, conn: Connection | None, e164: str) -> BloctelFacts:
-        index = self.index()
-        return BloctelFacts(
-            listed=number_key(e164) in index, as_of=index.as_of, version=index.version
-        )
+        held = self._held or self._load()
+        return held.answers[number_key(e164) in held.index]
 
     def index(self) -> Index:
-        index = self._index
-        if index is None or self._pid != os.getpid():
-            index = self.refresh()
-        return index
+        return (self._held or self._load()).index
 
     def held(self) -> Index | None:
         """The version this process holds, without loading anything."""
-        return self._index if self._pid == os.getpid() else None
+        held = self._held
+        return held.index if held is not None else None
 
     # -- loading ---------------------------------------------------------------
 
     def refresh_if_held(self) -> None:
         """After an activation by this process: swap now if it serves checks (a CLI import
         holds no list, and loads none)."""
-        if self.held() is not None:
+        if self._held is not None:
             self.refresh()
 
     def refresh(self) -> Index:
         """Load the active version now if it is not the one held; return the one held."""
+        return self._load().index
+
+    def _load(self) -> _Held:
         with self._load_lock:
-            if self._pid != os.getpid():  # forked (uvicorn workers): start afresh
-                self._index, self._poller, self._pid = None, None, os.getpid()
             self._ensure_poller()
             generation = self._generation
             engine = get_engine()
             with engine.connect() as conn:
                 current = store.active(conn)
-            held = self._index
-            if held is not None and held.import_id == (current.import_id if current else None):
+            held = self._held
+            if held is not None and held.index.import_id == (
+                current.import_id if current else None
+            ):
                 return held
-            fresh = store.load(engine)
+            fresh = _Held(store.load(engine))
             if generation == self._generation:
-                self._index = fresh
-                _observe(fresh)
+                self._held = fresh  # the swap: one reference
+                _observe(fresh.index)
             return fresh
 
     def reset(self) -> None:
         """Forget the held version (tests switch databases; the next check reloads)."""
         with self._load_lock:
             self._generation += 1
-            self._index = None
+            self._held = None
+
+    def _forked(self) -> None:
+        """In a forked child: nothing held, no watcher thread (threads do not survive fork)."""
+        self._load_lock = threading.Lock()
+        self._held, self._poller = None, None
 
     def _ensure_poller(self) -> None:
         if self._poller is not None and self._poller.is_alive():
@@ -113,7 +131,7 @@ class IndexedLookup:
         last_log = 0.0
         while self._poller is me:
             time.sleep(get_settings().bloctel_poll_s)
-            if self._index is None:
+            if self._held is None:
                 continue  # nothing held yet: the first check loads
             try:
                 self.refresh()
@@ -124,7 +142,7 @@ class IndexedLookup:
                     last_log = now
                     log.exception(
                         "BLOCTEL index reload failing for %.0f s; still serving version %s",
-                        now - failing_since, self._index.version if self._index else None)
+                        now - failing_since, self.held().version if self._held else None)
             else:
                 if failing_since is not None:
                     log.warning("BLOCTEL index reloads work again")

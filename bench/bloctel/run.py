@@ -366,10 +366,6 @@ def checks_backend(backend: str, path: Path, meta: dict[str, Any], args: argpars
                 for k in lists}
         if args.profile == "always" or (args.profile == "auto" and ratio < TARGET_CHECK_RATIO):
             prof_args = argparse.Namespace(profile_s=6.0, connections=args.connections)
-            # bench.spy counts every thread sampled with --idle; the BLOCTEL poller thread
-            # sleeps between polls and would read as busy "other gateway code"
-            if not any("bloctel/lookup.py" in m for m in spy._THREAD_IGNORE):
-                spy._THREAD_IGNORE = (*spy._THREAD_IGNORE, "_poll (bloctel/lookup.py")
             server = Server(envs["with_list"], workdir / "with_list")
             try:
                 server.start()
