@@ -15,6 +15,10 @@ retries at the next poll; ``/metrics`` shows each worker's loaded version.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 import threading
@@ -106,6 +110,8 @@ class IndexedLookup:
             if generation == self._generation:
                 self._held = fresh  # the swap: one reference
                 _observe(fresh.index)
+            del held  # the old version, unless a check still reads it
+            _give_back_memory()
             return fresh
 
     def reset(self) -> None:
@@ -147,6 +153,18 @@ class IndexedLookup:
                 if failing_since is not None:
                     log.warning("BLOCTEL index reloads work again")
                 failing_since, last_log = None, 0.0
+
+
+def _give_back_memory() -> None:
+    """Return the load's freed buffers (compressed chunks, the old version) to the system:
+    glibc keeps freed heap memory for reuse, which would count against the worker for good."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        _libc().malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
 def _observe(index: Index) -> None:
