@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,19 @@ LAYERS = (  # self (leaf) time by library
 _THREAD_IDLE = ("WorkerThread.run (anyio/_backends/_asyncio.py:1113)", "Queue.get (queue.py")
 _THREAD_IGNORE = ("always_pong (uvicorn", "Process.pong (uvicorn", "_poll (bloctel/lookup.py")
 
+def stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
+    """py-spy's raw output (``-f raw``): each sampled stack's frames, outermost first, and its
+    sample count (the process and thread pseudo-frames dropped)."""
+    for line in raw.read_text().splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack or not count_s.isdigit():
+            continue
+        frames = [f.strip() for f in stack.split(";") if f.strip()]
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        if frames:
+            yield frames, int(count_s)
+
+
 def available() -> str | None:
     exe = Path(sys.executable).parent / "py-spy"
     return str(exe) if exe.exists() else shutil.which("py-spy")
@@ -109,15 +123,7 @@ def summarise(raw: Path, top: int = 15) -> dict[str, Any]:
     layers: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
     in_threads: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        stack, _, count_s = line.rpartition(" ")
-        if not stack or not count_s.isdigit():
-            continue
-        count = int(count_s)
-        frames = [f.strip() for f in stack.split(";") if f.strip()]
-        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
-        if not frames:
-            continue
+    for frames, count in stacks(raw):
         threaded = frames[0].startswith("Thread._bootstrap")
         if threaded and any(m in f for f in frames for m in _THREAD_IGNORE):
             continue

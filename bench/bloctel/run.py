@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import secrets
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -237,15 +238,7 @@ def summarise_stacks(raw: Path, top: int = 15) -> dict[str, Any]:
     self_t: dict[str, int] = {}
     incl: dict[str, int] = {}
     self_fn: dict[str, int] = {}
-    for line in raw.read_text().splitlines():
-        stack, _, count_s = line.rpartition(" ")
-        if not count_s.isdigit():
-            continue
-        count = int(count_s)
-        frames = [f.strip() for f in stack.split(";") if f.strip()]
-        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
-        if not frames:
-            continue
+    for frames, count in spy.stacks(raw):
         total += count
         leaf = frames[-1].replace(str(ROOT) + "/", "").split("site-packages/")[-1]
         self_t[leaf] = self_t.get(leaf, 0) + count
@@ -627,6 +620,21 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _guarded(backend: str, step: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], bool]:
+    """Run one backend's step: its result; a skip (PostgreSQL away…) or a failure is recorded
+    in its place, and the run goes on. Returns (result, failed)."""
+    try:
+        return step(), False
+    except Skip as exc:
+        console.print(f"[yellow]{exc}[/yellow]")
+        return {"backend": backend, "skipped": str(exc)}, False
+    except Exception as exc:
+        r = {"backend": backend, "error": f"{type(exc).__name__}: {exc}",
+             "traceback": traceback.format_exc()}
+        console.print(f"[red]{backend} failed:[/red]\n{r['traceback']}")
+        return r, True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
 
@@ -678,33 +686,18 @@ def main(argv: list[str] | None = None) -> int:
         checks.write_results(results, out)
         for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
             console.rule(f"[bold]{backend}: import and load")
-            try:
-                sort = results.get("sort")
-                r = import_and_load(backend, path, meta, args, work / f"imp-{backend}",
-                                    sort[sort["baseline"]]["wall_s"] if sort else None)
-            except Skip as exc:
-                r = {"backend": backend, "skipped": str(exc)}
-                console.print(f"[yellow]{exc}[/yellow]")
-            except Exception as exc:
-                failed = True
-                r = {"backend": backend, "error": f"{type(exc).__name__}: {exc}",
-                     "traceback": traceback.format_exc()}
-                console.print(f"[red]{backend} failed:[/red]\n{r['traceback']}")
+            sort = results.get("sort")
+            baseline_s = sort[sort["baseline"]]["wall_s"] if sort else None
+            r, broke = _guarded(backend, functools.partial(
+                import_and_load, backend, path, meta, args, work / f"imp-{backend}", baseline_s))
+            failed |= broke
             results["imports"][backend] = r
             checks.write_results(results, out)
         for backend in [b.strip() for b in args.check_backends.split(",") if b.strip()]:
             console.rule(f"[bold]{backend}: checks/s with the list and with an empty one")
-            try:
-                r = checks_backend(backend, path, meta, args, work / f"chk-{backend}", run_id)
-                failed |= r["errors"] > 0
-            except Skip as exc:
-                r = {"backend": backend, "skipped": str(exc)}
-                console.print(f"[yellow]{exc}[/yellow]")
-            except Exception as exc:
-                failed = True
-                r = {"backend": backend, "error": f"{type(exc).__name__}: {exc}",
-                     "traceback": traceback.format_exc()}
-                console.print(f"[red]{backend} failed:[/red]\n{r['traceback']}")
+            r, broke = _guarded(backend, functools.partial(
+                checks_backend, backend, path, meta, args, work / f"chk-{backend}", run_id))
+            failed |= broke or r.get("errors", 0) > 0
             results["checks"][backend] = r
             checks.write_results(results, out)
     finally:
