@@ -44,6 +44,17 @@ cli.add_typer(keys_cli, name="keys")
 cli.add_typer(bloctel_cli, name="bloctel")
 cli.add_typer(demo_cli, name="demo")
 
+
+def _register_domain_commands() -> None:
+    from app.registries.bulk_cli import import_cli
+    from app.scrub.cli import scrub_cli
+
+    cli.add_typer(import_cli, name="import")
+    cli.add_typer(scrub_cli, name="scrub")
+
+
+_register_domain_commands()
+
 console = Console(stderr=True)
 
 

@@ -18,11 +18,15 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from app.calls.router import router as calls_router
 from app.campaigns.router import router as campaigns_router
 from app.clock import frozen_instant
+from app.erasure.router import router as erasure_router
 from app.errors import ApiError
+from app.numbers.router import router as numbers_router
 from app.ops.router import router as ops_router
+from app.registries.bulk_router import router as bulk_router
 from app.registries.router import router as registries_router
 from app.reports.router import router as reports_router
 from app.rules_router import router as rules_router
+from app.scrub.router import router as scrub_router
 from app.tenancy.router import router as tenancy_router
 from bloctel.lookup import default_lookup
 from bloctel.router import router as bloctel_router
@@ -59,7 +63,8 @@ def create_app() -> FastAPI:
     )
     for router in (
         ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
-        bloctel_router, reports_router, rules_router,
+        bloctel_router, reports_router, rules_router, bulk_router, numbers_router,
+        scrub_router, erasure_router,
     ):
         app.include_router(router)
 
