@@ -3,10 +3,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+
+#: Width of ``callee`` in the registries: an E.164 number (≤ 16 characters) or, once the number
+#: is erased (GDPR art. 17), its tombstone key ``erased:<sha256 hex>`` (71; see app.erasure.keys).
+CALLEE_LENGTH = 80
 
 
 class Consent(Base):
@@ -15,7 +19,7 @@ class Consent(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    callee: Mapped[str] = mapped_column(String(20))  # E.164
+    callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))  # E.164 or tombstone
     scope: Mapped[str] = mapped_column(String(20))  # canvassing | outside_hours
     given_at: Mapped[datetime] = mapped_column(UTCDateTime())
     channel: Mapped[str] = mapped_column(String(100))
@@ -36,7 +40,7 @@ class Contract(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    callee: Mapped[str] = mapped_column(String(20))
+    callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     reference: Mapped[str] = mapped_column(String(200))
     sector: Mapped[str] = mapped_column(String(40))
     starts_on: Mapped[date] = mapped_column(Date)
@@ -52,7 +56,7 @@ class Opposition(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    callee: Mapped[str] = mapped_column(String(20))
+    callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     source: Mapped[str] = mapped_column(String(200))
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -66,7 +70,7 @@ class Refusal(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    callee: Mapped[str] = mapped_column(String(20))
+    callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     refused_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
 
@@ -79,7 +83,30 @@ class Quarantine(Base):
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
-    callee: Mapped[str] = mapped_column(String(20))
+    callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     until: Mapped[datetime] = mapped_column(UTCDateTime())
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Erasure(Base):
+    """One erasure request (GDPR art. 17) and what it erased, without the number.
+
+    ``tombstone`` is the key that replaced the number in the registries (app.erasure.keys);
+    the counts say how many records of each registry lost their personal data then.
+    """
+
+    __tablename__ = "erasures"
+    __table_args__ = (Index("ix_erasures_tenant_tombstone", "tenant_id", "tombstone"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    tombstone: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    requested_by: Mapped[str] = mapped_column(String(40))  # API key id, not a person
+    consents: Mapped[int] = mapped_column(Integer)
+    contracts: Mapped[int] = mapped_column(Integer)
+    refusals: Mapped[int] = mapped_column(Integer)
+    quarantines: Mapped[int] = mapped_column(Integer)
+    oppositions: Mapped[int] = mapped_column(Integer)
+    opposition_added: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,124 @@
+"""Erasure of one number's personal data (GDPR art. 17), keeping the number blocked.
+
+``erase(tenant, number)`` — the whole request in one transaction:
+
+* **Consents**: ``evidence`` is replaced by a minimal record
+  (``{"erased": true, "erased_at": …, "erasure_id": …}``) while ``evidence_sha256`` is KEPT: the
+  stored hash still proves what evidence was held and when (whoever kept the original can show it
+  matches), without the gateway holding it. A consent not yet revoked is revoked ("erasure
+  request"): an erased consent can never again authorise a call.
+* **Consents, contracts, refusals, quarantines, oppositions**: ``callee`` is replaced by the
+  tombstone key ``app.erasure.keys.tombstone(tenant_id, e164)``. Dates, scopes, sectors, contract
+  references, channels and opposition sources stay: without the number they no longer identify the
+  consumer inside the gateway, and they are the tenant's proof of what it did.
+* **Blocked for good**: an opposition under the tombstone key (source ``erasure request``; an
+  existing opposition of the number is re-keyed instead, keeping its source and date). The check
+  path looks the opposition up under the tombstone key too (``app.calls.facts``), so a later check
+  of the number is denied with ``INTERNAL_OPPOSITION`` — erasing must not make the consumer
+  callable again.
+* **Record**: one ``erasures`` row per request — tenant, tombstone key, instant, the API key id
+  that asked, and how many records of each registry were erased — which proves what was done
+  without the number. The request is idempotent: a second one finds nothing left under the number,
+  reports zero everywhere (and is recorded as such).
+
+**Not erased, and why.** The attempts ledger (``attempts``, ``penalty_lines``) keeps the callee in
+clear: each attempt is the tenant's compliance evidence (proof that a call was checked, allowed or
+denied under the rules in force) and the basis of the operator's penalties, which the
+tenant and the operator must be able to produce to the DGCCRF or a court (GDPR art. 17(3)(b) and
+(e): legal obligation, establishment or defence of legal claims). Retention limits for the ledger
+are issue 5's. BLOCTEL lists are the national list, not this tenant's data. Numbers received after
+the erasure (a new consent, a new opposition) are new data and are stored as given.
+
+**The tombstone is a pseudonym, not anonymisation.** ``sha256(tenant_id | e164)`` is keyed only by
+the tenant id, which is not secret from whoever holds the database: hashing every French number
+(about 10^9) finds an erased number again in minutes. It protects against casual reading, exports
+and logs, and it keeps the key per tenant (the same number erased by two tenants gives two unrelated
+keys); it does not protect against an attacker with the database. A secret pepper would, at the
+cost of a key that must never be lost (losing it would unblock every erased number); it is left
+out on purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from app.calls.service import _PG_LOCK, _lock_key
+from app.clock import now
+from app.erasure.keys import tombstone
+from app.ids import new_id
+from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
+from app.registries.service import normalise_callee
+
+SOURCE = "erasure request"
+
+
+@dataclass(frozen=True)
+class Result:
+    erasure: Erasure
+    erased_anything: bool
+
+
+def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
+    """Erase ``number`` (any written form; 422 when invalid) from this tenant's registries."""
+    e164 = normalise_callee(number)
+    key = tombstone(tenant_id, e164)
+    at = now()
+    erasure_id = new_id("era")
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":  # SQLite: session_scope(write=True) already serialises
+        conn.execute(_PG_LOCK, {"key": _lock_key(tenant_id, e164)})
+
+    def mine(model: Any) -> Any:
+        return (model.tenant_id == tenant_id) & (model.callee == e164)
+
+    minimal = {"erased": True, "erased_at": at.isoformat(), "erasure_id": erasure_id}
+    consents = s.execute(
+        update(Consent).where(mine(Consent), Consent.revoked_at.is_(None))
+        .values(callee=key, evidence=minimal, revoked_at=at, revoke_reason=SOURCE)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    consents += s.execute(
+        update(Consent).where(mine(Consent)).values(callee=key, evidence=minimal)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    counts = {"consents": consents}
+    for name, model in (("contracts", Contract), ("refusals", Refusal),
+                        ("quarantines", Quarantine)):
+        counts[name] = s.execute(
+            update(model).where(mine(model)).values(callee=key)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+
+    blocked = s.scalar(select(exists().where(
+        Opposition.tenant_id == tenant_id, Opposition.callee == key
+    )))
+    if blocked:  # erased before: the number's later opposition goes, the tombstone's stays
+        counts["oppositions"] = s.execute(
+            delete(Opposition).where(mine(Opposition))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    else:  # the number's own opposition, if any, keeps blocking it under the tombstone key
+        counts["oppositions"] = s.execute(
+            update(Opposition).where(mine(Opposition)).values(callee=key)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+    added = False
+    if not blocked and not counts["oppositions"]:
+        s.add(Opposition(id=new_id("opp"), tenant_id=tenant_id, callee=key, source=SOURCE,
+                         attempt_id=None, created_at=at))
+        added = True
+
+    row = Erasure(id=erasure_id, tenant_id=tenant_id, tombstone=key, requested_at=at,
+                  requested_by=requested_by, opposition_added=added, **counts)
+    s.add(row)
+    s.flush()
+    return Result(row, added or any(counts.values()))
+
+
+def list_erasures(s: Session, tenant_id: str, limit: int = 10_000) -> list[Erasure]:
+    q = select(Erasure).where(Erasure.tenant_id == tenant_id)
+    return list(s.scalars(q.order_by(Erasure.requested_at, Erasure.id).limit(limit)))
