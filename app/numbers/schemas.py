@@ -1,0 +1,176 @@
+"""Answers of the per-number views: history, consent proof, next window.
+
+Instants are ISO 8601 strings in the callee's time zone (as on attempts), so an investigator
+reads local times; every one carries its offset.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from app.calls.schemas import ReasonOut
+
+
+class ConsentEntry(BaseModel):
+    id: str
+    scope: str
+    channel: str
+    given_at: str
+    expires_at: str | None
+    revoked_at: str | None
+    revoke_reason: str | None
+    evidence: dict[str, Any]
+    evidence_sha256: str = Field(description="The hash stored when the consent was recorded.")
+
+
+class ContractEntry(BaseModel):
+    id: str
+    reference: str
+    sector: str
+    starts_on: date
+    ends_on: date | None
+    recorded_at: str
+
+
+class OppositionEntry(BaseModel):
+    id: str
+    source: str
+    attempt_id: str | None
+    created_at: str
+
+
+class RefusalEntry(BaseModel):
+    id: str
+    refused_at: str
+    attempt_id: str | None
+
+
+class QuarantineEntry(BaseModel):
+    id: str
+    created_at: str
+    until: str
+    attempt_id: str | None
+
+
+class AttemptEntry(BaseModel):
+    attempt_id: str
+    checked_at: str
+    campaign: str
+    caller_id: str | None
+    agent_id: str | None
+    external_id: str | None
+    decision: str
+    reason_codes: list[str]
+    reasons: list[ReasonOut]
+    regime: str
+    ruleset_version: str
+    penalty_eur: str
+    next_allowed_at: str | None
+    outcome_status: str | None
+    sip_code: int | None
+    duration_s: int | None
+    consumer_refused: bool | None
+    consumer_opposed: bool | None
+    outcome_at: str | None
+
+
+class TimelineEvent(BaseModel):
+    at: str
+    event: str = Field(
+        description="consent_given, consent_expired, consent_revoked, contract_started, "
+        "contract_ended, opposition, refusal, quarantine, quarantine_ended, attempt"
+    )
+    ref: str = Field(description="Id of the record (consent, contract, attempt…).")
+    detail: str
+
+
+class AttemptsPage(BaseModel):
+    items: list[AttemptEntry]
+    limit: int
+    next_after: str | None = Field(
+        description="Pass as ?after= for the next page (oldest first); null on the last page."
+    )
+
+
+class CurrentState(BaseModel):
+    at: str
+    regime: str
+    valid_consents: list[str] = Field(description="Ids of canvassing consents valid now.")
+    valid_outside_hours_consents: list[str]
+    has_valid_consent: bool
+    active_contracts: list[str] = Field(description="References of contracts active today.")
+    opposed: bool
+    opposed_since: str | None
+    refusal_cooldown_until: str | None = Field(
+        description="First instant after the 60-day refusal cooldown; null when none is running."
+    )
+    quarantined_until: str | None
+    attempts_total: int
+    attempts_allowed: int
+    attempts_denied: int
+    penalty_total_eur: str
+    last_attempt_at: str | None
+
+
+class HistoryOut(BaseModel):
+    callee: str
+    callee_time_zone: str
+    summary: CurrentState
+    consents: list[ConsentEntry]
+    contracts: list[ContractEntry]
+    oppositions: list[OppositionEntry]
+    refusals: list[RefusalEntry]
+    quarantines: list[QuarantineEntry]
+    attempts: AttemptsPage
+    timeline: list[TimelineEvent] = Field(
+        description="Registry events and the attempts of this page, merged, oldest first."
+    )
+
+
+class ProofLifecycle(BaseModel):
+    given_at: str
+    expires_at: str | None
+    revoked_at: str | None
+    revoke_reason: str | None
+    withdrawn_by_refusal_at: str | None = Field(
+        description="Opt-in era: the first refusal at or after given_at withdraws the consent."
+    )
+    valid_until: str | None = Field(
+        description="End of validity (earliest of expiry, revocation, withdrawing refusal); "
+        "null while open-ended."
+    )
+    status: str = Field(description="valid | expired | revoked | withdrawn | not_yet_valid")
+    refusals_after: list[RefusalEntry]
+
+
+class ProofOut(BaseModel):
+    consent: ConsentEntry
+    callee_time_zone: str
+    evidence_sha256_recomputed: str
+    evidence_intact: bool = Field(
+        description="The stored evidence still hashes to the hash recorded with it."
+    )
+    lifecycle: ProofLifecycle
+    attempts_under: AttemptsPage = Field(
+        description="Attempts to the callee while the consent was valid, oldest first."
+    )
+
+
+class NextWindowOut(BaseModel):
+    callee: str
+    campaign: str
+    caller_id: str | None = Field(description="The caller ID the call was judged with.")
+    callable_now: bool
+    next_allowed_at: str | None = Field(
+        description="checked_at when callable now; the first instant the full rule set allows "
+        "the call otherwise; null when no time will do without a change of facts (no consent, "
+        "opposition, invalid caller ID, campaign not allowed…): see blocking."
+    )
+    blocking: list[ReasonOut]
+    notices: list[ReasonOut]
+    regime: str
+    ruleset_version: str
+    checked_at: str
