@@ -13,14 +13,27 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Date, String, bindparam, cast, literal, null, select, union_all
+from sqlalchemy import (
+    Connection,
+    Date,
+    String,
+    bindparam,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 
 from app.calls.models import Attempt
 from app.db import UTCDateTime
+from app.erasure.keys import tombstone
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
 from rules_fr.model import ConsentFacts, ContractFacts
 
 _T, _C = bindparam("tenant_id"), bindparam("callee")
+_TOMB = bindparam("tombstone")
 _NO_TIME = cast(null(), UTCDateTime())
 _NO_DATE = cast(null(), Date())
 _NO_TEXT = cast(null(), String())
@@ -45,7 +58,10 @@ CALLEE_FACTS = union_all(
           t3=_con.c.revoked_at),
     _part("contract", _ctr, text=_ctr.c.reference + "\x1f" + _ctr.c.sector,
           d1=_ctr.c.starts_on, d2=_ctr.c.ends_on),
-    _part("opposition", _opp),
+    # an erased number's opposition is stored under its tombstone key (app.erasure.keys)
+    _part("opposition", _opp, where=(
+        (_opp.c.tenant_id == _T) & or_(_opp.c.callee == _C, _opp.c.callee == _TOMB)
+    )),
     _part("refusal", _ref, t1=_ref.c.refused_at),
     _part("quarantine", _qua, t1=_qua.c.until),
     _part("attempt", _att, t1=_att.c.checked_at, where=(
@@ -80,8 +96,8 @@ def callee_facts(
     opposed = False
     quarantined: datetime | None = None
     existing: str | None = None
-    params = {"tenant_id": tenant_id, "callee": callee, "since": since, "at": at,
-              "external_id": external_id}
+    params = {"tenant_id": tenant_id, "callee": callee, "tombstone": tombstone(tenant_id, callee),
+              "since": since, "at": at, "external_id": external_id}
     for kind, text, t1, t2, t3, d1, d2 in conn.execute(CALLEE_FACTS, params):
         if kind == "attempt":
             attempts.append(t1)
@@ -114,3 +130,104 @@ def _day(value: date | datetime | str) -> date:
     if isinstance(value, date):
         return value
     return date.fromisoformat(value)
+
+
+# --- many callees at once (scrubbing a prospect file) ---------------------------------------
+
+_CS, _TS = bindparam("callees", expanding=True), bindparam("tombstones", expanding=True)
+
+
+def _batch_part(kind: str, table: Any, *, text: Any = _NO_TEXT, t1: Any = _NO_TIME,
+                t2: Any = _NO_TIME, t3: Any = _NO_TIME, d1: Any = _NO_DATE, d2: Any = _NO_DATE,
+                where: Any = None) -> Any:
+    c = table.c
+    condition = where if where is not None else (c.tenant_id == _T) & c.callee.in_(_CS)
+    return select(
+        literal(kind, String()).label("kind"), c.callee.label("callee"), text.label("text"),
+        t1.label("t1"), t2.label("t2"), t3.label("t3"), d1.label("d1"), d2.label("d2"),
+    ).where(condition)
+
+
+#: The same facts as ``CALLEE_FACTS`` for a batch of callees (no ``existing``: a batch judges,
+#: it never logs). Each row names its callee (an opposition row may name a tombstone).
+BATCH_FACTS = union_all(
+    _batch_part("consent", _con, text=_con.c.scope, t1=_con.c.given_at, t2=_con.c.expires_at,
+                t3=_con.c.revoked_at),
+    _batch_part("contract", _ctr, text=_ctr.c.reference + "\x1f" + _ctr.c.sector,
+                d1=_ctr.c.starts_on, d2=_ctr.c.ends_on),
+    _batch_part("opposition", _opp, where=(
+        (_opp.c.tenant_id == _T) & or_(_opp.c.callee.in_(_CS), _opp.c.callee.in_(_TS))
+    )),
+    _batch_part("refusal", _ref, t1=_ref.c.refused_at),
+    _batch_part("quarantine", _qua, t1=_qua.c.until),
+    _batch_part("attempt", _att, t1=_att.c.checked_at, where=(
+        (_att.c.tenant_id == _T) & _att.c.callee.in_(_CS) & _att.c.counted.is_(True)
+        & (_att.c.checked_at >= bindparam("since")) & (_att.c.checked_at <= bindparam("at"))
+    )),
+)
+
+#: callees per statement: 7 bound lists of this size stay under SQLite's 32766 variables
+BATCH_SIZE = 2000
+
+NO_FACTS = CalleeFacts((), (), False, (), None, (), None)
+
+
+class _Acc:
+    __slots__ = ("consents", "contracts", "opposed", "refusals", "quarantined", "attempts")
+
+    def __init__(self) -> None:
+        self.consents: list[ConsentFacts] = []
+        self.contracts: list[ContractFacts] = []
+        self.opposed = False
+        self.refusals: list[datetime] = []
+        self.quarantined: datetime | None = None
+        self.attempts: list[datetime] = []
+
+    def facts(self) -> CalleeFacts:
+        return CalleeFacts(
+            consents=tuple(self.consents), contracts=tuple(self.contracts),
+            internal_opposition=self.opposed, refusals=tuple(sorted(self.refusals)),
+            quarantined_until=self.quarantined, counted_attempts=tuple(sorted(self.attempts)),
+            existing_attempt_id=None,
+        )
+
+
+def batch_facts(
+    conn: Connection, tenant_id: str, callees: Any, since: datetime, at: datetime,
+) -> dict[str, CalleeFacts]:
+    """The facts of each of ``callees`` (E.164) in one statement per ``BATCH_SIZE`` callees.
+
+    Only callees the registries or the ledger know are in the answer: for the others (most
+    prospects) the facts are ``NO_FACTS``.
+    """
+    unique = sorted(set(callees))
+    accs: dict[str, _Acc] = {}
+    for i in range(0, len(unique), BATCH_SIZE):
+        chunk = unique[i : i + BATCH_SIZE]
+        by_tomb = {tombstone(tenant_id, c): c for c in chunk}
+        params = {"tenant_id": tenant_id, "callees": chunk, "tombstones": list(by_tomb),
+                  "since": since, "at": at}
+        for kind, callee, text, t1, t2, t3, d1, d2 in conn.execute(BATCH_FACTS, params):
+            callee = by_tomb.get(callee, callee)
+            acc = accs.get(callee)
+            if acc is None:
+                acc = accs[callee] = _Acc()
+            if kind == "attempt":
+                acc.attempts.append(t1)
+            elif kind == "consent":
+                acc.consents.append(
+                    ConsentFacts(scope=text, given_at=t1, expires_at=t2, revoked_at=t3))
+            elif kind == "contract":
+                reference, _, sector = text.partition("\x1f")
+                acc.contracts.append(
+                    ContractFacts(reference=reference, sector=sector, starts_on=_day(d1),
+                                  ends_on=_day(d2) if d2 is not None else None)
+                )
+            elif kind == "opposition":
+                acc.opposed = True
+            elif kind == "refusal":
+                acc.refusals.append(t1)
+            elif kind == "quarantine":
+                q = acc.quarantined
+                acc.quarantined = t1 if q is None or t1 > q else q
+    return {callee: acc.facts() for callee, acc in accs.items()}

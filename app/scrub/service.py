@@ -1,0 +1,236 @@
+"""Scrubbing a prospect file: every row judged by the full rule set at one instant, nothing logged.
+
+A file is read as it arrives (``bloctel.parse.Reader``: gzip by content, BOM, CRLF/CR) and
+written back as it is judged, ``ROWS`` rows at a time, so memory stays flat in the file's size:
+
+1. the layout is sniffed from the first block (``bloctel.parse.sniff``: delimiter, header,
+   which column holds the number);
+2. each row's number is normalised (``classify``, memoised within the file);
+3. the registries and the ledger are read for the whole batch in one statement
+   (``app.calls.facts.batch_facts``), BLOCTEL from the in-memory index;
+4. each row is judged by ``rules_fr.evaluate`` on the same ``CallFacts`` the check path builds —
+   memoised on the facts that can differ between rows (the number's kind, region and zone, and
+   its registry and BLOCTEL facts): most prospects have no registry entry at all, so a file is
+   judged a few dozen times, not once per row;
+5. the row goes out unchanged (same columns, same quoting, same delimiter) followed by four
+   columns: ``e164``, ``callable_now``, ``blocking_reasons`` (codes, space-separated) and
+   ``next_allowed_at`` (ISO 8601 in the callee's zone, empty when no instant is known).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+from zoneinfo import ZoneInfo
+
+from app import clock
+from app.calls.facts import NO_FACTS, batch_facts
+from app.calls.service import _MOBILE_CLI_COUNT, LOOKBACK, PARIS
+from app.campaigns.service import caller_registration, campaign_facts
+from app.db import get_engine
+from app.errors import NotFound
+from app.tenancy.auth import Principal
+from bloctel.lookup import default_lookup
+from bloctel.parse import Reader, sniff
+from rules_fr import evaluate
+from rules_fr.model import BloctelFacts, CallFacts, Decision, NumberInfo, NumberKind
+from rules_fr.numbering import classify, classify_uncached
+
+#: rows judged together (one facts statement per batch)
+ROWS = 2000
+COLUMNS = ("e164", "callable_now", "blocking_reasons", "next_allowed_at")
+_MEMO_LIMIT = 200_000  # numbers remembered within one file (duplicates are common)
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    rows: int
+    callable: int
+    invalid: int
+
+
+class Scrub:
+    """One scrub: a campaign, a caller, an instant. ``run`` turns input bytes into output
+    chunks; ``rows`` / ``callable`` / ``invalid`` count as it goes."""
+
+    def __init__(self, p: Principal, campaign: str, *, caller_id: str | None = None,
+                 agent_id: str | None = None, at: datetime | None = None) -> None:
+        self.tenant_id = p.tenant_id or ""
+        found = campaign_facts(self.tenant_id, campaign)
+        if found is None:
+            raise NotFound(f"no campaign {campaign!r}")
+        self.campaign = found
+        self.at = (at or clock.now()).astimezone(UTC)
+        if caller_id is None and found.caller_ids:
+            caller_id = min(found.caller_ids)  # what the campaign presents
+        self.caller = classify(caller_id) if caller_id and caller_id.strip() else None
+        c = self.caller
+        self.registration = (
+            caller_registration(self.tenant_id, c.e164) if c is not None and c.e164 else None
+        )
+        self.agent_id = agent_id
+        self.p = p
+        self._mobile: dict[str, Any] = {}
+        self._numbers: dict[str, NumberInfo] = {}
+        self._decisions: dict[Any, tuple[bool, str, str]] = {}
+        self.rows = self.callable = self.invalid = 0
+
+    # -- facts known once -------------------------------------------------------------------
+
+    def _mobile_cli(self, conn: Any) -> None:
+        c = self.caller
+        if c is None or c.kind is not NumberKind.MOBILE or not c.e164:
+            return
+        day = self.at.astimezone(PARIS).date()
+        start = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
+        n = conn.execute(
+            _MOBILE_CLI_COUNT,
+            {"tenant_id": self.tenant_id, "caller_id": c.e164, "since": start, "at": self.at},
+        ).scalar_one()
+        self._mobile = {"mobile_cli_attempts": n, "mobile_cli_day": day}
+
+    # -- per row ------------------------------------------------------------------------------
+
+    def number(self, text: str) -> NumberInfo:
+        info = self._numbers.get(text)
+        if info is None:
+            if len(self._numbers) >= _MEMO_LIMIT:
+                self._numbers.clear()
+            info = self._numbers[text] = classify_uncached(text)
+        return info
+
+    def _judge(self, info: NumberInfo, facts: Any, bloctel: BloctelFacts | None
+               ) -> tuple[bool, str, str]:
+        # the rules read the callee's number only through these (and in messages, which a
+        # scrub does not return): rows equal on this key get the same answer
+        key = (info.kind, info.region, info.time_zone, info.e164 is None, facts, bloctel)
+        answer = self._decisions.get(key)
+        if answer is None:
+            answer = self._decisions[key] = self._decide(info, facts, bloctel)
+        return answer
+
+    def _decide(self, info: NumberInfo, facts: Any, bloctel: BloctelFacts | None
+                ) -> tuple[bool, str, str]:
+        extra: dict[str, Any] = {}
+        if info.e164:
+            extra = dict(
+                consents=facts.consents, contracts=facts.contracts,
+                internal_opposition=facts.internal_opposition, refusals=facts.refusals,
+                quarantined_until=facts.quarantined_until,
+                counted_attempts=facts.counted_attempts, bloctel=bloctel,
+            )
+        call = CallFacts(
+            at=self.at, campaign=self.campaign, callee=info, caller=self.caller,
+            caller_registration=self.registration, agent_id=self.agent_id,
+            tenant_suspended=self.p.tenant_suspended, policy=self.p.policy,
+            **extra, **self._mobile,
+        )
+        return _annotation(evaluate(call))
+
+    def judge_batch(self, conn: Any, texts: list[str]) -> list[tuple[NumberInfo, bool, str, str]]:
+        infos = [self.number(t) for t in texts]
+        numbers = [i.e164 for i in infos if i.e164]
+        known = batch_facts(conn, self.tenant_id, numbers, self.at - LOOKBACK, self.at)
+        lookup = default_lookup()
+        out = []
+        for info in infos:
+            if info.e164:
+                facts = known.get(info.e164, NO_FACTS)
+                bloctel = lookup.lookup(None, info.e164)
+            else:
+                facts, bloctel = NO_FACTS, None
+            ok, reasons, nxt = self._judge(info, facts, bloctel)
+            out.append((info, ok, reasons, nxt))
+            self.callable += ok
+            self.invalid += info.kind is NumberKind.INVALID
+        self.rows += len(texts)
+        return out
+
+    # -- the file -----------------------------------------------------------------------------
+
+    def run(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None
+            ) -> Iterator[bytes]:
+        """The annotated file, chunk by chunk (one chunk per batch of rows)."""
+        reader = Reader(raw, on_bytes)
+        blocks = reader.blocks()
+        first = next(blocks, b"")
+        if not first:
+            return
+        layout = sniff(first)
+        delimiter = (layout.delimiter or b",").decode()
+        column = layout.column if layout.delimiter is not None else None
+        eol = "\r\n" if b"\r\n" in first[:1 << 16] else "\n"
+        header_pending = layout.header
+        engine = get_engine()
+        with engine.connect() as conn:
+            with conn.begin():
+                self._mobile_cli(conn)
+            for lines in _batches(_lines(first, blocks), ROWS):
+                out: list[str] = []
+                texts: list[str] = []
+                rows: list[str] = []
+                for line in lines:
+                    if not line.strip():
+                        continue  # blank lines are not rows
+                    if header_pending:
+                        header_pending = False
+                        out.append(line + delimiter + delimiter.join(COLUMNS) + eol)
+                        continue
+                    rows.append(line)
+                    texts.append(_field(line, layout.delimiter, column))
+                if rows:
+                    with conn.begin():
+                        judged = self.judge_batch(conn, texts)
+                    for line, (info, ok, reasons, nxt) in zip(rows, judged, strict=True):
+                        out.append(delimiter.join(
+                            (line, info.e164 or "", "true" if ok else "false", reasons, nxt)
+                        ) + eol)
+                if out:
+                    yield "".join(out).encode()
+
+
+def _annotation(decision: Decision) -> tuple[bool, str, str]:
+    blocks = " ".join(r.code for r in decision.reasons if r.severity == "block")
+    nxt = decision.next_allowed_at
+    text = nxt.astimezone(ZoneInfo(decision.callee_time_zone)).isoformat() if nxt else ""
+    return decision.allowed, blocks, text
+
+
+def _lines(first: bytes, rest: Iterable[bytes]) -> Iterator[str]:
+    for block in _chain(first, rest):
+        text = block.decode("utf-8", "replace")
+        for line in text.split("\n")[:-1]:  # a block ends with a line end
+            yield line[:-1] if line.endswith("\r") else line
+
+
+def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def _batches(lines: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _field(line: str, delimiter: bytes | None, column: int | None) -> str:
+    if column is None or delimiter is None:
+        return line.strip()
+    d = delimiter.decode()
+    if '"' in line:
+        try:
+            fields = next(csv.reader([line], delimiter=d), [])
+        except csv.Error:
+            fields = line.split(d)
+    else:
+        fields = line.split(d)
+    return fields[column].strip() if column < len(fields) else ""

@@ -1,0 +1,162 @@
+"""``POST /v1/scrub``: the same rows back, annotated as ``/v1/calls/evaluate`` would judge them."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.calls.models import Attempt
+from app.db import session_scope
+from app.erasure.keys import tombstone
+from app.ids import new_id
+from app.registries.models import Opposition
+from tests.api.conftest import MONDAY, OPT_OUT_MONDAY, blocking, outcome
+from tests.factories import CANVASSING_CLI, Tenant, add_consent, auth
+
+ANNOTATIONS = ["e164", "callable_now", "blocking_reasons", "next_allowed_at"]
+
+
+def scrub(t: Tenant, body: bytes, role: str = "dialer", **params: Any) -> Any:
+    params.setdefault("campaign", "spring-2026")
+    return t.client.post("/v1/scrub", params=params, content=body,
+                         headers=auth(getattr(t, role)))
+
+
+def rows(text: str, delimiter: str = ",") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def attempts() -> int:
+    with session_scope() as s:
+        return s.scalar(select(func.count()).select_from(Attempt)) or 0
+
+
+def add_tombstoned_opposition(t: Tenant, e164: str) -> None:
+    """What the erasure of ``e164`` leaves behind: its opposition under the tombstone key."""
+    with session_scope(write=True) as s:
+        s.add(Opposition(id=new_id("opp"), tenant_id=t.id, callee=tombstone(t.id, e164),
+                         source="erasure", created_at=datetime.now(UTC)))
+
+
+def import_bloctel(t: Tenant, numbers: bytes, as_of: str = "2026-06-10") -> None:
+    r = t.client.post("/v1/bloctel/imports", params={"mode": "replace", "as_of": as_of},
+                      content=numbers, headers=auth(t.operator))
+    assert r.status_code == 201, r.text
+
+
+def test_annotations_equal_what_evaluate_says(tenant: Tenant, freeze) -> None:
+    freeze(OPT_OUT_MONDAY)
+    import_bloctel(tenant, b"0611111111\n0611111112\n")
+    add_consent(tenant, "+33611111112", given_at="2026-06-01T10:00:00+02:00")
+    add_consent(tenant, "+33622222222", given_at="2026-06-01T10:00:00+02:00")
+    r = tenant.post("/v1/contracts", {"callee": "+33633333333", "reference": "C-1",
+                                      "sector": "general", "starts_on": "2026-01-01"})
+    assert r.status_code == 201, r.text
+    assert tenant.post("/v1/oppositions", {"callee": "+33644444444", "source": "web"}
+                       ).status_code == 201
+    add_tombstoned_opposition(tenant, "+33655555555")
+    refused = tenant.check(callee="+33666666666").json()
+    outcome(tenant, refused["attempt_id"], "answered", duration_s=5, consumer_refused=True)
+    for _ in range(4):  # the fifth attempt in 30 days is over the limit
+        tenant.check(callee="+33677777777")
+    numbers = ["0611111111", "06 11 11 11 12", "+33622222222", "0633333333", "0644444444",
+               "0655555555", "0666666666", "0677777777", "0612345678", "0590 27 12 34",
+               "not a number", "0899123456", "+4915112345678", "06123", ""]
+    before = attempts()
+    for instant in (OPT_OUT_MONDAY, MONDAY, "2026-06-14T10:30:00+02:00",  # a Sunday
+                    "2026-06-15T21:30:00+02:00"):
+        freeze(instant)
+        body = "\n".join(f"{n};x{i}" for i, n in enumerate(numbers)).encode()
+        r = scrub(tenant, body)
+        assert r.status_code == 200, r.text
+        assert r.headers["content-type"].startswith("text/csv")
+        out = rows(r.text, ";")
+        assert [row[:2] for row in out] == [[n, f"x{i}"] for i, n in enumerate(numbers)]
+        for row in out:
+            number, _, e164, ok, reasons, nxt = row
+            d = tenant.evaluate(callee=number, caller_id=CANVASSING_CLI).json()
+            assert ok == ("true" if d["decision"] == "allow" else "false"), (instant, row, d)
+            assert reasons.split() == blocking(d), (instant, row, d)
+            assert nxt == (d["next_allowed_at"] or ""), (instant, row, d)
+            if d["callee"].startswith("+") and "CALLEE_INVALID" not in reasons:
+                assert e164 == d["callee"]
+    assert attempts() == before  # nothing logged
+
+
+def test_opposition_under_the_tombstone_blocks_check_and_scrub(tenant: Tenant) -> None:
+    add_consent(tenant, "+33655555555")
+    add_tombstoned_opposition(tenant, "+33655555555")
+    d = tenant.check(callee="0655555555").json()
+    assert "INTERNAL_OPPOSITION" in blocking(d), d
+    out = rows(scrub(tenant, b"0655555555\n").text)
+    assert out[0][2] == "false" and "INTERNAL_OPPOSITION" in out[0][3].split()
+    # another tenant's tombstone is another key: it does not block this tenant
+    add_consent(tenant, "+33656565656")
+    with session_scope(write=True) as s:
+        s.add(Opposition(id=new_id("opp"), tenant_id=tenant.id,
+                         callee=tombstone("someone-else", "+33656565656"), source="erasure",
+                         created_at=datetime.now(UTC)))
+    assert rows(scrub(tenant, b"0656565656\n").text)[0][2] == "true"
+
+
+def test_header_extra_columns_and_quoting_are_preserved(tenant: Tenant) -> None:
+    add_consent(tenant, "+33612345678")
+    body = (b'nom,telephone,ville\n"Dupont, Jean",06 12 34 56 78,Paris\n'
+            b'Martin,0699999999,"Lyon"\nDurand,garbage,Metz\n')
+    r = scrub(tenant, body)
+    lines = r.text.splitlines()
+    assert lines[0] == "nom,telephone,ville," + ",".join(ANNOTATIONS)
+    assert lines[1].startswith('"Dupont, Jean",06 12 34 56 78,Paris,+33612345678,true,,')
+    assert lines[2].startswith('Martin,0699999999,"Lyon",+33699999999,false,')
+    out = rows(r.text)
+    assert out[3][:5] == ["Durand", "garbage", "Metz", "", "false"]
+    assert "CALLEE_INVALID" in out[3][5].split()
+
+
+def test_no_header_semicolons_crlf_and_gzip(tenant: Tenant) -> None:
+    add_consent(tenant, "+33612345678")
+    body = b"0612345678;a;b\r\n0699999999;c;d\r\n"
+    plain = scrub(tenant, body)
+    zipped = scrub(tenant, gzip.compress(body))
+    assert plain.text == zipped.text
+    out = rows(plain.text, ";")
+    assert [r[:3] for r in out] == [["0612345678", "a", "b"], ["0699999999", "c", "d"]]
+    assert [r[4] for r in out] == ["true", "false"]
+    # one number per line, no header: a comma-separated answer
+    single = rows(scrub(tenant, b"0612345678\n+33699999999\n").text)
+    assert [r[:3] for r in single] == [["0612345678", "+33612345678", "true"],
+                                      ["+33699999999", "+33699999999", "false"]]
+
+
+def test_another_tenants_consents_never_make_a_number_callable(tenant: Tenant,
+                                                                other: Tenant) -> None:
+    add_consent(other, "+33612345678")
+    out = rows(scrub(tenant, b"0612345678\n").text)
+    assert out[0][2] == "false", out
+    assert rows(scrub(other, b"0612345678\n").text)[0][2] == "true"
+
+
+def test_roles_and_unknown_campaign(tenant: Tenant) -> None:
+    assert scrub(tenant, b"0612345678\n", role="admin").status_code == 200
+    assert scrub(tenant, b"0612345678\n", role="compliance").status_code == 403
+    assert scrub(tenant, b"0612345678\n", role="operator").status_code == 403
+    assert tenant.client.post("/v1/scrub", params={"campaign": "spring-2026"},
+                              content=b"0612345678\n").status_code == 401
+    r = scrub(tenant, b"0612345678\n", campaign="nope")
+    assert r.status_code == 404, r.text
+
+
+def test_many_rows_in_several_batches_come_back_in_order(tenant: Tenant) -> None:
+    add_consent(tenant, "+33612345678")
+    n = 4500
+    body = "".join(f"06{i:08d},{i}\n" if i != 3333 else "0612345678,3333\n"
+                   for i in range(n)).encode()
+    out = rows(scrub(tenant, body).text)
+    assert len(out) == n
+    assert [int(r[1]) for r in out] == list(range(n))
+    assert [r[1] for r in out if r[3] == "true"] == ["3333"]
