@@ -3,17 +3,20 @@ keep the hashes, and the number stays blocked (``INTERNAL_OPPOSITION``), per ten
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from app import db as app_db
 from app.calls.models import Attempt
 from app.db import session_scope
 from app.erasure.keys import tombstone
 from app.ids import new_id
+from app.migrate import downgrade, upgrade
 from app.registries.models import (
     Consent,
     Contract,
@@ -24,6 +27,7 @@ from app.registries.models import (
 )
 from app.tenancy.models import ApiKey
 from tests.api.conftest import blocking
+from tests.conftest import Database, _pg_create, _pg_drop
 from tests.factories import CALLEE, Tenant, add_consent
 
 REGISTRIES = (Consent, Contract, Opposition, Refusal, Quarantine)
@@ -197,3 +201,50 @@ def test_an_invalid_number_is_a_422(tenant: Tenant, number: str) -> None:
     r = erase(tenant, number)
     assert r.status_code == 422, r.text
     assert tenant.get("/v1/erasures").json() == []
+
+
+@pytest.fixture
+def fresh_url(database: Database, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the same backend as ``database`` (never the shared one)."""
+    if database.backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = _pg_create()
+    try:
+        yield url
+    finally:
+        _pg_drop(url)
+
+
+def test_migration_0003_keeps_the_registries_and_refuses_to_drop_tombstones(
+    fresh_url: str,
+) -> None:
+    """0002 → 0003 keeps every registry row; going back below 0003 while a tombstone is stored
+    is refused (an erasure cannot be undone, and dropping the row would unblock the number)."""
+    upgrade(fresh_url, "0002")
+    engine = app_db.make_engine(fresh_url)
+    at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO tenants (id, name, legal_form, status, policy, "
+                              "created_at) VALUES ('ten_1', 'Acme', 'legal_person', 'active', "
+                              "'{}', :at)"), {"at": at})
+            conn.execute(text("INSERT INTO oppositions (id, tenant_id, callee, source, "
+                              "created_at) VALUES ('opp_1', 'ten_1', :c, 'letter', :at)"),
+                         {"c": CALLEE, "at": at})
+        upgrade(fresh_url)
+        key = tombstone("ten_1", CALLEE)
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT callee FROM oppositions")).scalars().all() == [CALLEE]
+            conn.execute(text("UPDATE oppositions SET callee = :k"), {"k": key})
+        with pytest.raises(RuntimeError, match="erased number"):
+            downgrade(fresh_url, "0002")
+        with engine.begin() as conn:  # nothing was changed by the refused downgrade
+            assert conn.execute(text("SELECT callee FROM oppositions")).scalars().all() == [key]
+            assert conn.execute(text("SELECT count(*) FROM erasures")).scalar_one() == 0
+            conn.execute(text("UPDATE oppositions SET callee = :c"), {"c": CALLEE})
+        downgrade(fresh_url, "0002")
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT callee FROM oppositions")).scalars().all() == [CALLEE]
+    finally:
+        engine.dispose()
