@@ -24,6 +24,11 @@ class ConsentEntry(BaseModel):
     revoke_reason: str | None
     evidence: dict[str, Any]
     evidence_sha256: str = Field(description="The hash stored when the consent was recorded.")
+    erased: bool = Field(
+        default=False,
+        description="Erased (GDPR art. 17): kept under the number's tombstone key, evidence "
+        "replaced by an erasure record, hash kept.",
+    )
 
 
 class ContractEntry(BaseModel):
@@ -33,6 +38,7 @@ class ContractEntry(BaseModel):
     starts_on: date
     ends_on: date | None
     recorded_at: str
+    erased: bool = False
 
 
 class OppositionEntry(BaseModel):
@@ -40,12 +46,14 @@ class OppositionEntry(BaseModel):
     source: str
     attempt_id: str | None
     created_at: str
+    erased: bool = False
 
 
 class RefusalEntry(BaseModel):
     id: str
     refused_at: str
     attempt_id: str | None
+    erased: bool = False
 
 
 class QuarantineEntry(BaseModel):
@@ -53,6 +61,7 @@ class QuarantineEntry(BaseModel):
     created_at: str
     until: str
     attempt_id: str | None
+    erased: bool = False
 
 
 class AttemptEntry(BaseModel):
@@ -77,11 +86,19 @@ class AttemptEntry(BaseModel):
     outcome_at: str | None
 
 
+class ErasureEntry(BaseModel):
+    id: str
+    requested_at: str
+    requested_by: str = Field(description="API key id that asked.")
+    erased: dict[str, int]
+    opposition_added: bool
+
+
 class TimelineEvent(BaseModel):
     at: str
     event: str = Field(
         description="consent_given, consent_expired, consent_revoked, contract_started, "
-        "contract_ended, opposition, refusal, quarantine, quarantine_ended, attempt"
+        "contract_ended, opposition, refusal, quarantine, erasure, attempt"
     )
     ref: str = Field(description="Id of the record (consent, contract, attempt…).")
     detail: str
@@ -124,6 +141,10 @@ class HistoryOut(BaseModel):
     oppositions: list[OppositionEntry]
     refusals: list[RefusalEntry]
     quarantines: list[QuarantineEntry]
+    erasures: list[ErasureEntry] = Field(
+        description="Erasure requests for this number: the registries above then include the "
+        "records kept under its tombstone key (marked erased)."
+    )
     attempts: AttemptsPage
     timeline: list[TimelineEvent] = Field(
         description="Registry events and the attempts of this page, merged, oldest first."
@@ -149,13 +170,18 @@ class ProofLifecycle(BaseModel):
 class ProofOut(BaseModel):
     consent: ConsentEntry
     callee_time_zone: str
-    evidence_sha256_recomputed: str
-    evidence_intact: bool = Field(
-        description="The stored evidence still hashes to the hash recorded with it."
+    evidence_sha256_recomputed: str | None = Field(
+        description="SHA-256 of the evidence stored now; null when it was erased."
+    )
+    evidence_intact: bool | None = Field(
+        description="The stored evidence still hashes to the hash recorded with it: false means "
+        "it was altered after recording; null when it was erased (GDPR art. 17), the stored "
+        "hash then being what proves the evidence that was held."
     )
     lifecycle: ProofLifecycle
     attempts_under: AttemptsPage = Field(
-        description="Attempts to the callee while the consent was valid, oldest first."
+        description="Attempts to the callee while the consent was valid, oldest first. Empty for "
+        "an erased consent: the registry no longer knows the number (see the number's history)."
     )
 
 

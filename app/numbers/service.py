@@ -22,6 +22,8 @@ from app.calls.schemas import CheckIn, ReasonOut
 from app.calls.service import evaluate_call
 from app.campaigns.service import campaign_facts
 from app.db import session_scope
+from app.erasure.keys import PREFIX as TOMBSTONE_PREFIX
+from app.erasure.keys import tombstone
 from app.errors import NotFound, Unprocessable
 from app.money import format_eur
 from app.numbers.schemas import (
@@ -30,6 +32,7 @@ from app.numbers.schemas import (
     ConsentEntry,
     ContractEntry,
     CurrentState,
+    ErasureEntry,
     HistoryOut,
     NextWindowOut,
     OppositionEntry,
@@ -39,7 +42,7 @@ from app.numbers.schemas import (
     RefusalEntry,
     TimelineEvent,
 )
-from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
+from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
 from app.registries.service import evidence_sha256, get_consent, normalise_callee
 from app.tenancy.auth import Principal
 from rules_fr import data
@@ -69,8 +72,13 @@ def _s(dt: datetime, zone: str) -> str:
 # --- rows → entries --------------------------------------------------------------------------
 
 
+def _erased(r: Any) -> bool:
+    return bool(r.callee.startswith(TOMBSTONE_PREFIX))
+
+
 def _consent(r: Consent, z: str) -> ConsentEntry:
     return ConsentEntry(
+        erased=_erased(r),
         id=r.id, scope=r.scope, channel=r.channel, given_at=_s(r.given_at, z),
         expires_at=_iso(r.expires_at, z), revoked_at=_iso(r.revoked_at, z),
         revoke_reason=r.revoke_reason, evidence=r.evidence, evidence_sha256=r.evidence_sha256,
@@ -78,7 +86,8 @@ def _consent(r: Consent, z: str) -> ConsentEntry:
 
 
 def _refusal(r: Refusal, z: str) -> RefusalEntry:
-    return RefusalEntry(id=r.id, refused_at=_s(r.refused_at, z), attempt_id=r.attempt_id)
+    return RefusalEntry(id=r.id, refused_at=_s(r.refused_at, z), attempt_id=r.attempt_id,
+                        erased=_erased(r))
 
 
 def _attempt(r: Attempt, z: str) -> AttemptEntry:
@@ -172,8 +181,10 @@ def _cooldown_until(refusals: list[datetime], at: datetime, zone: str) -> dateti
     return end if end is not None and end > at else None
 
 
-def _registry(s: Session, model: Any, tenant_id: str, callee: str, order: Any) -> list[Any]:
-    q = select(model).where(model.tenant_id == tenant_id, model.callee == callee)
+def _registry(
+    s: Session, model: Any, tenant_id: str, callees: list[str], order: Any
+) -> list[Any]:
+    q = select(model).where(model.tenant_id == tenant_id, model.callee.in_(callees))
     return list(s.scalars(q.order_by(order, model.id)))
 
 
@@ -186,16 +197,32 @@ def history(
     callee = normalise_callee(number)
     z = _zone_of(callee)
     at = clock.now()
+    # an erased number's records live on under its tombstone key (app.erasure): still its story
+    tomb = tombstone(tenant_id, callee)
+    keys = [callee, tomb]
     with session_scope() as s:
-        consents: list[Consent] = _registry(s, Consent, tenant_id, callee, Consent.given_at)
-        contracts: list[Contract] = _registry(s, Contract, tenant_id, callee, Contract.starts_on)
+        consents: list[Consent] = _registry(s, Consent, tenant_id, keys, Consent.given_at)
+        contracts: list[Contract] = _registry(s, Contract, tenant_id, keys, Contract.starts_on)
         oppositions: list[Opposition] = _registry(
-            s, Opposition, tenant_id, callee, Opposition.created_at
+            s, Opposition, tenant_id, keys, Opposition.created_at
         )
-        refusals: list[Refusal] = _registry(s, Refusal, tenant_id, callee, Refusal.refused_at)
+        refusals: list[Refusal] = _registry(s, Refusal, tenant_id, keys, Refusal.refused_at)
         quarantines: list[Quarantine] = _registry(
-            s, Quarantine, tenant_id, callee, Quarantine.created_at
+            s, Quarantine, tenant_id, keys, Quarantine.created_at
         )
+        erasures = [
+            ErasureEntry(
+                id=e.id, requested_at=_s(e.requested_at, z), requested_by=e.requested_by,
+                erased={"consents": e.consents, "contracts": e.contracts,
+                        "refusals": e.refusals, "quarantines": e.quarantines,
+                        "oppositions": e.oppositions},
+                opposition_added=e.opposition_added,
+            )
+            for e in s.scalars(
+                select(Erasure).where(Erasure.tenant_id == tenant_id, Erasure.tombstone == tomb)
+                .order_by(Erasure.requested_at, Erasure.id)
+            )
+        ]
         page = _attempts_page(s, tenant_id, callee, z, limit=limit, after=after)
         a = Attempt
         total, allowed, penalty, last = s.execute(
@@ -238,29 +265,31 @@ def history(
         consents=[_consent(c, z) for c in consents],
         contracts=[
             ContractEntry(id=c.id, reference=c.reference, sector=c.sector, starts_on=c.starts_on,
-                          ends_on=c.ends_on, recorded_at=_s(c.created_at, z))
+                          ends_on=c.ends_on, recorded_at=_s(c.created_at, z),
+                          erased=_erased(c))
             for c in contracts
         ],
         oppositions=[
             OppositionEntry(id=o.id, source=o.source, attempt_id=o.attempt_id,
-                            created_at=_s(o.created_at, z))
+                            created_at=_s(o.created_at, z), erased=_erased(o))
             for o in oppositions
         ],
         refusals=[_refusal(r, z) for r in refusals],
         quarantines=[
             QuarantineEntry(id=q.id, created_at=_s(q.created_at, z), until=_s(q.until, z),
-                            attempt_id=q.attempt_id)
+                            attempt_id=q.attempt_id, erased=_erased(q))
             for q in quarantines
         ],
-        attempts=page,
-        timeline=_timeline(consents, contracts, oppositions, refusals, quarantines, page, z, at),
+        erasures=erasures, attempts=page,
+        timeline=_timeline(consents, contracts, oppositions, refusals, quarantines, erasures,
+                           page, z, at),
     )
 
 
 def _timeline(
     consents: list[Consent], contracts: list[Contract], oppositions: list[Opposition],
-    refusals: list[Refusal], quarantines: list[Quarantine], page: AttemptsPage, z: str,
-    at: datetime,
+    refusals: list[Refusal], quarantines: list[Quarantine], erasures: list[ErasureEntry],
+    page: AttemptsPage, z: str, at: datetime,
 ) -> list[TimelineEvent]:
     tz = ZoneInfo(z)
     events: list[tuple[datetime, int, TimelineEvent]] = []
@@ -291,6 +320,9 @@ def _timeline(
         add(o.created_at, "opposition", o.id, f"internal opposition ({o.source})")
     for q in quarantines:
         add(q.created_at, "quarantine", q.id, f"reported unassigned until {_s(q.until, z)}")
+    for e in erasures:
+        add(datetime.fromisoformat(e.requested_at), "erasure", e.id,
+            "personal data erased (GDPR art. 17); the number stays blocked")
     for a in page.items:
         detail = f"{a.decision} ({' '.join(a.reason_codes) or 'no reason'}) campaign {a.campaign}"
         if a.outcome_status:
@@ -309,7 +341,7 @@ def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | No
         c = get_consent(s, tenant_id, consent_id)  # 404 for another tenant's consent
         z = _zone_of(c.callee)
         refusals: list[Refusal] = [
-            r for r in _registry(s, Refusal, tenant_id, c.callee, Refusal.refused_at)
+            r for r in _registry(s, Refusal, tenant_id, [c.callee], Refusal.refused_at)
             if r.refused_at >= c.given_at
         ]
         withdrawing = _withdrawing_refusals([r.refused_at for r in refusals], at)
@@ -326,14 +358,16 @@ def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | No
             status = "withdrawn"
         else:
             status = "expired"
-        recomputed = evidence_sha256(c.evidence)
+        # an erasure replaces the evidence by its own record and keeps the hash (app.erasure)
+        erased = _erased(c) and c.evidence.get("erased") is True
+        recomputed = None if erased else evidence_sha256(c.evidence)
         page = _attempts_page(
             s, tenant_id, c.callee, z, limit=limit, after=after, start=c.given_at,
             end=valid_until,
         )
         return ProofOut(
             consent=_consent(c, z), callee_time_zone=z, evidence_sha256_recomputed=recomputed,
-            evidence_intact=recomputed == c.evidence_sha256,
+            evidence_intact=None if erased else recomputed == c.evidence_sha256,
             lifecycle=ProofLifecycle(
                 given_at=_s(c.given_at, z), expires_at=_iso(c.expires_at, z),
                 revoked_at=_iso(c.revoked_at, z), revoke_reason=c.revoke_reason,

@@ -308,3 +308,34 @@ def test_tenant_isolation(tenant: Tenant, other: Tenant, freeze: Callable[[str],
     mine = tenant.get(f"/v1/numbers/{STORY}/next-window", role="dialer",
                       params={"campaign": "spring-2026"}).json()
     assert {b["code"] for b in mine["blocking"]} == {"INTERNAL_OPPOSITION", "REFUSAL_COOLDOWN"}
+
+
+def test_erased_number_keeps_its_story_and_its_proof(tenant: Tenant, other: Tenant) -> None:
+    consent = add_consent(tenant, CONSENTED)
+    attempt = tenant.check(callee=CONSENTED).json()
+    assert tenant.post(f"/v1/numbers/{CONSENTED}/erasure").status_code == 201
+
+    h = tenant.get(f"/v1/numbers/{CONSENTED}/history").json()
+    assert [(c["id"], c["erased"]) for c in h["consents"]] == [(consent["id"], True)]
+    assert h["consents"][0]["evidence"].get("erased") is True
+    assert h["consents"][0]["evidence_sha256"] == consent["evidence_sha256"]
+    assert [o["erased"] for o in h["oppositions"]] == [True]
+    assert len(h["erasures"]) == 1 and h["erasures"][0]["erased"]["consents"] == 1
+    assert [a["attempt_id"] for a in h["attempts"]["items"]] == [attempt["attempt_id"]]
+    assert "erasure" in [e["event"] for e in h["timeline"]]
+    s = h["summary"]
+    assert (s["opposed"], s["has_valid_consent"]) == (True, False)
+
+    p = tenant.get(f"/v1/consents/{consent['id']}/proof").json()
+    assert (p["evidence_intact"], p["evidence_sha256_recomputed"]) == (None, None)
+    assert p["consent"]["evidence_sha256"] == consent["evidence_sha256"]
+    assert p["lifecycle"]["status"] == "revoked"
+    assert p["lifecycle"]["revoke_reason"] == "erasure request"
+
+    w = tenant.get(f"/v1/numbers/{CONSENTED}/next-window", role="dialer",
+                   params={"campaign": "spring-2026"}).json()
+    assert w["next_allowed_at"] is None  # blocked for good, and no consent under the number
+    assert [b["code"] for b in w["blocking"]] == ["INTERNAL_OPPOSITION", "CONSENT_REQUIRED"]
+    # another tenant's view of the same number knows nothing of it
+    mine = other.get(f"/v1/numbers/{CONSENTED}/history").json()
+    assert (mine["consents"], mine["oppositions"], mine["erasures"]) == ([], [], [])
