@@ -339,3 +339,21 @@ def test_erased_number_keeps_its_story_and_its_proof(tenant: Tenant, other: Tena
     # another tenant's view of the same number knows nothing of it
     mine = other.get(f"/v1/numbers/{CONSENTED}/history").json()
     assert (mine["consents"], mine["oppositions"], mine["erasures"]) == ([], [], [])
+
+
+def test_next_window_at_an_instant_and_with_a_caller_id(tenant: Tenant) -> None:
+    add_consent(tenant, CONSENTED)
+    url = f"/v1/numbers/{CONSENTED}/next-window"
+    night = {"campaign": "spring-2026", "at": "2026-11-24T21:00:00+01:00"}
+    w = tenant.get(url, role="dialer", params=night).json()
+    assert w["checked_at"] == night["at"]
+    assert (w["callable_now"], w["next_allowed_at"]) == (False, "2026-11-25T10:00:00+01:00")
+    assert w["caller_id"] == "+33162000001"  # the campaign's only caller ID
+    # a caller ID the campaign does not present: no instant will do until the campaign changes
+    other_cli = {"campaign": "spring-2026", "caller_id": "01 40 00 00 01"}
+    w = tenant.get(url, role="dialer", params=other_cli).json()
+    assert w["next_allowed_at"] is None
+    assert "CALLER_ID_NOT_IN_CAMPAIGN" in [b["code"] for b in w["blocking"]]
+    assert tenant.get(url, role="dialer", params={"campaign": "spring-2026",
+                                                  "at": "2026-11-24T21:00:00"}).status_code == 422
+    assert tenant.get(url, role="dialer").status_code == 422  # campaign is required
