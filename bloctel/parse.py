@@ -317,6 +317,18 @@ class BlockParser:
 
     def parse(self, block: bytes, first_line: int) -> np.ndarray:
         """Keys (int64 E.164 digits) of the valid lines of ``block``, in file order."""
+        keys, ok, _ = self._parse(block, first_line)
+        return keys[ok]
+
+    def parse_lines(self, block: bytes, first_line: int) -> tuple[np.ndarray, dict[int, str]]:
+        """Every line's key (-1 where none: blank or rejected) and {line index: reason} of the
+        rejected lines — for callers that keep other data beside each number (bulk imports)."""
+        keys, ok, reasons = self._parse(block, first_line)
+        return np.where(ok, keys, -1), reasons
+
+    def _parse(
+        self, block: bytes, first_line: int
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
         a = np.frombuffer(block, dtype=np.uint8)
         nl = np.flatnonzero(a == 10)
         n_lines = len(nl)
@@ -443,11 +455,11 @@ class BlockParser:
                 keys[i] = key
 
         rejected = np.flatnonzero((reason > 0) & ~skip)
-        self._reject(block, starts, ends, rejected, [codes[c] for c in reason[rejected]],
-                     first_line)
-        valid = keys[(reason == 0) & ~skip]
-        self.tally.valid += len(valid)
-        return valid
+        why = [codes[c] for c in reason[rejected]]
+        self._reject(block, starts, ends, rejected, why, first_line)
+        ok = (reason == 0) & ~skip
+        self.tally.valid += int(ok.sum())
+        return keys, ok, dict(zip(rejected.tolist(), why, strict=True))
 
     def _column_mask(
         self, a: np.ndarray, nl: np.ndarray, starts: np.ndarray

@@ -1,7 +1,176 @@
-"""``gateway import consents|contracts|oppositions``: registered in ``app.cli``."""
+"""``gateway import consents|contracts|oppositions FILE``: registered in ``app.cli``.
+
+Locally (no ``--url``) the file goes into the configured database (DATABASE_URL) for
+``--tenant``; with ``--url``/``--key`` (an admin key of the tenant) it is streamed to a running
+gateway's ``POST /v1/<kind>/import``. File format, natural keys and failure semantics:
+``app.registries.bulk``. Reuses the ``bloctel import`` command's helpers (progress bars, error
+handling, remote calls) from ``app.cli``, imported lazily (``app.cli`` imports this module).
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
 import_cli = typer.Typer(help="Bulk imports into the registries.", no_args_is_help=True)
+
+
+class Kind(StrEnum):
+    consents = "consents"
+    contracts = "contracts"
+    oppositions = "oppositions"
+
+
+_HELP = (
+    "Import a CSV file of {kind} for one tenant.\n\n"
+    "A header names the columns (French or English: numero|telephone|phone|callee, …); `;` or "
+    "`,`; gzip or not; national or E.164 numbers. Each row is created, updated or left "
+    "unchanged by its natural key ({key}), or rejected with its line number and reason. Rows "
+    "are committed in batches: an interrupted import leaves every row wholly in or out, and "
+    "running the same import again completes it. Exit codes: 0 imported (even with rejected "
+    "rows), 1 failed, 2 usage error."
+)
+_KEYS = {"consents": "number, scope, given_at", "contracts": "reference",
+         "oppositions": "number"}
+
+
+def _local(kind: str, file: Path, tenant: str | None, show: bool) -> dict[str, Any]:
+    from app.cli import _database, _Failed, _phases
+    from app.db import get_engine, session_scope
+    from app.registries.bulk import BulkImportError, ImportBusy, import_csv
+    from app.tenancy.models import Tenant
+    from bloctel.parse import FormatError
+
+    if not tenant:
+        raise typer.BadParameter("the tenant to import into is needed (or --url/--key)",
+                                 param_hint="'--tenant'")
+    try:
+        with _database():
+            with session_scope() as s:
+                if s.get(Tenant, tenant) is None:
+                    raise _Failed(f"no tenant {tenant!r} in the database", error="not_found")
+            with file.open("rb") as raw, _phases(show, file.stat().st_size) as phases:
+                return import_csv(get_engine(), raw, kind=kind,  # type: ignore[arg-type]
+                                  tenant_id=tenant, progress=phases)
+    except ImportBusy as exc:
+        raise _Failed(f"{exc}: try again when it is done", error="import_running") from exc
+    except (BulkImportError, FormatError) as exc:
+        raise _Failed(f"{file} cannot be imported: {exc}", error="import_invalid",
+                      detail=str(exc)) from exc
+    except OSError as exc:
+        raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
+
+
+def _remote(kind: str, file: Path, show: bool, url: str, key: str | None) -> dict[str, Any]:
+    from collections.abc import Iterator
+
+    from app.cli import _call, _client, _Failed, _phases
+
+    try:
+        size = file.stat().st_size
+    except OSError as exc:
+        raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
+    with _client(url, key, read_timeout=3600.0) as client, _phases(show, size) as phases:
+
+        def chunks() -> Iterator[bytes]:
+            phases.phase("uploading")
+            with file.open("rb") as f:
+                while data := f.read(1 << 20):
+                    phases.bytes_read(len(data))
+                    yield data
+            phases.phase("processing")
+
+        try:
+            return _call(client, "POST", f"/v1/{kind}/import", content=chunks(), headers={
+                "Content-Type": "text/csv", "Content-Length": str(size)})
+        except OSError as exc:
+            raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
+
+
+def _show(r: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from app.cli import _n, out
+
+    table = Table(title=f"Import of {r['kind']}", show_header=False, title_style="bold")
+    table.add_column("field", style="bold")
+    table.add_column("value", overflow="fold")
+    for name in ("lines", "created", "updated", "unchanged"):
+        table.add_row(name, _n(r.get(name)))
+    rejected = r.get("rejected") or 0
+    table.add_row("rejected", Text(_n(rejected), style="red" if rejected else ""))
+    table.add_row("blank", _n(r.get("blank")))
+    columns = r.get("columns") or {}
+    table.add_row("columns", ", ".join(f"{k} ← {v!r}" for k, v in columns.items()))
+    if r.get("ignored_columns"):
+        table.add_row("ignored columns", ", ".join(map(repr, r["ignored_columns"])))
+    table.add_row("sha256", str(r.get("sha256")))
+    if r.get("seconds") is not None:
+        table.add_row("seconds", f"{r['seconds']:.2f}")
+    table.add_row("import id", str(r.get("import_id")))
+    out.print(table)
+    samples = r.get("rejected_samples") or []
+    if samples:
+        t = Table(title="Rejected lines", title_style="bold")
+        t.add_column("line", justify="right", no_wrap=True)
+        t.add_column("value", overflow="fold")
+        t.add_column("reason", overflow="fold")
+        for s in samples[:20]:
+            t.add_row(_n(s.get("line")), Text(repr(s.get("value", ""))), str(s.get("error")))
+        out.print(t)
+        if rejected > 20:
+            out.print(f"… and {rejected - 20:,} more rejected lines (--json lists up to 100)")
+    reasons = r.get("reasons") or {}
+    if reasons:
+        t = Table(title="Rejected lines by reason", title_style="bold")
+        t.add_column("reason", overflow="fold")
+        t.add_column("lines", justify="right")
+        for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            t.add_row(str(reason), _n(count))
+        out.print(t)
+
+
+def _command(kind: Kind) -> None:
+    def run(
+        file: Annotated[Path, typer.Argument(
+            exists=True, dir_okay=False, readable=True, show_default=False,
+            help="The CSV file (header line; ; or ,; gzip or not).")],
+        tenant: Annotated[str | None, typer.Option(
+            "--tenant", "-t", show_default=False,
+            help="Tenant id to import into (local mode; remotely the key's tenant).")] = None,
+        as_json: Annotated[bool, typer.Option(
+            "--json", help="Print JSON on stdout, nothing else.")] = False,
+        quiet: Annotated[bool, typer.Option(
+            "--quiet", "-q", help="No progress and no summary; errors only.")] = False,
+        url: Annotated[str | None, typer.Option(
+            "--url", envvar="GATEWAY_URL", show_default=False,
+            help="A running gateway's base URL (remote mode).")] = None,
+        key: Annotated[str | None, typer.Option(
+            "--key", envvar="GATEWAY_KEY", show_default=False,
+            help="An admin API key of the tenant, for --url.")] = None,
+    ) -> None:
+        from app.cli import _dumps, _fail, _Failed
+
+        show = not (as_json or quiet)
+        try:
+            if url:
+                report = _remote(kind.value, file, show, url, key)
+            else:
+                report = _local(kind.value, file, tenant, show)
+        except _Failed as exc:
+            _fail(exc, as_json=as_json, quiet=quiet)
+        if as_json:
+            print(_dumps(report))
+        elif not quiet:
+            _show(report)
+
+    run.__doc__ = _HELP.format(kind=kind.value, key=_KEYS[kind.value])
+    import_cli.command(kind.value, help=run.__doc__)(run)
+
+
+for _kind in Kind:
+    _command(_kind)
