@@ -21,8 +21,10 @@ given_at); contracts (tenant, reference); oppositions (tenant, callee). A row wh
 updates the record when a value differs (``updated``) or leaves it (``unchanged``); otherwise it
 is ``created``. An import never revokes nor un-revokes a consent, and an opposition's source
 changes only when the file has a ``source`` column. Rows count in file order, so a key repeated
-in the file is created by its first row and updated (or unchanged) by the next: the last wins. Every other row is ``rejected`` with its line number (physical line of the file) and the
-reason: the first ``SAMPLES`` are listed, all are counted by reason. Blank lines are counted.
+in the file is created by its first row and updated (or unchanged) by the next: the last wins.
+Every other row is ``rejected`` with its line number (physical line of the file) and the reason:
+the first ``SAMPLES`` are listed, all are counted by reason. Blank lines are counted
+(``blank``): ``lines`` = created + updated + unchanged + rejected + blank.
 
 **Failure semantics: resumable.** Rows are written in batches, each in its own short
 transaction (one natural-key SELECT, one executemany INSERT, one executemany UPDATE): a killed or
