@@ -346,6 +346,7 @@ def record_outcome(p: Principal, attempt_id: str, body: OutcomeIn) -> tuple[Outc
                     .where(
                         c.tenant_id == tenant_id, c.callee == callee, c.scope == "canvassing",
                         c.revoked_at.is_(None), c.given_at <= at,
+                        (c.expires_at.is_(None)) | (c.expires_at > at),  # expired: already void
                     )
                     .values(revoked_at=at, revoke_reason=f"refused during call {attempt_id}")
                 )

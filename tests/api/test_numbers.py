@@ -83,12 +83,12 @@ def test_history_tells_the_whole_story(tenant: Tenant, freeze: Callable[[str], N
     assert times == sorted(times)
     assert [e["event"] for e in h["timeline"]] == [
         "contract_started", "consent_given", "consent_expired", "consent_given", "attempt",
-        "attempt", "refusal", "consent_revoked", "consent_revoked", "consent_given", "attempt",
+        "attempt", "refusal", "consent_revoked", "consent_given", "attempt",
         "contract_ended",
     ]
-    # the refusal marks every unrevoked canvassing consent, the expired one included
-    assert [e["detail"].endswith("(already expired)") for e in h["timeline"]
-            if e["event"] == "consent_revoked"] == [True, False]
+    # the refusal withdraws the consent in force, not the one that had already expired
+    assert [e["detail"] for e in h["timeline"] if e["event"] == "consent_revoked"] == [
+        f"refused during call {ids['attempts'][1]}"]
     s = h["summary"]
     assert s["at"] == MONDAY
     assert s["has_valid_consent"] is True and s["valid_consents"] == [ids["c2"]]
