@@ -46,7 +46,8 @@ def _out(row: Erasure) -> ErasureOut:
 @router.post("/numbers/{number}/erasure", status_code=201, response_model=ErasureOut)
 def erase_number(number: str, p: Admin, response: Response) -> ErasureOut:
     """Erase the personal data the registries hold for ``number``; it stays blocked
-    (``INTERNAL_OPPOSITION``). 201 when something was erased, 200 when nothing was left."""
+    (``INTERNAL_OPPOSITION``). 201 when records were erased or the blocking opposition added
+    (even for a number never recorded), 200 with ``nothing_to_erase`` on a repeated request."""
     with session_scope(write=True) as s:
         result = service.erase(s, p.tenant_id or "", number, p.key_id)
         if not result.erased_anything:

@@ -248,3 +248,15 @@ def test_migration_0003_keeps_the_registries_and_refuses_to_drop_tombstones(
             assert conn.execute(text("SELECT callee FROM oppositions")).scalars().all() == [CALLEE]
     finally:
         engine.dispose()
+
+
+def test_erasing_a_number_never_recorded_still_blocks_it(tenant: Tenant) -> None:
+    """The consumer asked for erasure: whatever the registries held, they are not to be called."""
+    r = erase(tenant, "07 98 76 54 32")
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["erased"] == dict.fromkeys(body["erased"], 0) and body["opposition_added"]
+    assert body["nothing_to_erase"] is False
+    d = tenant.check(callee="+33798765432").json()
+    assert set(blocking(d)) == {"INTERNAL_OPPOSITION", "CONSENT_REQUIRED"}
+    assert erase(tenant, "+33798765432").status_code == 200
