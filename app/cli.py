@@ -47,10 +47,10 @@ cli.add_typer(demo_cli, name="demo")
 
 def _register_domain_commands() -> None:
     from app.registries.bulk_cli import import_cli
-    from app.scrub.cli import scrub_cli
+    from app.scrub.cli import scrub
 
     cli.add_typer(import_cli, name="import")
-    cli.add_typer(scrub_cli, name="scrub")
+    cli.command("scrub")(scrub)
 
 
 _register_domain_commands()

@@ -9,6 +9,7 @@ form; on the hot path that is most of the cost saved.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -19,12 +20,18 @@ from sqlalchemy import (
     String,
     bindparam,
     cast,
+    column,
+    func,
     literal,
     null,
     or_,
     select,
     union_all,
 )
+from sqlalchemy import (
+    text as sql_text,
+)
+from sqlalchemy.dialects import postgresql
 
 from app.calls.models import Attempt
 from app.db import UTCDateTime
@@ -134,39 +141,58 @@ def _day(value: date | datetime | str) -> date:
 
 # --- many callees at once (scrubbing a prospect file) ---------------------------------------
 
-_CS, _TS = bindparam("callees", expanding=True), bindparam("tombstones", expanding=True)
-
-
-def _batch_part(kind: str, table: Any, *, text: Any = _NO_TEXT, t1: Any = _NO_TIME,
-                t2: Any = _NO_TIME, t3: Any = _NO_TIME, d1: Any = _NO_DATE, d2: Any = _NO_DATE,
-                where: Any = None) -> Any:
+def _batch_part(kind: str, table: Any, within: Any, *, text: Any = _NO_TEXT,
+                t1: Any = _NO_TIME, t2: Any = _NO_TIME, t3: Any = _NO_TIME, d1: Any = _NO_DATE,
+                d2: Any = _NO_DATE, where: Any = None) -> Any:
     c = table.c
-    condition = where if where is not None else (c.tenant_id == _T) & c.callee.in_(_CS)
+    condition = (c.tenant_id == _T) & within(c.callee, "callees")
+    if where is not None:
+        condition &= where
     return select(
         literal(kind, String()).label("kind"), c.callee.label("callee"), text.label("text"),
         t1.label("t1"), t2.label("t2"), t3.label("t3"), d1.label("d1"), d2.label("d2"),
     ).where(condition)
 
 
-#: The same facts as ``CALLEE_FACTS`` for a batch of callees (no ``existing``: a batch judges,
-#: it never logs). Each row names its callee (an opposition row may name a tombstone).
-BATCH_FACTS = union_all(
-    _batch_part("consent", _con, text=_con.c.scope, t1=_con.c.given_at, t2=_con.c.expires_at,
-                t3=_con.c.revoked_at),
-    _batch_part("contract", _ctr, text=_ctr.c.reference + "\x1f" + _ctr.c.sector,
-                d1=_ctr.c.starts_on, d2=_ctr.c.ends_on),
-    _batch_part("opposition", _opp, where=(
-        (_opp.c.tenant_id == _T) & or_(_opp.c.callee.in_(_CS), _opp.c.callee.in_(_TS))
-    )),
-    _batch_part("refusal", _ref, t1=_ref.c.refused_at),
-    _batch_part("quarantine", _qua, t1=_qua.c.until),
-    _batch_part("attempt", _att, t1=_att.c.checked_at, where=(
-        (_att.c.tenant_id == _T) & _att.c.callee.in_(_CS) & _att.c.counted.is_(True)
-        & (_att.c.checked_at >= bindparam("since")) & (_att.c.checked_at <= bindparam("at"))
-    )),
-)
+def _batch_facts(within: Any) -> Any:
+    """The same facts as ``CALLEE_FACTS`` for a list of callees (no ``existing``: a batch
+    judges, it never logs). Each row names its callee (an opposition row may name a tombstone).
+    ``within(column, name)`` is "column is in the bound list ``name``", written per dialect."""
+    return union_all(
+        _batch_part("consent", _con, within, text=_con.c.scope, t1=_con.c.given_at,
+                    t2=_con.c.expires_at, t3=_con.c.revoked_at),
+        _batch_part("contract", _ctr, within, text=_ctr.c.reference + "\x1f" + _ctr.c.sector,
+                    d1=_ctr.c.starts_on, d2=_ctr.c.ends_on),
+        _batch_part("opposition", _opp, lambda col, _: or_(
+            within(col, "callees"), within(col, "tombstones"))),
+        _batch_part("refusal", _ref, within, t1=_ref.c.refused_at),
+        _batch_part("quarantine", _qua, within, t1=_qua.c.until),
+        _batch_part("attempt", _att, within, t1=_att.c.checked_at, where=(
+            _att.c.counted.is_(True) & (_att.c.checked_at >= bindparam("since"))
+            & (_att.c.checked_at <= bindparam("at"))
+        )),
+    )
 
-#: callees per statement: 7 bound lists of this size stay under SQLite's 32766 variables
+
+# One bound value per list, not one per callee: rendering thousands of expanded ``IN``
+# parameters cost more than the query itself.
+_BATCH_FACTS = {
+    "postgresql": _batch_facts(lambda col, name: col.in_(select(func.unnest(
+        bindparam(name, type_=postgresql.ARRAY(String())))))),
+    "sqlite": _batch_facts(lambda col, name: col.in_(
+        select(column("value", String())).select_from(func.json_each(bindparam(name))))),
+}
+_BATCH_FACTS_ANY = _batch_facts(lambda col, name: col.in_(bindparam(name, expanding=True)))
+
+
+_CUSTOM_PLANS = sql_text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def _batch_lists(dialect: str, values: list[str]) -> Any:
+    return json.dumps(values) if dialect == "sqlite" else values
+
+
+#: callees per statement
 BATCH_SIZE = 2000
 
 NO_FACTS = CalleeFacts((), (), False, (), None, (), None)
@@ -201,13 +227,19 @@ def batch_facts(
     prospects) the facts are ``NO_FACTS``.
     """
     unique = sorted(set(callees))
+    dialect = conn.dialect.name
+    statement = _BATCH_FACTS.get(dialect, _BATCH_FACTS_ANY)
+    if dialect == "postgresql" and unique:
+        # psycopg prepares a statement run 5 times; PostgreSQL then tries a generic plan,
+        # which for these bound lists is 10x slower (measured: 11 ms → 110 ms per batch)
+        conn.execute(_CUSTOM_PLANS)
     accs: dict[str, _Acc] = {}
     for i in range(0, len(unique), BATCH_SIZE):
         chunk = unique[i : i + BATCH_SIZE]
         by_tomb = {tombstone(tenant_id, c): c for c in chunk}
-        params = {"tenant_id": tenant_id, "callees": chunk, "tombstones": list(by_tomb),
-                  "since": since, "at": at}
-        for kind, callee, text, t1, t2, t3, d1, d2 in conn.execute(BATCH_FACTS, params):
+        params = {"tenant_id": tenant_id, "callees": _batch_lists(dialect, chunk),
+                  "tombstones": _batch_lists(dialect, list(by_tomb)), "since": since, "at": at}
+        for kind, callee, text, t1, t2, t3, d1, d2 in conn.execute(statement, params):
             callee = by_tomb.get(callee, callee)
             acc = accs.get(callee)
             if acc is None:

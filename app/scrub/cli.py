@@ -1,7 +1,136 @@
-"""``gateway scrub``: registered in ``app.cli``."""
+"""``gateway scrub FILE --campaign … --tenant …``: registered in ``app.cli``."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any, BinaryIO
+
 import typer
 
-scrub_cli = typer.Typer(help="Clean a prospect file against every rule.", no_args_is_help=True)
+from app.errors import NotFound
+
+
+def scrub(
+    file: Annotated[Path, typer.Argument(
+        exists=True, dir_okay=False, readable=True, show_default=False,
+        help="Prospect file: CSV (',' or ';', header or not) or one number per line; gzip or "
+        "not (detected).")],
+    campaign: Annotated[str, typer.Option(help="Campaign the calls would belong to.")],
+    tenant: Annotated[str | None, typer.Option(
+        help="Tenant id (local mode; remotely the key names the tenant).")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", dir_okay=False, help="Annotated file (default: stdout).")] = None,
+    caller_id: Annotated[str | None, typer.Option(
+        help="Number presented (default: the campaign's first caller ID).")] = None,
+    agent_id: Annotated[str | None, typer.Option(help="Agent placing the calls.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")
+                     ] = False,
+    url: Annotated[str | None, typer.Option(
+        "--url", envvar="GATEWAY_URL", show_envvar=True, show_default=False,
+        help="A running gateway's base URL (remote mode). Without it: DATABASE_URL.")] = None,
+    key: Annotated[str | None, typer.Option(
+        "--key", envvar="GATEWAY_KEY", show_envvar=True, show_default=False,
+        help="A dialer or admin key for --url.")] = None,
+) -> None:
+    """Annotate every row of a prospect file with e164, callable_now, blocking_reasons and
+    next_allowed_at, judged now by the full rule set. Nothing is logged."""
+    from app.cli import _database, _fail, _Failed, _progress_bars, console
+
+    size = file.stat().st_size
+    show = not quiet
+    started = time.perf_counter()
+    try:
+        with contextlib.ExitStack() as stack:
+            sink: BinaryIO = (stack.enter_context(output.open("wb")) if output
+                              else sys.stdout.buffer)
+            bars = stack.enter_context(_progress_bars()) if show else None
+            task = (bars.add_task("scrubbing", total=size, unit="bytes", lines=0)
+                    if bars is not None else None)
+
+            def advance(n: int) -> None:
+                if bars is not None and task is not None:
+                    bars.advance(task, n)
+
+            if url:
+                rows = _remote(file, url, key, campaign, caller_id, agent_id, sink, advance)
+                summary = f"{rows:,} rows"
+            else:
+                if not tenant:
+                    raise typer.BadParameter("--tenant is needed without --url",
+                                             param_hint="'--tenant'")
+                stack.enter_context(_database())
+                job = _local_job(tenant, campaign, caller_id, agent_id)
+                with file.open("rb") as raw:
+                    for chunk in job.run(raw, advance):
+                        sink.write(chunk)
+                        if bars is not None and task is not None:
+                            bars.update(task, lines=job.rows)
+                rows = job.rows
+                summary = (f"{job.rows:,} rows: {job.callable:,} callable now, "
+                           f"{job.invalid:,} invalid numbers")
+            sink.flush()
+    except _Failed as exc:
+        _fail(exc, as_json=False)
+    except NotFound as exc:
+        _fail(_Failed(str(exc), error="not_found"), as_json=False)
+    if show:
+        elapsed = time.perf_counter() - started
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        console.print(f"[bold green]scrubbed[/] {summary} in {elapsed:.1f} s ({rate:,.0f} rows/s)")
+
+
+def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: str | None
+               ) -> Any:
+    from app.cli import _Failed
+    from app.db import session_scope
+    from app.scrub.service import Scrub
+    from app.tenancy.auth import Principal
+    from app.tenancy.models import Tenant
+    from app.tenancy.policy import policy_from_json
+
+    with session_scope() as s:
+        row = s.get(Tenant, tenant_id)
+        if row is None:
+            raise _Failed(f"no tenant {tenant_id!r}", error="not_found")
+        p = Principal(key_id="cli", role="admin", tenant_id=row.id,
+                      tenant_suspended=row.status == "suspended",
+                      policy=policy_from_json(row.policy))
+    return Scrub(p, campaign, caller_id=caller_id, agent_id=agent_id)
+
+
+def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str | None,
+            agent_id: str | None, sink: BinaryIO, advance: Any) -> int:
+    import httpx
+
+    from app.cli import _client, _detail, _Failed
+
+    def upload() -> Any:
+        with file.open("rb") as raw:
+            while chunk := raw.read(1 << 20):
+                advance(len(chunk))
+                yield chunk
+
+    params = {k: v for k, v in (("campaign", campaign), ("caller_id", caller_id),
+                                ("agent_id", agent_id)) if v}
+    rows = 0
+    with _client(url, key, read_timeout=300.0) as client:
+        try:
+            with client.stream("POST", "/v1/scrub", params=params, content=upload(),
+                               headers={"Content-Type": "text/csv"}) as r:
+                if r.status_code != 200:
+                    r.read()
+                    try:
+                        body = r.json()
+                    except ValueError:
+                        body = None
+                    raise _Failed(f"the gateway answered {r.status_code}: "
+                                  f"{_detail(body, r.text[:200])}", error="http")
+                for chunk in r.iter_bytes():
+                    rows += chunk.count(b"\n")
+                    sink.write(chunk)
+        except httpx.HTTPError as exc:
+            raise _Failed(f"cannot reach {url}: {exc}", error="unreachable") from exc
+    return rows

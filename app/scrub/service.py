@@ -5,7 +5,7 @@ written back as it is judged, ``ROWS`` rows at a time, so memory stays flat in t
 
 1. the layout is sniffed from the first block (``bloctel.parse.sniff``: delimiter, header,
    which column holds the number);
-2. each row's number is normalised (``classify``, memoised within the file);
+2. each row's number is normalised (``app.scrub.numbers``: ``classify``'s answer, by prefix);
 3. the registries and the ledger are read for the whole batch in one statement
    (``app.calls.facts.batch_facts``), BLOCTEL from the in-memory index;
 4. each row is judged by ``rules_fr.evaluate`` on the same ``CallFacts`` the check path builds —
@@ -32,17 +32,17 @@ from app.calls.service import _MOBILE_CLI_COUNT, LOOKBACK, PARIS
 from app.campaigns.service import caller_registration, campaign_facts
 from app.db import get_engine
 from app.errors import NotFound
+from app.scrub.numbers import Normaliser
 from app.tenancy.auth import Principal
 from bloctel.lookup import default_lookup
 from bloctel.parse import Reader, sniff
 from rules_fr import evaluate
 from rules_fr.model import BloctelFacts, CallFacts, Decision, NumberInfo, NumberKind
-from rules_fr.numbering import classify, classify_uncached
+from rules_fr.numbering import classify
 
 #: rows judged together (one facts statement per batch)
 ROWS = 2000
 COLUMNS = ("e164", "callable_now", "blocking_reasons", "next_allowed_at")
-_MEMO_LIMIT = 200_000  # numbers remembered within one file (duplicates are common)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,7 @@ class Scrub:
         self.agent_id = agent_id
         self.p = p
         self._mobile: dict[str, Any] = {}
-        self._numbers: dict[str, NumberInfo] = {}
+        self.number = Normaliser()
         self._decisions: dict[Any, tuple[bool, str, str]] = {}
         self.rows = self.callable = self.invalid = 0
 
@@ -93,14 +93,6 @@ class Scrub:
         self._mobile = {"mobile_cli_attempts": n, "mobile_cli_day": day}
 
     # -- per row ------------------------------------------------------------------------------
-
-    def number(self, text: str) -> NumberInfo:
-        info = self._numbers.get(text)
-        if info is None:
-            if len(self._numbers) >= _MEMO_LIMIT:
-                self._numbers.clear()
-            info = self._numbers[text] = classify_uncached(text)
-        return info
 
     def _judge(self, info: NumberInfo, facts: Any, bloctel: BloctelFacts | None
                ) -> tuple[bool, str, str]:
