@@ -9,10 +9,12 @@ zone, and how the E.164 form is written (``+33`` + NSN, or ``+262`` + NSN for ``
 So ``Normaliser`` keeps *templates*, one per prefix of the national significant number (NSN):
 the first number seen under a 4-digit prefix is classified together with ``SAMPLES`` other
 numbers spread under that prefix; if they all agree (valid, same kind, region, zone and E.164
-head), every later number under the prefix is answered from the template. If they disagree,
-the prefix is split into 6-digit prefixes, sampled the same way; a 6-digit prefix whose samples
-still disagree — or any other form (``+262…``, ``+33 (0)6…``, short codes, ``08…`` special
-services, garbage) — is classified number by number (memoised within the file).
+head) and the region is metropolitan France, every later number under the prefix is answered
+from the template. Otherwise (overseas ranges are split finer: 0590 87 is Saint-Barthelemy
+inside Guadeloupe's 0590) the prefix is split into 6-digit prefixes, sampled the same way;
+a 6-digit prefix whose samples still disagree — or any other form (``+262…``, ``+33 (0)6…``,
+short codes, ``08…`` special services, garbage) — is classified number by number (memoised
+within the file).
 
 This is the sampling approximation ``bloctel.plan`` documents for BLOCTEL imports: a prefix whose
 samples were all valid could hide an invalid sub-block, whose numbers would then be annotated as
@@ -87,7 +89,9 @@ def _lookup(form: str, nsn: str) -> _Template | None:
     t = _templates.get(key4)
     if t is None:
         t = _derive(form, nsn[:4], nsn)
-        t = _DEEP if t is _SLOW else t
+        # overseas territories split finer than 4 digits (0590 87: Saint-Barthelemy in
+        # Guadeloupe's range), and their region decides the holidays
+        t = _DEEP if t is _SLOW or (isinstance(t, _Template) and t.region != "FR") else t
         _remember(key4, t)
     if t is _DEEP:
         key6 = (form, nsn[:6])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import random
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from app.db import session_scope
 from app.erasure.keys import tombstone
 from app.ids import new_id
 from app.registries.models import Opposition
+from app.scrub.numbers import Normaliser
+from rules_fr.numbering import classify_uncached
 from tests.api.conftest import MONDAY, OPT_OUT_MONDAY, blocking, outcome
 from tests.factories import CANVASSING_CLI, Tenant, add_consent, auth
 
@@ -160,3 +163,22 @@ def test_many_rows_in_several_batches_come_back_in_order(tenant: Tenant) -> None
     assert len(out) == n
     assert [int(r[1]) for r in out] == list(range(n))
     assert [r[1] for r in out if r[3] == "true"] == ["3333"]
+
+
+def test_normaliser_answers_what_classify_answers() -> None:
+    """The prefix templates (app.scrub.numbers) against classify, on numbers of every French
+    range and written form, overseas ones included (0590 87 is Saint-Barthelemy, not
+    Guadeloupe), plus forms the templates leave to classify."""
+    rnd = random.Random(20261123)
+    leads = ["01", "02", "03", "04", "05", "06", "07", "09", "0262", "0269", "0590", "05908",
+             "0594", "0596", "0639", "0690", "0691", "0692", "0693", "0694", "0696", "0697",
+             "0976", "0508", "08", "0162", "0948"]
+    normalise = Normaliser()
+    for _ in range(3000):
+        lead = rnd.choice(leads)
+        d = lead + "".join(rnd.choice("0123456789") for _ in range(10 - len(lead)))
+        text = rnd.choice([d, "+33" + d[1:], "0033" + d[1:], f"{d[:2]} {d[2:4]} {d[4:6]} "
+                           f"{d[6:8]} {d[8:]}", "+33 (0)" + d[1:], d[:9], "x" + d])
+        a, b = normalise(text), classify_uncached(text)
+        assert (a.e164, a.kind, a.region, a.time_zone) == (b.e164, b.kind, b.region,
+                                                           b.time_zone), text
