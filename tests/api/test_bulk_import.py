@@ -246,6 +246,7 @@ def test_many_rows_in_several_batches(tenant: Tenant, monkeypatch: Any) -> None:
     from app.registries import bulk
 
     monkeypatch.setattr(bulk, "BATCH", 1000)
+    monkeypatch.setattr(bulk, "SQLITE_BATCH", 1000)
     n = 3500
     rows = "".join(f"06{i:08d};2026-09-01T10:00:00+02:00;web;{{\"n\": {i % 7}}}\n"
                    for i in range(n))
