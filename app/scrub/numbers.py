@@ -18,15 +18,23 @@ within the file).
 
 This is the sampling approximation ``bloctel.plan`` documents for BLOCTEL imports: a prefix whose
 samples were all valid could hide an invalid sub-block, whose numbers would then be annotated as
-valid. The templates are a pure function of phonenumbers' metadata, so they are kept for the
-life of the process (bounded).
+valid. The templates are a pure function of phonenumbers' metadata and of the parsing code, so
+they are kept for the life of the process (bounded) and on disk next to ``bloctel.plan``'s table
+(a cold process would otherwise spend seconds deriving them again).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import random
 import re
-from dataclasses import dataclass
+import threading
+from dataclasses import astuple, dataclass
+from pathlib import Path
+
+import phonenumbers
 
 from rules_fr.model import NumberInfo, NumberKind
 from rules_fr.numbering import classify_uncached
@@ -51,6 +59,65 @@ class _Template:
 
 _templates: dict[tuple[str, str], object] = {}
 _rng = random.Random(0x5C2B)
+_disk_lock = threading.Lock()
+_disk = {"loaded": False, "saved": 0}
+_MARKS = {"deep": _DEEP, "slow": _SLOW}
+
+
+def _cache_path() -> Path:
+    import rules_fr.data
+    import rules_fr.numbering
+    from bloctel.plan import _cache_dir
+
+    h = hashlib.sha256(phonenumbers.__version__.encode())
+    for module in (rules_fr.numbering, rules_fr.data):
+        h.update(Path(module.__file__ or "").read_bytes())
+    h.update(Path(__file__).read_bytes())
+    return _cache_dir() / f"scrub-templates-{h.hexdigest()[:20]}.json"
+
+
+def load_templates() -> None:
+    """The templates derived by earlier processes (once per process; a bad file is ignored)."""
+    with _disk_lock:
+        if _disk["loaded"]:
+            return
+        _disk["loaded"] = True
+        try:
+            stored = json.loads(_cache_path().read_text())
+            for key, value in stored.items():
+                form, _, prefix = key.partition("|")
+                if isinstance(value, str):
+                    _templates.setdefault((form, prefix), _MARKS[value])
+                else:
+                    head, cut, kind, region, zone = value
+                    _templates.setdefault(
+                        (form, prefix), _Template(head, cut, NumberKind(kind), region, zone))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        _disk["saved"] = len(_templates)
+
+
+def save_templates() -> None:
+    """Keep the templates for the next process, if this one derived new ones."""
+    with _disk_lock:
+        if len(_templates) <= _disk["saved"]:
+            return
+        out: dict[str, object] = {}
+        for (form, prefix), value in list(_templates.items()):
+            if isinstance(value, _Template):
+                head, cut, kind, region, zone = astuple(value)
+                out[f"{form}|{prefix}"] = [head, cut, kind.value, region, zone]
+            else:
+                out[f"{form}|{prefix}"] = "deep" if value is _DEEP else "slow"
+        try:
+            path = _cache_path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(out))
+            os.replace(tmp, path)
+        except OSError:
+            return
+        _disk["saved"] = len(out)
 
 
 def _written(form: str, nsn: str) -> str:
@@ -132,6 +199,7 @@ class Normaliser:
     """``classify`` for a file's numbers: templates by prefix, a memo for the rest."""
 
     def __init__(self) -> None:
+        load_templates()
         self._memo: dict[str, NumberInfo] = {}
         self.classified = 0  # numbers sent to classify (memo misses), for benchmarks
 

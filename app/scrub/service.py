@@ -32,7 +32,7 @@ from app.calls.service import _MOBILE_CLI_COUNT, LOOKBACK, PARIS
 from app.campaigns.service import caller_registration, campaign_facts
 from app.db import get_engine
 from app.errors import NotFound
-from app.scrub.numbers import Normaliser
+from app.scrub.numbers import Normaliser, save_templates
 from app.tenancy.auth import Principal
 from bloctel.lookup import default_lookup
 from bloctel.parse import Reader, sniff
@@ -182,6 +182,7 @@ class Scrub:
                         ) + eol)
                 if out:
                     yield "".join(out).encode()
+        save_templates()
 
 
 def _annotation(decision: Decision) -> tuple[bool, str, str]:
