@@ -73,12 +73,12 @@ def test_remote_scrub_through_a_running_gateway(live: Server, tmp_path: Path) ->
         t = make_tenant(http)
         add_consent(t, "+33600000007")
         out = tmp_path / "out.csv"
-        n = 5000  # several batches, streamed both ways through uvicorn
+        n = 40_000  # an answer larger than the socket buffers, through uvicorn
         done = scrub(str(prospects(tmp_path / "in.csv.gz", n)), "--campaign", "spring-2026",
                      "--url", live.base_url, "--key", t.dialer, "-o", str(out))
         assert done.exit_code == 0, done.output
         rows = list(csv.reader(io.StringIO(out.read_text()), delimiter=";"))
-        assert len(rows) == n + 2
+        assert len(rows) == n + 2 and f"{n + 1:,} rows" in done.stderr
         assert [r[1] for r in rows if r[3] == "true"] == ["0600000007"]
         assert [r[0] for r in rows[1:-1]] == [f"Client {i}" for i in range(n)]
         wrong = scrub(str(out), "--campaign", "nope", "--url", live.base_url, "--key", t.dialer)

@@ -115,7 +115,6 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
 
     params = {k: v for k, v in (("campaign", campaign), ("caller_id", caller_id),
                                 ("agent_id", agent_id)) if v}
-    rows = 0
     with _client(url, key, read_timeout=300.0) as client:
         try:
             with client.stream("POST", "/v1/scrub", params=params, content=upload(),
@@ -128,8 +127,8 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
                         body = None
                     raise _Failed(f"the gateway answered {r.status_code}: "
                                   f"{_detail(body, r.text[:200])}", error="http")
+                rows = int(r.headers.get("X-Scrub-Rows", "0"))
                 for chunk in r.iter_bytes():
-                    rows += chunk.count(b"\n")
                     sink.write(chunk)
         except httpx.HTTPError as exc:
             raise _Failed(f"cannot reach {url}: {exc}", error="unreachable") from exc

@@ -154,6 +154,11 @@ def test_roles_and_unknown_campaign(tenant: Tenant) -> None:
     assert r.status_code == 404, r.text
 
 
+def test_unreadable_upload_is_422(tenant: Tenant) -> None:
+    r = scrub(tenant, b"\x1f\x8bnot really gzip" * 10)
+    assert r.status_code == 422, r.text
+
+
 def test_many_rows_in_several_batches_come_back_in_order(tenant: Tenant) -> None:
     add_consent(tenant, "+33612345678")
     n = 4500
