@@ -318,7 +318,12 @@ class _Evidence:
                     value = {"text": raw} if not raw.startswith(("{", "[")) else None
         else:
             value = {"text": raw}
-        out = None if value is None else (json.dumps(value), evidence_sha256(value))
+        if value is None:
+            out = None
+        elif len(value) == 1 and isinstance(value.get("text"), str):  # the common case
+            out = ('{"text": ' + json.dumps(value["text"]) + "}", evidence_sha256(value))
+        else:
+            out = (json.dumps(value), evidence_sha256(value))
         if len(self._memo) < 100_000:
             self._memo[raw] = out
         return out
