@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///data/gateway.db
 export DATABASE_URL
 
-.PHONY: run test test-sqlite lint bench bench-bloctel install clean
+.PHONY: run test test-sqlite lint bench bench-bloctel bench-registries install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ bench: $(STAMP)  ## checks/s and latency over HTTP, SQLite and PostgreSQL, besid
 
 bench-bloctel: $(STAMP)  ## BLOCTEL at 10M numbers: import vs sort -u, look-ups/s, checks/s with the list
 	$(BIN)/python -m bench.bloctel
+
+bench-registries: $(STAMP)  ## 1M consents imported, 1M prospects scrubbed, beside wc -l and sort
+	$(BIN)/python -m bench.registries
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
