@@ -198,24 +198,39 @@ BATCH_SIZE = 2000
 NO_FACTS = CalleeFacts((), (), False, (), None, (), None)
 
 
-class _Acc:
-    __slots__ = ("consents", "contracts", "opposed", "refusals", "quarantined", "attempts")
+def _sorted(values: list[datetime]) -> tuple[datetime, ...]:
+    return tuple(sorted(values)) if len(values) > 1 else tuple(values)
 
-    def __init__(self) -> None:
-        self.consents: list[ConsentFacts] = []
-        self.contracts: list[ContractFacts] = []
-        self.opposed = False
-        self.refusals: list[datetime] = []
-        self.quarantined: datetime | None = None
-        self.attempts: list[datetime] = []
 
-    def facts(self) -> CalleeFacts:
-        return CalleeFacts(
-            consents=tuple(self.consents), contracts=tuple(self.contracts),
-            internal_opposition=self.opposed, refusals=tuple(sorted(self.refusals)),
-            quarantined_until=self.quarantined, counted_attempts=tuple(sorted(self.attempts)),
-            existing_attempt_id=None,
-        )
+def _facts_of(rows: list[Any]) -> CalleeFacts:
+    consents: list[ConsentFacts] = []
+    contracts: list[ContractFacts] = []
+    refusals: list[datetime] = []
+    attempts: list[datetime] = []
+    opposed = False
+    quarantined: datetime | None = None
+    for kind, text, t1, t2, t3, d1, d2 in rows:
+        if kind == "consent":
+            consents.append(ConsentFacts(scope=text, given_at=t1, expires_at=t2, revoked_at=t3))
+        elif kind == "attempt":
+            attempts.append(t1)
+        elif kind == "contract":
+            reference, _, sector = text.partition("\x1f")
+            contracts.append(
+                ContractFacts(reference=reference, sector=sector, starts_on=_day(d1),
+                              ends_on=_day(d2) if d2 is not None else None)
+            )
+        elif kind == "opposition":
+            opposed = True
+        elif kind == "refusal":
+            refusals.append(t1)
+        elif kind == "quarantine":
+            quarantined = t1 if quarantined is None or t1 > quarantined else quarantined
+    return CalleeFacts(
+        consents=tuple(consents), contracts=tuple(contracts), internal_opposition=opposed,
+        refusals=_sorted(refusals), quarantined_until=quarantined,
+        counted_attempts=_sorted(attempts), existing_attempt_id=None,
+    )
 
 
 def batch_facts(
@@ -233,7 +248,7 @@ def batch_facts(
         # psycopg prepares a statement run 5 times; PostgreSQL then tries a generic plan,
         # which for these bound lists is 10x slower (measured: 11 ms → 110 ms per batch)
         conn.execute(_CUSTOM_PLANS)
-    accs: dict[str, _Acc] = {}
+    found: dict[str, list[Any]] = {}
     for i in range(0, len(unique), BATCH_SIZE):
         chunk = unique[i : i + BATCH_SIZE]
         by_tomb = {tombstone(tenant_id, c): c for c in chunk}
@@ -241,25 +256,8 @@ def batch_facts(
                   "tombstones": _batch_lists(dialect, list(by_tomb)), "since": since, "at": at}
         for kind, callee, text, t1, t2, t3, d1, d2 in conn.execute(statement, params):
             callee = by_tomb.get(callee, callee)
-            acc = accs.get(callee)
-            if acc is None:
-                acc = accs[callee] = _Acc()
-            if kind == "attempt":
-                acc.attempts.append(t1)
-            elif kind == "consent":
-                acc.consents.append(
-                    ConsentFacts(scope=text, given_at=t1, expires_at=t2, revoked_at=t3))
-            elif kind == "contract":
-                reference, _, sector = text.partition("\x1f")
-                acc.contracts.append(
-                    ContractFacts(reference=reference, sector=sector, starts_on=_day(d1),
-                                  ends_on=_day(d2) if d2 is not None else None)
-                )
-            elif kind == "opposition":
-                acc.opposed = True
-            elif kind == "refusal":
-                acc.refusals.append(t1)
-            elif kind == "quarantine":
-                q = acc.quarantined
-                acc.quarantined = t1 if q is None or t1 > q else q
-    return {callee: acc.facts() for callee, acc in accs.items()}
+            rows = found.get(callee)
+            if rows is None:
+                rows = found[callee] = []
+            rows.append((kind, text, t1, t2, t3, d1, d2))
+    return {callee: _facts_of(rows) for callee, rows in found.items()}
