@@ -138,9 +138,12 @@ class Reader:
         cr_only: bool | None = None
         try:
             for data in self._decoded():
-                if cr_only is None and data:
-                    cr_only = b"\n" not in data[:MAX_LINE] and b"\r" in data[:MAX_LINE]
-                    if cr_only:
+                if cr_only is None:
+                    carry, data = b"", carry + data
+                    cr_only = _cr_only(data, final=False)
+                    if cr_only is None:  # not enough of the file seen to tell
+                        carry, data = data, b""
+                    elif cr_only:
                         self.line_ends = "CR"
                 if cr_only:
                     data = data.replace(b"\r", b"\n")
@@ -153,10 +156,29 @@ class Reader:
                     raise FormatError(
                         f"a line of more than {MAX_LINE // 1024} KB: this is not a list of "
                         "telephone numbers")
+            if cr_only is None and _cr_only(carry, final=True):  # a short CR-only file
+                self.line_ends = "CR"
+                carry = carry.replace(b"\r", b"\n")
+                cut = carry.rfind(b"\n") + 1
+                if cut:
+                    yield carry[:cut]
+                carry = carry[cut:]
         except (OSError, EOFError, zlib.error, UnicodeError) as e:  # BadGzipFile is an OSError
             raise FormatError(f"cannot read the file: {e}") from e
         if carry:
             yield carry + b"\n"
+
+
+def _cr_only(head: bytes, final: bool) -> bool | None:
+    """Whether a file's lines end with a bare CR (old Mac): no LF in its first ``MAX_LINE``
+    bytes but a CR. None while ``head`` is shorter than that and the file goes on (the answer
+    must not depend on how the file was cut into reads)."""
+    window = head[:MAX_LINE]
+    if b"\n" in window:
+        return False
+    if len(head) >= MAX_LINE or final:
+        return b"\r" in window
+    return None
 
 
 class _Prefixed(io.RawIOBase):

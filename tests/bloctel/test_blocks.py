@@ -76,6 +76,8 @@ def test_reader_blocks_are_whole_lines_of_the_text(file: tuple[bytes, str], bloc
         blocks = list(reader.blocks())
     assert all(b.endswith(b"\n") for b in blocks)
     joined = b"".join(blocks).decode()
+    if "\n" not in text and "\r" in text:  # an old-Mac file: its CRs end its lines
+        text = text.replace("\r", "\n")
     assert joined == (text if not text or text.endswith("\n") else text + "\n")
     assert reader.bytes_read == len(data)
 
