@@ -16,6 +16,7 @@ SQLite (default) and PostgreSQL are both first-class:
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
 import weakref
@@ -25,12 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from app.config import get_settings, normalise_database_url
+
+log = logging.getLogger("gateway.db")
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -130,6 +133,63 @@ _NO_LOCK = _NoLock()
 def write_lock(engine: Engine) -> WriteLock | _NoLock:
     """The SQLite writers' lock of ``engine`` (no-op on PostgreSQL)."""
     return _LOCKS.get(engine.engine, _NO_LOCK)
+
+
+class LockBusy(RuntimeError):
+    """``try_lock``: someone holds it."""
+
+
+_TRY_LOCKS: dict[str, threading.Lock] = {}
+_TRY_LOCKS_GUARD = threading.Lock()
+
+
+@contextmanager
+def try_lock(engine: Engine, name: str, key: tuple[int, int]) -> Iterator[None]:
+    """Hold the lock ``name`` for as long as the block runs, across threads, processes and
+    replicas, or raise ``LockBusy`` at once (long jobs: one import at a time).
+
+    PostgreSQL: a session advisory lock in the two-int key space (``key``; the check path's
+    per-callee locks use the bigint space, so they never collide) on a dedicated connection —
+    not through a pooler in transaction mode. SQLite: ``flock`` on ``<database>.<name>.lock``.
+    Both vanish with the process: a killed job never blocks the next one.
+    """
+    with _TRY_LOCKS_GUARD:
+        thread_lock = _TRY_LOCKS.setdefault(name, threading.Lock())
+    if not thread_lock.acquire(blocking=False):
+        raise LockBusy(name)
+    try:
+        if engine.dialect.name == "postgresql":
+            params = {"a": key[0], "b": key[1]}
+            with engine.connect() as conn:
+                got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"), params).scalar()
+                conn.commit()
+                if not got:
+                    raise LockBusy(name)
+                try:
+                    yield
+                finally:
+                    try:
+                        conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), params)
+                        conn.commit()
+                    except Exception:  # never hand a connection still holding it to the pool
+                        log.exception("%s: unlock failed; closing the session", name)
+                        conn.invalidate()
+            return
+        database = make_url(str(engine.url)).database
+        if not database or database == ":memory:":
+            yield
+            return
+        fd = os.open(f"{database}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockBusy(name) from None
+            yield
+        finally:
+            os.close(fd)
+    finally:
+        thread_lock.release()
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

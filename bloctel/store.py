@@ -9,20 +9,16 @@ recorded on the version row, so they get a whole version or an error, never part
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from app.clock import now
-from app.db import write_transaction
+from app.db import LockBusy, try_lock, write_transaction
 from bloctel.index import Chunk, Index, decode
 from bloctel.models import BloctelChunk, BloctelVersion
 
@@ -132,51 +128,16 @@ def prune(engine: Engine, keep_from: int) -> None:
 
 # --------------------------------------------------------------------------- import lock
 
-_thread_lock = threading.Lock()
-
 
 @contextmanager
 def import_lock(engine: Engine) -> Iterator[None]:
-    """Hold "an import is running" for the whole import, or raise ``ImportBusy`` at once.
-
-    PostgreSQL: a session advisory lock on a dedicated connection (so not through a pooler in
-    transaction mode, such as pgbouncer's); SQLite: ``flock`` on
-    ``<database>.bloctel-import.lock``. Both vanish with the process, so a killed import never
-    blocks the next one.
+    """Hold "a BLOCTEL import is running" for the whole import, or raise ``ImportBusy`` at once
+    (``app.db.try_lock``: it dies with its process, so a killed import never blocks the next).
     """
-    if not _thread_lock.acquire(blocking=False):
-        raise ImportBusy("another BLOCTEL import is running in this process")
+    held = ExitStack()
     try:
-        if engine.dialect.name == "postgresql":
-            with engine.connect() as conn:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
-                                   dict(zip("ab", _ADVISORY_KEY, strict=True))).scalar()
-                conn.commit()
-                if not got:
-                    raise ImportBusy("another BLOCTEL import is running")
-                try:
-                    yield
-                finally:
-                    try:
-                        conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"),
-                                     dict(zip("ab", _ADVISORY_KEY, strict=True)))
-                        conn.commit()
-                    except Exception:  # never hand a connection still holding it to the pool
-                        log.exception("BLOCTEL import lock: unlock failed; closing the session")
-                        conn.invalidate()
-            return
-        database = make_url(str(engine.url)).database
-        if not database or database == ":memory:":
-            yield
-            return
-        fd = os.open(f"{database}.bloctel-import.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ImportBusy("another BLOCTEL import is running") from None
-            yield
-        finally:
-            os.close(fd)
-    finally:
-        _thread_lock.release()
+        held.enter_context(try_lock(engine, "bloctel-import", _ADVISORY_KEY))
+    except LockBusy:
+        raise ImportBusy("another BLOCTEL import is running") from None
+    with held:
+        yield

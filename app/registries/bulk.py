@@ -40,7 +40,6 @@ from __future__ import annotations
 import codecs
 import contextlib
 import csv
-import fcntl
 import functools
 import hashlib
 import io
@@ -58,11 +57,10 @@ from typing import Any, BinaryIO, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
-from app.db import write_transaction
+from app.db import LockBusy, try_lock, write_transaction
 from app.ids import new_id
 from app.registries.models import Consent, Contract, Opposition
 from app.registries.service import evidence_sha256
@@ -144,10 +142,6 @@ class Progress(Protocol):
 
 # --------------------------------------------------------------------------- the per-tenant lock
 
-_thread_locks: dict[str, threading.Lock] = {}
-_thread_locks_guard = threading.Lock()
-
-
 def _advisory_key(tenant_id: str) -> tuple[int, int]:
     # two-int key space, like BLOCTEL's; first int distinct from BLOCTEL's lock
     digest = hashlib.sha256(f"bulk-import:{tenant_id}".encode()).digest()
@@ -156,49 +150,16 @@ def _advisory_key(tenant_id: str) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def tenant_lock(engine: Engine, tenant_id: str) -> Iterator[None]:
-    """One bulk import per tenant at a time, or ``ImportBusy`` at once. PostgreSQL: a session
-    advisory lock on a dedicated connection; SQLite: ``flock`` on
-    ``<database>.import-<hash>.lock``. Both vanish with the process (a killed import never
-    blocks the next one)."""
-    with _thread_locks_guard:
-        lock = _thread_locks.setdefault(tenant_id, threading.Lock())
-    if not lock.acquire(blocking=False):
-        raise ImportBusy("another import for this tenant is running")
+    """One bulk import per tenant at a time, or ``ImportBusy`` at once (``app.db.try_lock``:
+    it dies with its process, so a killed import never blocks the next one)."""
+    a, b = _advisory_key(tenant_id)
+    held = contextlib.ExitStack()
     try:
-        a, b = _advisory_key(tenant_id)
-        if engine.dialect.name == "postgresql":
-            with engine.connect() as conn:
-                got = conn.execute(text("SELECT pg_try_advisory_lock(:a, :b)"),
-                                   {"a": a, "b": b}).scalar()
-                conn.commit()
-                if not got:
-                    raise ImportBusy("another import for this tenant is running")
-                try:
-                    yield
-                finally:
-                    try:
-                        conn.execute(text("SELECT pg_advisory_unlock(:a, :b)"), {"a": a, "b": b})
-                        conn.commit()
-                    except Exception:
-                        log.exception("bulk import lock: unlock failed; closing the session")
-                        conn.invalidate()
-            return
-        database = make_url(str(engine.url)).database
-        if not database or database == ":memory:":
-            yield
-            return
-        fd = os.open(f"{database}.import-{b & 0xFFFFFFFF:08x}.lock", os.O_RDWR | os.O_CREAT,
-                     0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ImportBusy("another import for this tenant is running") from None
-            yield
-        finally:
-            os.close(fd)
-    finally:
-        lock.release()
+        held.enter_context(try_lock(engine, f"import-{b & 0xFFFFFFFF:08x}", (a, b)))
+    except LockBusy:
+        raise ImportBusy("another import for this tenant is running") from None
+    with held:
+        yield
 
 
 # --------------------------------------------------------------------------- reading
