@@ -96,39 +96,9 @@ def callee_facts(
     conn: Connection, tenant_id: str, callee: str, since: datetime, at: datetime,
     external_id: str | None,
 ) -> CalleeFacts:
-    consents: list[ConsentFacts] = []
-    contracts: list[ContractFacts] = []
-    refusals: list[datetime] = []
-    attempts: list[datetime] = []
-    opposed = False
-    quarantined: datetime | None = None
-    existing: str | None = None
     params = {"tenant_id": tenant_id, "callee": callee, "tombstone": tombstone(tenant_id, callee),
               "since": since, "at": at, "external_id": external_id}
-    for kind, text, t1, t2, t3, d1, d2 in conn.execute(CALLEE_FACTS, params):
-        if kind == "attempt":
-            attempts.append(t1)
-        elif kind == "consent":
-            consents.append(ConsentFacts(scope=text, given_at=t1, expires_at=t2, revoked_at=t3))
-        elif kind == "contract":
-            reference, _, sector = text.partition("\x1f")
-            contracts.append(
-                ContractFacts(reference=reference, sector=sector, starts_on=_day(d1),
-                              ends_on=_day(d2) if d2 is not None else None)
-            )
-        elif kind == "opposition":
-            opposed = True
-        elif kind == "refusal":
-            refusals.append(t1)
-        elif kind == "quarantine":
-            quarantined = t1 if quarantined is None or t1 > quarantined else quarantined
-        elif kind == "existing":
-            existing = text
-    return CalleeFacts(
-        consents=tuple(consents), contracts=tuple(contracts), internal_opposition=opposed,
-        refusals=tuple(refusals), quarantined_until=quarantined,
-        counted_attempts=tuple(attempts), existing_attempt_id=existing,
-    )
+    return _facts_of(conn.execute(CALLEE_FACTS, params))
 
 
 def _day(value: date | datetime | str) -> date:
@@ -202,7 +172,9 @@ def _sorted(values: list[datetime]) -> tuple[datetime, ...]:
     return tuple(sorted(values)) if len(values) > 1 else tuple(values)
 
 
-def _facts_of(rows: list[Any]) -> CalleeFacts:
+def _facts_of(rows: Any) -> CalleeFacts:
+    """One callee's facts from its ``(kind, text, t1, t2, t3, d1, d2)`` rows."""
+    existing: str | None = None
     consents: list[ConsentFacts] = []
     contracts: list[ContractFacts] = []
     refusals: list[datetime] = []
@@ -226,10 +198,12 @@ def _facts_of(rows: list[Any]) -> CalleeFacts:
             refusals.append(t1)
         elif kind == "quarantine":
             quarantined = t1 if quarantined is None or t1 > quarantined else quarantined
+        elif kind == "existing":
+            existing = text
     return CalleeFacts(
         consents=tuple(consents), contracts=tuple(contracts), internal_opposition=opposed,
         refusals=_sorted(refusals), quarantined_until=quarantined,
-        counted_attempts=_sorted(attempts), existing_attempt_id=None,
+        counted_attempts=_sorted(attempts), existing_attempt_id=existing,
     )
 
 
