@@ -92,6 +92,19 @@ def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         _pg_drop(url)
 
 
+@pytest.fixture
+def fresh_url(database: Database, tmp_path: Any) -> Iterator[str]:
+    """An empty database of the same backend as ``database`` (never the shared one)."""
+    if database.backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = _pg_create()
+    try:
+        yield url
+    finally:
+        _pg_drop(url)
+
+
 def truncate_all(url: str) -> None:
     from app.models import Base
 

@@ -3,11 +3,8 @@ and go down to nothing and up again."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
@@ -15,20 +12,6 @@ from sqlalchemy import inspect
 from app import db as app_db
 from app.migrate import downgrade, upgrade
 from app.models import Base
-from tests.conftest import Database, _pg_create, _pg_drop
-
-
-@pytest.fixture
-def fresh_url(database: Database, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same backend as ``database`` (never the shared one)."""
-    if database.backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    url = _pg_create()
-    try:
-        yield url
-    finally:
-        _pg_drop(url)
 
 
 def drift(url: str) -> list[Any]:

@@ -3,9 +3,8 @@ keep the hashes, and the number stays blocked (``INTERNAL_OPPOSITION``), per ten
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +26,6 @@ from app.registries.models import (
 )
 from app.tenancy.models import ApiKey
 from tests.api.conftest import blocking
-from tests.conftest import Database, _pg_create, _pg_drop
 from tests.factories import CALLEE, Tenant, add_consent
 
 REGISTRIES = (Consent, Contract, Opposition, Refusal, Quarantine)
@@ -201,19 +199,6 @@ def test_an_invalid_number_is_a_422(tenant: Tenant, number: str) -> None:
     r = erase(tenant, number)
     assert r.status_code == 422, r.text
     assert tenant.get("/v1/erasures").json() == []
-
-
-@pytest.fixture
-def fresh_url(database: Database, tmp_path: Path) -> Iterator[str]:
-    """An empty database of the same backend as ``database`` (never the shared one)."""
-    if database.backend == "sqlite":
-        yield f"sqlite:///{tmp_path / 'fresh.db'}"
-        return
-    url = _pg_create()
-    try:
-        yield url
-    finally:
-        _pg_drop(url)
 
 
 def test_migration_0003_keeps_the_registries_and_refuses_to_drop_tombstones(
