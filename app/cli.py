@@ -571,6 +571,17 @@ def _import_local(file: Path, mode: str, as_of: date, force: bool, max_rejected:
         raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
 
 
+def _upload_chunks(file: Path, phases: _Phases) -> Iterator[bytes]:
+    """The file in 1 MiB chunks for an httpx upload (never whole in memory), with progress;
+    then the "processing" phase while the server works."""
+    phases.phase("uploading")
+    with file.open("rb") as f:
+        while data := f.read(1 << 20):
+            phases.bytes_read(len(data))
+            yield data
+    phases.phase("processing")
+
+
 def _import_remote(file: Path, mode: str, as_of: date, force: bool, max_rejected: float | None,
                    show: bool, url: str, key: str | None) -> dict[str, Any]:
     try:
@@ -586,17 +597,9 @@ def _import_remote(file: Path, mode: str, as_of: date, force: bool, max_rejected
         _call(client, "GET", "/v1/bloctel/imports", params={"limit": 1})  # key and role first
         with _phases(show, size) as phases:
 
-            def chunks() -> Iterator[bytes]:
-                phases.phase("uploading")
-                with file.open("rb") as f:
-                    while data := f.read(1 << 20):
-                        phases.bytes_read(len(data))
-                        yield data
-                phases.phase("processing")  # the server sorts, writes, activates
-
             try:
                 return _call(client, "POST", "/v1/bloctel/imports", params=params,
-                             content=chunks(), headers={
+                             content=_upload_chunks(file, phases), headers={
                                  "Content-Type": "application/octet-stream",
                                  "Content-Length": str(size)})
             except OSError as exc:  # the file, while it was being sent

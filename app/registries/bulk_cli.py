@@ -65,9 +65,8 @@ def _local(kind: str, file: Path, tenant: str | None, show: bool) -> dict[str, A
 
 
 def _remote(kind: str, file: Path, show: bool, url: str, key: str | None) -> dict[str, Any]:
-    from collections.abc import Iterator
 
-    from app.cli import _call, _client, _Failed, _phases
+    from app.cli import _call, _client, _Failed, _phases, _upload_chunks
 
     try:
         size = file.stat().st_size
@@ -75,17 +74,10 @@ def _remote(kind: str, file: Path, show: bool, url: str, key: str | None) -> dic
         raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
     with _client(url, key, read_timeout=3600.0) as client, _phases(show, size) as phases:
 
-        def chunks() -> Iterator[bytes]:
-            phases.phase("uploading")
-            with file.open("rb") as f:
-                while data := f.read(1 << 20):
-                    phases.bytes_read(len(data))
-                    yield data
-            phases.phase("processing")
-
         try:
-            return _call(client, "POST", f"/v1/{kind}/import", content=chunks(), headers={
-                "Content-Type": "text/csv", "Content-Length": str(size)})
+            return _call(client, "POST", f"/v1/{kind}/import",
+                         content=_upload_chunks(file, phases),
+                         headers={"Content-Type": "text/csv", "Content-Length": str(size)})
         except OSError as exc:
             raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
 
