@@ -1,3 +1,4 @@
+"""Audit reports for compliance officers: attempt exports and summaries."""
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -5,6 +6,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from app.errors import Unprocessable
 from app.reports import service
 from app.tenancy.auth import Compliance
 
@@ -12,6 +14,9 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 FROM = Query(default=None, alias="from", description="Date (Paris day) or ISO 8601 instant.")
 TO = Query(default=None, description="Date (inclusive Paris day) or ISO instant (exclusive).")
+CAMPAIGN = Query(default=None, max_length=100, description="Campaign id.")
+CALLER_ID = Query(default=None, max_length=200,
+                  description="Presented number (national form or E.164).")
 
 
 @router.get("/attempts")
@@ -19,28 +24,40 @@ def attempts(
     p: Compliance,
     from_: str | None = FROM,
     to: str | None = TO,
-    campaign: str | None = Query(default=None, max_length=100),
+    campaign: str | None = CAMPAIGN,
     decision: Literal["allow", "deny"] | None = None,
+    reason: str | None = Query(default=None, max_length=40,
+                               description="A reason code: attempts that have it."),
+    caller_id: str | None = CALLER_ID,
+    agent_id: str | None = Query(default=None, max_length=100),
     format: Literal["csv", "jsonl"] = "csv",
+    dialect: Literal["rfc4180", "excel-fr"] = Query(
+        default="rfc4180",
+        description="CSV only. excel-fr: UTF-8 with BOM, ';', CRLF, decimal comma in money."),
 ) -> StreamingResponse:
-    """One row per attempt, streamed."""
-    filters: dict[str, Any] = {
-        "start": service.parse_bound(from_, end=False), "end": service.parse_bound(to, end=True),
-        "campaign": campaign, "decision": decision,
-    }
+    """One row per attempt, streamed (columns: the contract's, then reasons with their legal
+    bases, external_id, contract_ref, ruleset_version, next_allowed_at, outcome_at, sip_code)."""
+    f = service.filters(from_, to, campaign=campaign, decision=decision, reason=reason,
+                        caller_id=caller_id, agent_id=agent_id)
     tenant = p.tenant_id or ""
     if format == "jsonl":
+        if dialect != "rfc4180":
+            raise Unprocessable("dialect: excel-fr applies to format=csv only")
         return StreamingResponse(
-            service.attempts_jsonl(tenant, **filters), media_type="application/x-ndjson"
+            service.attempts_jsonl(tenant, f), media_type="application/x-ndjson"
         )
+    excel_fr = dialect == "excel-fr"
     return StreamingResponse(
-        service.attempts_csv(tenant, **filters), media_type="text/csv; charset=utf-8",
+        service.attempts_csv(tenant, f, excel_fr=excel_fr),
+        media_type="text/csv; charset=utf-8" + ("; header=present" if excel_fr else ""),
         headers={"Content-Disposition": 'attachment; filename="attempts.csv"'},
     )
 
 
 @router.get("/summary")
-def summary(p: Compliance, from_: str | None = FROM, to: str | None = TO) -> dict[str, Any]:
-    return service.summary(
-        p.tenant_id or "", service.parse_bound(from_, end=False), service.parse_bound(to, end=True)
-    )
+def summary(
+    p: Compliance, from_: str | None = FROM, to: str | None = TO,
+    campaign: str | None = CAMPAIGN, caller_id: str | None = CALLER_ID,
+) -> dict[str, Any]:
+    f = service.filters(from_, to, campaign=campaign, caller_id=caller_id)
+    return service.summary(p.tenant_id or "", f=f)

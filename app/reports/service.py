@@ -1,35 +1,87 @@
-"""Reports read the attempt ledger in a streaming fashion (server-side cursor, constant memory)."""
+"""Audit reports: the attempt export (``app.reports.export``) and the summary.
+
+Filters are validated here, before anything is streamed: a bad value is a 422 with a message
+that names it, never a 500 halfway through a download.
+
+The summary is a handful of ``GROUP BY`` queries over the period (index
+``ix_attempts_tenant_checked``), folded in Python. Instants are grouped by **UTC hour** in the
+database and each hour is placed in Paris time here: Paris is a whole number of hours from UTC,
+so every UTC hour falls in exactly one Paris hour, day and ISO week — and SQLite, which has no
+time zones, gives the same answer as PostgreSQL.
+
+Readings chosen (documented in README.md, "Reports"):
+
+* ``penalty_eur``, ``penalties_by_code``, ``penalties_by_week`` and ``by_campaign[…].penalty_eur``
+  count the penalty lines *recorded* in the period (a denial's line at the check, an
+  unassigned-number line when the outcome is reported), attributed to their attempt's campaign.
+* ``short_calls``: attempts reported ``answered`` with ``duration_s < 60`` (rules-fr.md §7) over
+  all answered attempts.
+* ``unassigned``: attempts reported unassigned — status ``unassigned`` or a SIP code the
+  gateway reads as unassigned (404, 410, 484, 604, as ``app.calls.service`` does) — over the
+  *dialled* attempts: those with an outcome other than ``not_dialed`` (an attempt without an
+  outcome is not known to have been dialled). A share is ``null`` when its denominator is 0.
+* ``consent_coverage``: the attempt row records the decision, not which exception let a consumer
+  call through, so it is derived from the registries as the rules read them
+  (``rules_fr.rules``): among allowed attempts of commercial consumer campaigns, ``consent``
+  had a canvassing consent valid at the check (given before, not expired, not revoked — a
+  refusal in the opt-in era revokes it at the refusal instant), ``contract`` had no such
+  consent but an ongoing contract of the campaign's sector (the named ``contract_ref`` when
+  given) on the day of the check, ``neither`` had none (opt-out-era calls need neither;
+  registries erased since, or edited campaigns, also land there). The campaign is read as it is
+  now. The contract's day is the callee's local day on PostgreSQL and the UTC day on SQLite
+  (the same day for any call within legal hours in every French zone).
+* ``bloctel``: the list versions in force at some instant of the period (from their activation
+  to the next activation), and the oldest the list in force got (Paris days since its
+  ``as_of``); ``stale`` when, while rules-fr.md §5 required a fresh list (until 2026-08-10),
+  it was older than the limit or missing. A period without ``from`` starts at its first
+  attempt; one without ``to`` (or ending later) ends now.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import (
+    Select,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+)
 
+from app import clock
 from app.calls.models import Attempt, PenaltyLine
+from app.calls.service import UNASSIGNED_SIP
+from app.campaigns.models import Campaign
 from app.clock import parse_instant
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
+from app.registries.models import Consent, Contract
+from app.reports import export
+from app.reports.export import Filters
+from bloctel.models import BloctelVersion
+from rules_fr import data as rules_data
+from rules_fr.numbering import classify
 
 PARIS = ZoneInfo("Europe/Paris")
-COLUMNS = (
-    "attempt_id", "checked_at", "campaign", "callee", "caller_id", "agent_id", "decision",
-    "reason_codes", "penalty_eur", "regime", "outcome_status", "duration_s",
-)
+COLUMNS = export.COLUMNS
+SHORT_CALL_S = 60
 _a = Attempt.__table__
 _p = PenaltyLine.__table__
 
 
-def parse_bound(value: str | None, *, end: bool) -> datetime | None:
-    """An ISO instant with offset, or a date (Paris day: start, or the end of that day)."""
+def parse_bound(value: str | None, *, end: bool, name: str | None = None) -> datetime | None:
+    """An ISO instant with offset, or a date (Paris day: start, or the end of that day);
+    ``name`` (the query parameter) prefixes the 422's message."""
     if value is None or value == "":
         return None
     try:
@@ -37,115 +89,301 @@ def parse_bound(value: str | None, *, end: bool) -> datetime | None:
             day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
             return datetime.combine(day, time.min, PARIS).astimezone(UTC)
         return parse_instant(value).astimezone(UTC)
-    except ValueError as exc:  # InstantError included
-        raise Unprocessable(f"not a date or an ISO 8601 instant with offset: {value!r}") from exc
+    except (ValueError, OverflowError) as exc:  # InstantError included
+        where = f"{name}: " if name else ""
+        raise Unprocessable(
+            f"{where}not a date (YYYY-MM-DD) or an ISO 8601 instant with offset: {value!r}"
+        ) from exc
 
 
-def _filtered(
-    query: Select[Any], tenant_id: str, start: datetime | None, end: datetime | None,
-    campaign: str | None = None, decision: str | None = None,
-) -> Select[Any]:
-    query = query.where(_a.c.tenant_id == tenant_id)
-    if start is not None:
-        query = query.where(_a.c.checked_at >= start)
-    if end is not None:
-        query = query.where(_a.c.checked_at < end)
-    if campaign:
-        query = query.where(_a.c.campaign_id == campaign)
-    if decision:
-        query = query.where(_a.c.decision == decision)
-    return query
-
-
-def _neutralise(value: str) -> str:
-    """Keep spreadsheet formulas out of exported cells (phone numbers like +33… stay as is)."""
-    if value and value[0] in "=@\t\r" or (
-        value[:1] in ("+", "-") and not value[1:].replace(" ", "").isdigit()
-    ):
-        return "'" + value
+def _text(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value == "" or value != value.strip():
+        raise Unprocessable(f"{name}: empty, or with leading or trailing spaces: {value!r}")
+    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise Unprocessable(f"{name}: control characters are not allowed: {value!r}")
     return value
 
 
-def _rows(
-    tenant_id: str, start: datetime | None, end: datetime | None, campaign: str | None,
-    decision: str | None,
-) -> Iterator[dict[str, Any]]:
+def filters(
+    from_: str | None = None, to: str | None = None, *, campaign: str | None = None,
+    decision: str | None = None, reason: str | None = None, caller_id: str | None = None,
+    agent_id: str | None = None,
+) -> Filters:
+    """Validated filters, or a 422 naming the bad one."""
+    start = parse_bound(from_, end=False, name="from")
+    end = parse_bound(to, end=True, name="to")
+    if start is not None and end is not None and start >= end:
+        raise Unprocessable(f"from, to: an empty period: {from_} is not before {to}")
+    if decision is not None and decision not in ("allow", "deny"):
+        raise Unprocessable(f"decision: 'allow' or 'deny', not {decision!r}")
+    if reason is not None and reason not in rules_data.CODES:
+        raise Unprocessable(f"reason: unknown reason code {reason!r} (GET /v1/rules lists them)")
+    caller = _text("caller_id", caller_id)
+    if caller is not None:
+        # the ledger stores a caller ID as E.164 when it parsed, as sent (trimmed) otherwise
+        info = classify(caller)
+        caller = info.e164 if info.valid and info.e164 else caller
+    return Filters(start=start, end=end, campaign=_text("campaign", campaign), decision=decision,
+                   reason=reason, caller_id=caller, agent_id=_text("agent_id", agent_id))
+
+
+def attempts_csv(tenant_id: str, f: Filters | None = None, *, excel_fr: bool = False,
+                 **legacy: Any) -> Iterator[str]:
+    return export.csv_chunks(tenant_id, f or Filters(**legacy), excel_fr=excel_fr)
+
+
+def attempts_jsonl(tenant_id: str, f: Filters | None = None, **legacy: Any) -> Iterator[str]:
+    return export.jsonl_chunks(tenant_id, f or Filters(**legacy))
+
+
+# --- summary ----------------------------------------------------------------------------------
+
+
+def _where(query: Select[Any], tenant_id: str, f: Filters) -> Select[Any]:
     c = _a.c
-    query = _filtered(
-        select(
-            c.id, c.checked_at, c.campaign_id, c.callee, c.caller_id, c.agent_id, c.decision,
-            c.reason_codes, c.penalty_micros, c.regime, c.outcome_status, c.duration_s,
-        ),
-        tenant_id, start, end, campaign, decision,
-    ).order_by(c.checked_at, c.id)
-    with get_engine().connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=2000).execute(query)
-        for r in result:
-            yield {
-                "attempt_id": r.id, "checked_at": r.checked_at.isoformat(),
-                "campaign": r.campaign_id, "callee": r.callee, "caller_id": r.caller_id,
-                "agent_id": r.agent_id, "decision": r.decision, "reason_codes": r.reason_codes,
-                "penalty_eur": format_eur(r.penalty_micros), "regime": r.regime,
-                "outcome_status": r.outcome_status, "duration_s": r.duration_s,
-            }
-
-
-def attempts_csv(tenant_id: str, **filters: Any) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    for n, row in enumerate(_rows(tenant_id, **filters), start=1):
-        writer.writerow(
-            _neutralise(str(v)) if isinstance(v, str) else ("" if v is None else v)
-            for v in row.values()
+    query = query.where(c.tenant_id == tenant_id)
+    if f.start is not None:
+        query = query.where(c.checked_at >= f.start)
+    if f.end is not None:
+        query = query.where(c.checked_at < f.end)
+    for column, value in ((c.campaign_id, f.campaign), (c.decision, f.decision),
+                          (c.caller_id, f.caller_id), (c.agent_id, f.agent_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if f.reason is not None:
+        query = query.where(
+            (literal(" ") + c.reason_codes + literal(" ")).like(
+                "% " + f.reason.replace("_", "!_") + " %", escape="!")
         )
-        if n % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    return query
 
 
-def attempts_jsonl(tenant_id: str, **filters: Any) -> Iterator[str]:
-    for row in _rows(tenant_id, **filters):
-        yield json.dumps(row, ensure_ascii=False) + "\n"
+def _hour(column: Any, dialect: str) -> Any:
+    """The UTC hour of an instant as ``YYYY-MM-DD HH`` text, on either backend."""
+    if dialect == "sqlite":
+        return func.substr(column, 1, 13)
+    return func.to_char(func.timezone("UTC", column), literal_column("'YYYY-MM-DD HH24'"))
 
 
-def summary(tenant_id: str, start: datetime | None, end: datetime | None) -> dict[str, Any]:
-    c = _a.c
-    total = allowed = 0
-    by_reason: Counter[str] = Counter()
-    by_campaign: dict[str, Counter[str]] = defaultdict(Counter)
-    by_day: dict[str, Counter[str]] = defaultdict(Counter)
-    query = _filtered(
-        select(c.checked_at, c.campaign_id, c.decision, c.reason_codes), tenant_id, start, end
+def _paris(hour: str) -> datetime:
+    return datetime(int(hour[:4]), int(hour[5:7]), int(hour[8:10]), int(hour[11:13]),
+                    tzinfo=UTC).astimezone(PARIS)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _split() -> dict[str, int]:
+    return {"total": 0, "allowed": 0, "denied": 0}
+
+
+def _add(bucket: dict[str, int], decision: str, n: int) -> None:
+    bucket["total"] += n
+    bucket["allowed" if decision == "allow" else "denied"] += n
+
+
+def _consent_coverage(conn: Any, tenant_id: str, f: Filters, dialect: str) -> dict[str, Any]:
+    a, cons, ctr, camp = _a.c, Consent.__table__.c, Contract.__table__.c, Campaign.__table__.c
+    consent = exists().where(
+        cons.tenant_id == a.tenant_id, cons.callee == a.callee, cons.scope == "canvassing",
+        cons.given_at <= a.checked_at,
+        or_(cons.expires_at.is_(None), cons.expires_at > a.checked_at),
+        or_(cons.revoked_at.is_(None), cons.revoked_at > a.checked_at),
     )
-    with get_engine().connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=5000).execute(query)
-        for r in result:
-            total += 1
-            allowed += r.decision == "allow"
-            by_reason.update(r.reason_codes.split())
-            by_campaign[r.campaign_id][r.decision] += 1
-            by_day[r.checked_at.astimezone(PARIS).date().isoformat()][r.decision] += 1
-        pq = select(_p.c.code, func.sum(_p.c.amount_micros)).where(_p.c.tenant_id == tenant_id)
-        if start is not None:
-            pq = pq.where(_p.c.created_at >= start)
-        if end is not None:
-            pq = pq.where(_p.c.created_at < end)
-        penalties = {code: int(m or 0) for code, m in conn.execute(pq.group_by(_p.c.code))}
-
-    def split(counter: Counter[str]) -> dict[str, int]:
-        return {"total": counter["allow"] + counter["deny"], "allowed": counter["allow"],
-                "denied": counter["deny"]}
-
+    if dialect == "sqlite":
+        day: Any = func.date(a.checked_at)
+    else:
+        day = func.date(func.timezone(a.callee_time_zone, a.checked_at))
+    contract = exists().where(
+        ctr.tenant_id == a.tenant_id, ctr.callee == a.callee, ctr.sector == camp.sector,
+        ctr.starts_on <= day, or_(ctr.ends_on.is_(None), ctr.ends_on >= day),
+        or_(a.contract_ref.is_(None), ctr.reference == a.contract_ref),
+    )
+    has_consent = case((consent, 1), else_=0).label("consent")
+    has_contract = case((contract, 1), else_=0).label("contract")
+    q = _where(
+        select(has_consent, has_contract, func.count()).select_from(
+            _a.join(Campaign.__table__, and_(camp.tenant_id == a.tenant_id,
+                                             camp.id == a.campaign_id))
+        ), tenant_id, f,
+    ).where(a.decision == "allow", camp.purpose == "commercial", camp.audience == "consumers")
+    counts = {(int(x), int(y)): n for x, y, n in conn.execute(q.group_by(has_consent,
+                                                                         has_contract))}
+    total = sum(counts.values())
+    by_consent = counts.get((1, 0), 0) + counts.get((1, 1), 0)
+    by_contract = counts.get((0, 1), 0)
     return {
-        "from": start.isoformat() if start else None,
-        "to": end.isoformat() if end else None,
+        "consumer_allowed": total, "consent": by_consent, "contract": by_contract,
+        "neither": total - by_consent - by_contract,
+        "share_consent": _share(by_consent, total), "share_contract": _share(by_contract, total),
+    }
+
+
+def _bloctel(conn: Any, start: datetime | None, end: datetime | None) -> dict[str, Any]:
+    """Versions in force during [start, end) and the list's worst age then (module docstring)."""
+    v = BloctelVersion.__table__.c
+    rows = conn.execute(
+        select(v.version, v.as_of, v.activated_at, v.total_numbers)
+        .where(v.activated_at.is_not(None), v.status.in_(("active", "superseded")))
+        .order_by(v.activated_at, v.version)
+    ).all()
+    now = clock.now()
+    end = min(end, now) if end is not None else now
+    if start is None:
+        start = rows[0].activated_at if rows else end
+    limits = rules_data.BLOCTEL_FRESHNESS
+    # segments of constant (list in force, freshness limit): cut at activations and rule dates
+    cuts = sorted({start, end}
+                  | {r.activated_at for r in rows if start < r.activated_at < end}
+                  | {t for t in (datetime.combine(x.since, time.min, PARIS).astimezone(UTC)
+                                 for x in limits) if start < t < end})
+    versions: list[dict[str, Any]] = []
+    worst: int | None = None
+    stale = missing = False
+    for seg_start, seg_end in zip(cuts, cuts[1:], strict=False):
+        in_force = [r for r in rows if r.activated_at <= seg_start]
+        row = in_force[-1] if in_force else None
+        limit = rules_data.in_force(limits, rules_data.paris_date(seg_start))
+        max_days = limit.max_age_days if limit is not None else None
+        if row is None:
+            missing |= max_days is not None
+            stale |= max_days is not None
+            continue
+        if not versions or versions[-1]["version"] != row.version:
+            nxt = next((r.activated_at for r in rows if r.activated_at > row.activated_at), None)
+            versions.append({
+                "version": row.version, "as_of": row.as_of.isoformat(),
+                "activated_at": row.activated_at.isoformat(),
+                "superseded_at": nxt.isoformat() if nxt else None,
+                "total_numbers": row.total_numbers,
+            })
+        last_day = (seg_end - timedelta(microseconds=1)).astimezone(PARIS).date()
+        age = (last_day - row.as_of).days
+        worst = age if worst is None else max(worst, age)
+        if max_days is not None and age > max_days:
+            stale = True
+    required = [x.max_age_days for x in limits if x.max_age_days is not None]
+    return {
+        "versions": versions, "max_age_days": worst, "stale": stale, "missing": missing,
+        "stale_after_days": required[-1] if required else None,
+        "period": {"from": start.isoformat(), "to": end.isoformat()} if start < end else None,
+    }
+
+
+def _ruleset_entry(version: str, first: datetime, last: datetime, n: int) -> dict[str, Any]:
+    info = next((i for i in rules_data.ruleset_versions() if i.id == version), None)
+    bases: dict[str, str] = {}
+    if info is not None:
+        for rule, v in rules_data.ruleset_for(info.effective).rules.items():
+            if v is not None:
+                bases[rule] = v.legal_basis
+    return {
+        "version": version, "first_seen": first.isoformat(), "last_seen": last.isoformat(),
+        "attempts": n, "effective": info.effective.isoformat() if info else None,
+        "changed_rules": [rule for rule, _ in info.changes] if info else [],
+        "legal_bases": bases,
+    }
+
+
+def summary(tenant_id: str, start: datetime | None = None, end: datetime | None = None,
+            f: Filters | None = None) -> dict[str, Any]:
+    f = f or Filters(start=start, end=end)
+    c, pl = _a.c, _p.c
+    engine = get_engine()
+    dialect = engine.dialect.name
+    hour = _hour(c.checked_at, dialect).label("hour")
+    by_campaign: dict[str, dict[str, Any]] = defaultdict(_split)
+    by_caller: dict[str, dict[str, int]] = defaultdict(_split)
+    by_day: dict[str, dict[str, int]] = defaultdict(_split)
+    by_hour = {f"{h:02d}": _split() for h in range(24)}
+    by_reason: Counter[str] = Counter()
+    total = allowed = 0
+    with engine.connect() as conn:
+        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count()),
+                   tenant_id, f).group_by(hour, c.campaign_id, c.caller_id, c.decision)
+        for h, campaign, caller, decision, n in conn.execute(q):
+            paris = _paris(h)
+            total += n
+            allowed += n if decision == "allow" else 0
+            _add(by_campaign[campaign], decision, n)
+            _add(by_caller[caller or "(none)"], decision, n)
+            _add(by_day[paris.date().isoformat()], decision, n)
+            _add(by_hour[f"{paris.hour:02d}"], decision, n)
+
+        q = _where(select(c.reason_codes, func.count()), tenant_id, f).where(
+            c.reason_codes != "").group_by(c.reason_codes)
+        for codes, n in conn.execute(q):
+            for code in codes.split():
+                by_reason[code] += n
+
+        answered = c.outcome_status == "answered"
+        unassigned = or_(c.outcome_status == "unassigned", c.sip_code.in_(sorted(UNASSIGNED_SIP)))
+        dialled = and_(c.outcome_status.is_not(None), c.outcome_status != "not_dialed")
+
+        def n_of(cond: Any) -> Any:
+            return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+        q = _where(select(n_of(answered), n_of(and_(answered, c.duration_s < SHORT_CALL_S)),
+                          n_of(and_(dialled, unassigned)), n_of(dialled)), tenant_id, f)
+        n_answered, n_short, n_unassigned, n_dialled = (int(x) for x in conn.execute(q).one())
+
+        q = _where(select(c.ruleset_version, func.min(c.checked_at), func.max(c.checked_at),
+                          func.count()), tenant_id, f).group_by(c.ruleset_version)
+        rulesets = sorted(conn.execute(q).all(), key=lambda r: (r[1], r[0]))
+
+        # penalty lines recorded in the period, with their attempt's campaign
+        p_hour = _hour(pl.created_at, dialect).label("hour")
+        pq = select(pl.code, p_hour, c.campaign_id, func.sum(pl.amount_micros)).select_from(
+            _p.join(_a, and_(c.id == pl.attempt_id, c.tenant_id == pl.tenant_id))
+        ).where(pl.tenant_id == tenant_id)
+        if f.start is not None:
+            pq = pq.where(pl.created_at >= f.start)
+        if f.end is not None:
+            pq = pq.where(pl.created_at < f.end)
+        for column, value in ((c.campaign_id, f.campaign), (c.caller_id, f.caller_id)):
+            if value is not None:
+                pq = pq.where(column == value)
+        by_code: Counter[str] = Counter()
+        by_week: Counter[str] = Counter()
+        campaign_pen: Counter[str] = Counter()
+        for code, h, campaign, micros in conn.execute(pq.group_by(pl.code, p_hour,
+                                                                  c.campaign_id)):
+            micros = int(micros or 0)
+            year, week, _ = _paris(h).isocalendar()
+            by_code[code] += micros
+            by_week[f"{year}-W{week:02d}"] += micros
+            campaign_pen[campaign] += micros
+
+        coverage = _consent_coverage(conn, tenant_id, f, dialect)
+        first_attempt = rulesets[0][1] if rulesets else None
+        bloctel = _bloctel(conn, f.start or first_attempt, f.end)
+
+    campaigns = sorted(set(by_campaign) | set(campaign_pen))
+    return {
+        "from": f.start.isoformat() if f.start else None,
+        "to": f.end.isoformat() if f.end else None,
+        "filters": {"campaign": f.campaign, "caller_id": f.caller_id},
         "total": total, "allowed": allowed, "denied": total - allowed,
-        "penalty_eur": format_eur(sum(penalties.values())),
-        "penalties_by_code": {k: format_eur(v) for k, v in sorted(penalties.items())},
+        "penalty_eur": format_eur(sum(by_code.values())),
+        "penalties_by_code": {k: format_eur(v) for k, v in sorted(by_code.items())},
+        "penalties_by_week": {k: format_eur(v) for k, v in sorted(by_week.items())},
         "by_reason": dict(by_reason.most_common()),
-        "by_campaign": {k: split(v) for k, v in sorted(by_campaign.items())},
-        "by_day": {k: split(v) for k, v in sorted(by_day.items())},
+        "by_campaign": {
+            k: (by_campaign[k] if k in by_campaign else _split())
+            | {"penalty_eur": format_eur(campaign_pen.get(k, 0))}
+            for k in campaigns
+        },
+        "by_caller_id": dict(sorted(by_caller.items())),
+        "by_day": dict(sorted(by_day.items())),
+        "by_hour": by_hour,
+        "short_calls": {"answered": n_answered, "short": n_short,
+                        "share": _share(n_short, n_answered), "under_s": SHORT_CALL_S},
+        "unassigned": {"attempts": n_unassigned, "dialled": n_dialled,
+                       "share": _share(n_unassigned, n_dialled)},
+        "consent_coverage": coverage,
+        "bloctel": bloctel,
+        "ruleset_versions": [_ruleset_entry(v, first, last, n) for v, first, last, n in rulesets],
     }

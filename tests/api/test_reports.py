@@ -12,9 +12,14 @@ import pytest
 from tests.api.conftest import aware, outcome
 from tests.factories import CALLEE, Tenant, add_campaign, add_consent
 
-COLUMNS = [
+CONTRACT_COLUMNS = [
     "attempt_id", "checked_at", "campaign", "callee", "caller_id", "agent_id", "decision",
     "reason_codes", "penalty_eur", "regime", "outcome_status", "duration_s",
+]
+# the contract's columns first, in its order; then the extension's
+COLUMNS = CONTRACT_COLUMNS + [
+    "reasons", "external_id", "contract_ref", "ruleset_version", "next_allowed_at",
+    "outcome_at", "sip_code",
 ]
 OTHER_CALLEE = "+33611223344"
 
@@ -59,14 +64,14 @@ def ledger(tenant: Tenant, other: Tenant, freeze) -> dict[str, Any]:
     return {"ids": ids, "foreign": foreign}
 
 
-def test_csv_export_has_exactly_the_contract_columns(tenant: Tenant, ledger) -> None:
+def test_csv_export_has_the_contract_columns_first(tenant: Tenant, ledger) -> None:
     header, rows = csv_rows(tenant)
     assert header == COLUMNS
     ids = ledger["ids"]
     assert [r["attempt_id"] for r in rows] == [
         ids["allowed"], ids["no_consent"], ids["invalid"], ids["tuesday"]]
     first = rows[0]
-    assert {k: first[k] for k in COLUMNS if k not in ("attempt_id", "checked_at")} == {
+    assert {k: first[k] for k in CONTRACT_COLUMNS if k not in ("attempt_id", "checked_at")} == {
         "campaign": "spring-2026", "callee": CALLEE, "caller_id": "+33162000001",
         "agent_id": "", "decision": "allow", "reason_codes": "", "penalty_eur": "0.00",
         "regime": "opt_in", "outcome_status": "answered", "duration_s": "42",
@@ -152,8 +157,8 @@ def test_summary_is_consistent_with_the_checks(tenant: Tenant, other: Tenant, le
                                       "ILLEGITIMATE_ATTEMPT": "0.04"}
     assert s["by_reason"] == {"CONSENT_REQUIRED": 1, "CALLEE_INVALID": 1}
     assert s["by_campaign"] == {
-        "autumn": {"total": 2, "allowed": 1, "denied": 1},
-        "spring-2026": {"total": 2, "allowed": 1, "denied": 1},
+        "autumn": {"total": 2, "allowed": 1, "denied": 1, "penalty_eur": "0.04"},
+        "spring-2026": {"total": 2, "allowed": 1, "denied": 1, "penalty_eur": "0.02"},
     }
     assert s["by_day"] == {
         "2026-11-23": {"total": 3, "allowed": 1, "denied": 2},
