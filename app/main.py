@@ -24,6 +24,7 @@ from app.numbers.router import router as numbers_router
 from app.ops.router import router as ops_router
 from app.registries.bulk_router import router as bulk_router
 from app.registries.router import router as registries_router
+from app.reports.pdf_router import router as reports_pdf_router
 from app.reports.router import router as reports_router
 from app.rules_router import router as rules_router
 from app.scrub.router import router as scrub_router
@@ -65,6 +66,7 @@ def create_app() -> FastAPI:
         ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
         bloctel_router, reports_router, rules_router, bulk_router, numbers_router,
         scrub_router, erasure_router,
+        reports_pdf_router,
     ):
         app.include_router(router)
 
