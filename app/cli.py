@@ -47,9 +47,11 @@ cli.add_typer(demo_cli, name="demo")
 
 def _register_domain_commands() -> None:
     from app.registries.bulk_cli import import_cli
+    from app.reports.cli import report_cli
     from app.scrub.cli import scrub
 
     cli.add_typer(import_cli, name="import")
+    cli.add_typer(report_cli, name="report")
     cli.command("scrub")(scrub)
 
 
