@@ -71,7 +71,6 @@ ZEBRA = colors.HexColor("#f5f7fa")
 ALLOWED = colors.HexColor("#2f855a")
 DENIED = colors.HexColor("#c53030")
 PENALTY = colors.HexColor("#b7791f")
-NEUTRAL = colors.HexColor("#3e6a9e")
 
 #: French names of the reason codes (the catalogue's descriptions are in English).
 REASONS_FR = {
@@ -774,7 +773,7 @@ class _Report:
         if isinstance(weeks, Mapping) and weeks:
             keys = sorted(weeks)
             story.append(_stacked_bars(
-                "Pénalités par semaine", [_week_label(k) for k in keys],
+                "Pénalités par semaine", _thin([_week_label(k) for k in keys], 14),
                 [("", PENALTY, [float(_decimal(weeks[k]) or 0) for k in keys])],
                 y_title="Euros", x_title="Semaine ISO", money=True, height=170))
         elif isinstance(weeks, Mapping):
@@ -970,6 +969,12 @@ def _rule_fr(rule: str) -> str:
         sector = rule.split(":", 1)[1]
         return "Secteur : " + SECTORS_FR.get(sector, sector.replace("_", " "))
     return RULES_FR.get(rule, rule)
+
+
+def _thin(labels: list[str], most: int) -> list[str]:
+    """Every k-th label only, so that at most ``most`` are written under an axis."""
+    step = -(-len(labels) // most)
+    return [label if i % step == 0 else "" for i, label in enumerate(labels)]
 
 
 def _week_label(key: str) -> str:
