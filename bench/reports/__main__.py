@@ -1,0 +1,5 @@
+import sys
+
+from bench.reports import main
+
+sys.exit(main())
