@@ -412,6 +412,8 @@ class _Phases:
             unit, total = "bytes", self._size
         elif name == "writing":
             unit = "numbers"
+        elif name == "saving":
+            unit = "rows"
         self._total, self._done = total, 0
         if self._bars is not None:
             self._task = self._bars.add_task(

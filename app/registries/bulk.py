@@ -26,37 +26,61 @@ Every other row is ``rejected`` with its line number (physical line of the file)
 the first ``SAMPLES`` are listed, all are counted by reason. Blank lines are counted
 (``blank``): ``lines`` = created + updated + unchanged + rejected + blank.
 
-**Failure semantics: resumable.** Rows are written in batches, each in its own short
-transaction (one natural-key SELECT, one executemany INSERT, one executemany UPDATE): a killed or
-failed import leaves every row either entirely in or not at all, and the registry consistent.
-Importing the same file again converges to the same state (the natural keys), so "run it again"
-completes an interrupted import. One import per tenant at a time (``tenant_lock``); other
-tenants' imports and the check path proceed (on SQLite they share the write lock between
-batches only).
+**How (the throughput).** Two phases, memory bounded by constants, not by the file:
+
+1. *Reading*: every record is parsed, validated and *staged* — a tuple of the values in the
+   driver's form, first the first natural-key column (the number; a contract's reference), then
+   the line. Staged rows are sorted in runs of ``RUN_ROWS`` spilled to anonymous temporary
+   files (``_Runs``). Past the first ``PARALLEL_AFTER`` records, worker processes do this work
+   on chunks of ``WORKER_CHUNK`` records (``_Workers``, ``GATEWAY_IMPORT_WORKERS``; default one
+   per CPU, at most 4); this process only splits the text into whole records.
+2. *Writing*: the runs are merged in number order and written in batches cut between numbers,
+   each in its own short transaction (one natural-key SELECT; one executemany INSERT on SQLite,
+   one COPY on PostgreSQL; one executemany UPDATE). Number order touches each page of the
+   (tenant, number) index once over the whole import instead of once per row: 3.5x less
+   SQLite work on 1 M consents. On PostgreSQL two connections write at once
+   (``PG_WRITERS``): batches never share a natural key, so they are independent.
+
+**Failure semantics: resumable.** Nothing is written before the whole file has been read (a
+file refused for its header, or cut short by a client, writes nothing); then a killed or
+failed import leaves every row either entirely in or not at all (whole batches), and the
+registry consistent. Importing the same file again converges to the same state (the natural
+keys), so "run it again" completes an interrupted import. One import per tenant at a time
+(``tenant_lock``); other tenants' imports and the check path proceed (on SQLite they share the
+write lock between batches only, each a few milliseconds).
 """
 
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import csv
 import functools
 import hashlib
+import heapq
 import io
 import json
 import logging
+import multiprocessing
+import operator
 import os
+import pickle
 import re
+import shutil
+import tempfile
 import threading
 import time
 import unicodedata
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, BinaryIO, Literal, Protocol
+from typing import IO, Any, BinaryIO, Literal, Protocol
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, text
+from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
@@ -75,7 +99,7 @@ KINDS: tuple[Kind, ...] = ("consents", "contracts", "oppositions")
 SAMPLES = 100
 MAX_VALUE_CHARS = 100
 #: Rows per transaction. SQLite: every write transaction holds the database's one write lock,
-#: which the check path needs too, so batches stay small (~30–80 ms each on a 2-core machine).
+#: which the check path needs too, so batches stay small (~15–20 ms each on a 2-core machine).
 BATCH = 5000
 SQLITE_BATCH = 2000
 PARIS = ZoneInfo("Europe/Paris")
@@ -255,34 +279,51 @@ def parse_day(value: str) -> date | None:
             return None
 
 
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_ascii = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+_EMPTY_SHA = evidence_sha256({})
+
+
+def _text_evidence(text_: str) -> tuple[str, str]:
+    """``{"text": text_}``: what ``json.dumps`` and ``evidence_sha256`` give, without their
+    overhead (one evidence per row of a large file)."""
+    canonical = '{"text":' + _encode_str(text_) + "}"
+    return ('{"text": ' + _encode_ascii(text_) + "}",
+            hashlib.sha256(canonical.encode("utf-8")).hexdigest())
+
+
+_JSON_WORDS = frozenset(("null", "true", "false"))
+
+
 class _Evidence:
-    """Evidence text → (object, SHA-256), memoised: files repeat a few evidence values."""
+    """Evidence text → (JSON text to store, SHA-256 of the canonical JSON), or None when it is
+    JSON but not an object. Plain text (the common case) is stored as ``{"text": …}``; JSON
+    values are memoised: files repeat a few of them."""
 
     def __init__(self) -> None:
         self._memo: dict[str, tuple[str, str] | None] = {}
 
     def __call__(self, raw: str) -> tuple[str, str] | None:
-        """(JSON text to store, SHA-256 of the canonical JSON), or None: not an object."""
+        if not raw:
+            return "{}", _EMPTY_SHA
+        if raw[0] not in '{["' and not raw[0].isdigit() and raw not in _JSON_WORDS:
+            return _text_evidence(raw)
         got = self._memo.get(raw, False)
         if got is not False:
             return got  # type: ignore[return-value]
         value: Any
-        if not raw:
-            value = {}
-        elif raw[0] in "{[\"" or raw in ("null", "true", "false") or raw[0].isdigit():
-            try:
-                value = json.loads(raw)
-            except ValueError:
-                value = {"text": raw}
-            else:
-                if not isinstance(value, dict):
-                    value = {"text": raw} if not raw.startswith(("{", "[")) else None
-        else:
+        try:
+            value = json.loads(raw)
+        except ValueError:
             value = {"text": raw}
+        else:
+            if not isinstance(value, dict):
+                value = {"text": raw} if not raw.startswith(("{", "[")) else None
+        out: tuple[str, str] | None
         if value is None:
             out = None
-        elif len(value) == 1 and isinstance(value.get("text"), str):  # the common case
-            out = ('{"text": ' + json.dumps(value["text"]) + "}", evidence_sha256(value))
+        elif len(value) == 1 and isinstance(text_ := value.get("text"), str):
+            out = _text_evidence(text_)
         else:
             out = (json.dumps(value), evidence_sha256(value))
         if len(self._memo) < 100_000:
@@ -337,45 +378,155 @@ class _Numbers:
         return out
 
 
-def _values_differ(row: Any, new: dict[str, Any], cols: tuple[str, ...]) -> bool:
-    return any(getattr(row, c) != new[c] for c in cols)
+def _tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """``row -> tuple(row[p] for p in positions)``, at C speed."""
+    if not positions:
+        return lambda row: ()
+    if len(positions) == 1:
+        (p,) = positions
+        return lambda row: (row[p],)
+    return operator.itemgetter(*positions)  # type: ignore[return-value]
 
 
-class _Importer:
-    def __init__(self, engine: Engine, kind: Kind, tenant_id: str, mapping: Mapping,
-                 report: Report, batch: int,
-                 on_batch: Callable[[Report], None] | None = None) -> None:
-        self.on_batch = on_batch
+#: Per kind, a staged row: (first natural-key column, line, the other values) — values in the
+#: driver's form (SQLite: text dates; PostgreSQL: datetime), ready to compare with stored rows and
+#: to insert. The first item is what the rows are sorted on before they are written.
+_STAGED: dict[str, tuple[str, ...]] = {
+    "consents": ("callee", "line", "scope", "given_at", "channel", "evidence", "evidence_sha256",
+                 "expires_at"),
+    "contracts": ("reference", "line", "callee", "sector", "starts_on", "ends_on"),
+    "oppositions": ("callee", "line", "source"),
+}
+_PREFIX = {"consents": "con", "contracts": "ctr", "oppositions": "opp"}
+#: per kind: natural key columns, compared columns, extra insert-only columns (NULL)
+_SHAPE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "consents": (("callee", "scope", "given_at"), ("channel", "evidence_sha256", "expires_at"),
+                 ("revoked_at", "revoke_reason")),
+    "contracts": (("reference",), ("callee", "sector", "starts_on", "ends_on"), ()),
+    "oppositions": (("callee",), (), ("attempt_id",)),
+}
+_VALUES = {
+    "consents": ("callee", "scope", "given_at", "channel", "evidence", "evidence_sha256",
+                 "expires_at"),
+    "contracts": ("callee", "reference", "sector", "starts_on", "ends_on"),
+    "oppositions": ("callee", "source"),
+}
+
+#: Staged rows sorted in memory before they are spilled to a temporary file (``_Runs``): this,
+#: not the file, bounds the import's memory (~40 MB of rows).
+RUN_ROWS = 100_000
+#: Rows per pickled chunk of a spilled run: the merge holds one chunk per run in memory.
+SPILL_CHUNK = 1_000
+#: Rows per call of the vectorised number parser while reading.
+PARSE_BATCH = 5_000
+
+
+class _Runs:
+    """External merge sort of staged rows (``_STAGED``): as tuples, they sort by their first
+    natural-key column, then by line — file order among the rows of one key, so the last row of
+    a repeated key still wins. At most ``run_rows`` rows are held to be sorted; each full run is
+    spilled, pickled, to an anonymous temporary file (gone when closed or when the process
+    dies); the runs are merged lazily, ``SPILL_CHUNK`` rows per run in memory.
+
+    Why sort: the registries are indexed by (tenant, number). Rows written in number order touch
+    each page of that index once over the whole import; in file order every row dirties a random
+    page, which SQLite rewrites to its WAL at each commit (measured on 1 M consents: 22 s of
+    SQLite work in file order, 6 s in number order)."""
+
+    def __init__(self, run_rows: int) -> None:
+        self.run_rows = run_rows
+        self.rows: list[tuple[Any, ...]] = []
+        self.files: list[IO[bytes]] = []
+        self.count = 0
+
+    def add(self, row: tuple[Any, ...]) -> None:
+        self.rows.append(row)
+        self.count += 1
+        if len(self.rows) >= self.run_rows:
+            self._spill()
+
+    def add_file(self, f: IO[bytes], count: int) -> None:
+        """A run spilled elsewhere (a worker process), in ``_spill``'s format."""
+        self.files.append(f)
+        self.count += count
+
+    def _spill(self) -> None:
+        rows, self.rows = self.rows, []
+        rows.sort()
+        f = tempfile.TemporaryFile(prefix="gateway-import-")  # noqa: SIM115 - closed by close()
+        self.files.append(f)  # listed first: closed by close() even if the disk is full
+        for i in range(0, len(rows), SPILL_CHUNK):
+            pickle.dump(rows[i : i + SPILL_CHUNK], f, pickle.HIGHEST_PROTOCOL)
+        f.seek(0)
+
+    @staticmethod
+    def _read(f: IO[bytes]) -> Iterator[tuple[Any, ...]]:
+        while True:
+            try:
+                chunk = pickle.load(f)  # noqa: S301 - our own anonymous temporary file
+            except EOFError:
+                return
+            yield from chunk
+
+    def sorted(self) -> Iterator[tuple[Any, ...]]:
+        if not self.files:
+            self.rows.sort()
+            return iter(self.rows)
+        if self.rows:
+            self._spill()
+        return heapq.merge(*(self._read(f) for f in self.files))
+
+    def close(self) -> None:
+        for f in self.files:
+            f.close()
+        self.files, self.rows = [], []
+
+
+def _driver_procs(dialect: Dialect, table: Table) -> dict[str, Callable[[Any], Any] | None]:
+    """Each column's bind processor for ``dialect``: values converted by the columns' own
+    SQLAlchemy types, so that imported rows read the same as rows written by the ORM."""
+    return {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in table.c}
+
+
+class _Stager:
+    """Reading: each row → rejected (line, reason) in ``report``, or a staged row to ``add``."""
+
+    def __init__(self, dialect: Dialect, kind: Kind, mapping: Mapping, report: Report,
+                 add: Callable[[tuple[Any, ...]], None]) -> None:
+        self.kind, self.m, self.report, self.add_staged = kind, mapping, report, add
         self._cols = mapping.columns
         self._consent_ix = tuple(mapping.columns.get(f, 1 << 30) for f in (
             "given_at", "scope", "channel", "expires_at", "evidence"))
-        self.engine, self.kind, self.tenant_id = engine, kind, tenant_id
-        self.m, self.report, self.batch = mapping, report, batch
         self.numbers = _Numbers()
         self.evidence = _Evidence()
         self.pending: list[tuple[int, list[str]]] = []
-        self.table: Table = {"consents": Consent, "contracts": Contract,
-                             "oppositions": Opposition}[kind].__table__  # type: ignore[assignment]
+        table: Table = {"consents": Consent, "contracts": Contract,
+                        "oppositions": Opposition}[kind].__table__  # type: ignore[assignment]
+        procs = _driver_procs(dialect, table)
+        self._dt = _fast_datetime(procs["given_at"]) if kind == "consents" else None
+        self._day = procs.get("starts_on") if kind == "contracts" else None
+        self._has_source = "source" in mapping.columns
 
     def add(self, line: int, fields: list[str]) -> None:
         self.pending.append((line, fields))
-        if len(self.pending) >= self.batch:
+        if len(self.pending) >= PARSE_BATCH:
             self.flush()
 
     def _get(self, fields: list[str], f: str) -> str:
         i = self._cols.get(f, 1 << 30)
         return fields[i].strip() if i < len(fields) else ""
 
-    # -- validation: rows → {natural key: (line, values)} --------------------------------------
-
-    def _rows(self) -> dict[Any, tuple[int, dict[str, Any]]]:
-        r, get = self.report, self._get
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        r, add = self.report, self.add_staged
         ci = self.m.columns["callee"]
-        raws = [fields[ci].strip() if ci < len(fields) else "" for _, fields in self.pending]
+        pending, self.pending = self.pending, []
+        raws = [fields[ci].strip() if ci < len(fields) else "" for _, fields in pending]
         clean = [s if "\n" not in s and "\r" not in s else "" for s in raws]
-        numbers = self.numbers(clean)
-        out: dict[Any, tuple[int, dict[str, Any]]] = {}
-        for (line, fields), raw, e164 in zip(self.pending, raws, numbers, strict=True):
+        validate = {"consents": self._consent, "contracts": self._contract,
+                    "oppositions": self._opposition}[self.kind]
+        for (line, fields), raw, e164 in zip(pending, raws, self.numbers(clean), strict=True):
             if not raw:
                 r.reject(line, self.m.delimiter.join(fields), R_CALLEE_MISSING)
                 continue
@@ -384,228 +535,485 @@ class _Importer:
                 r.reject(line, self.m.delimiter.join(fields), reason)
                 continue
             try:
-                key, values = self._validate(fields, e164, get)
+                add(validate(line, fields, e164))
             except _Reject as e:
                 r.reject(line, self.m.delimiter.join(fields), e.reason)
-                continue
-            seen = out.get(key)
-            if seen is not None:  # a key repeated in this batch: as if written in file order
-                if seen[1] == values:
-                    r.unchanged += 1
-                else:
-                    r.updated += 1
-                    out[key] = (line, values)
-                continue
-            out[key] = (line, values)
-        return out
 
-    def _validate(self, fields: list[str], e164: str,
-                  get: Callable[[list[str], str], str]) -> tuple[Any, dict[str, Any]]:
-        cols = self.m.columns
-        if self.kind == "consents":
-            n = len(fields)
-            gi, si, ci, xi, ei = self._consent_ix
-            raw = fields[gi].strip() if gi < n else ""
-            if not raw:
-                raise _Reject(R_MISSING.format("given_at"))
-            given_at = parse_instant(raw)
-            if given_at is None:
-                raise _Reject(R_DATETIME.format("given_at"))
-            scope_raw = fields[si].strip() if si < n else ""
-            scope = _scope(scope_raw) if scope_raw else "canvassing"
-            if scope is None:
-                raise _Reject(R_SCOPE)
-            channel = (fields[ci].strip() if ci < n else "") or "import"
-            if len(channel) > MAX_LEN["channel"]:
-                raise _Reject(R_TOO_LONG.format("channel"))
-            expires_at = None
-            if raw := (fields[xi].strip() if xi < n else ""):
-                expires_at = parse_instant(raw)
-                if expires_at is None:
-                    raise _Reject(R_DATETIME.format("expires_at"))
-                if expires_at <= given_at:
-                    raise _Reject(R_ORDER_CONSENT)
-            ev = self.evidence(fields[ei].strip() if ei < n else "")
-            if ev is None:
-                raise _Reject(R_EVIDENCE)
-            return (e164, scope, given_at), {
-                "callee": e164, "scope": scope, "given_at": given_at, "channel": channel,
-                "evidence": ev[0], "evidence_sha256": ev[1], "expires_at": expires_at}
-        if self.kind == "contracts":
-            reference = get(fields, "reference")
-            if not reference:
-                raise _Reject(R_MISSING.format("reference"))
-            if len(reference) > MAX_LEN["reference"]:
-                raise _Reject(R_TOO_LONG.format("reference"))
-            sector = get(fields, "sector") or "general"
-            if sector not in SECTORS:
-                raise _Reject(R_SECTOR)
-            raw = get(fields, "starts_on")
-            if not raw:
-                raise _Reject(R_MISSING.format("starts_on"))
-            starts_on = parse_day(raw)
-            if starts_on is None:
-                raise _Reject(R_DATE.format("starts_on"))
-            ends_on = None
-            if raw := get(fields, "ends_on"):
-                ends_on = parse_day(raw)
-                if ends_on is None:
-                    raise _Reject(R_DATE.format("ends_on"))
-                if ends_on < starts_on:
-                    raise _Reject(R_ORDER_CONTRACT)
-            return reference, {"callee": e164, "reference": reference, "sector": sector,
-                               "starts_on": starts_on, "ends_on": ends_on}
-        source = get(fields, "source")
+    def _consent(self, line: int, fields: list[str], e164: str) -> tuple[Any, ...]:
+        n = len(fields)
+        gi, si, ci, xi, ei = self._consent_ix
+        raw = fields[gi].strip() if gi < n else ""
+        if not raw:
+            raise _Reject(R_MISSING.format("given_at"))
+        given_at = parse_instant(raw)
+        if given_at is None:
+            raise _Reject(R_DATETIME.format("given_at"))
+        scope_raw = fields[si].strip() if si < n else ""
+        scope = _scope(scope_raw) if scope_raw else "canvassing"
+        if scope is None:
+            raise _Reject(R_SCOPE)
+        channel = (fields[ci].strip() if ci < n else "") or "import"
+        if len(channel) > MAX_LEN["channel"]:
+            raise _Reject(R_TOO_LONG.format("channel"))
+        expires_at = None
+        if raw := (fields[xi].strip() if xi < n else ""):
+            expires = parse_instant(raw)
+            if expires is None:
+                raise _Reject(R_DATETIME.format("expires_at"))
+            if expires <= given_at:
+                raise _Reject(R_ORDER_CONSENT)
+            expires_at = self._dt(expires)  # type: ignore[misc]
+        ev = self.evidence(fields[ei].strip() if ei < n else "")
+        if ev is None:
+            raise _Reject(R_EVIDENCE)
+        return (e164, line, scope, self._dt(given_at), channel,  # type: ignore[misc]
+                ev[0], ev[1], expires_at)
+
+    def _contract(self, line: int, fields: list[str], e164: str) -> tuple[Any, ...]:
+        get = self._get
+        reference = get(fields, "reference")
+        if not reference:
+            raise _Reject(R_MISSING.format("reference"))
+        if len(reference) > MAX_LEN["reference"]:
+            raise _Reject(R_TOO_LONG.format("reference"))
+        sector = get(fields, "sector") or "general"
+        if sector not in SECTORS:
+            raise _Reject(R_SECTOR)
+        raw = get(fields, "starts_on")
+        if not raw:
+            raise _Reject(R_MISSING.format("starts_on"))
+        starts_on = parse_day(raw)
+        if starts_on is None:
+            raise _Reject(R_DATE.format("starts_on"))
+        ends_on = None
+        if raw := get(fields, "ends_on"):
+            ends_on = parse_day(raw)
+            if ends_on is None:
+                raise _Reject(R_DATE.format("ends_on"))
+            if ends_on < starts_on:
+                raise _Reject(R_ORDER_CONTRACT)
+        day = self._day or (lambda d: d)
+        return (reference, line, e164, sector, day(starts_on),
+                None if ends_on is None else day(ends_on))
+
+    def _opposition(self, line: int, fields: list[str], e164: str) -> tuple[Any, ...]:
+        source = self._get(fields, "source")
         if len(source) > MAX_LEN["source"]:
             raise _Reject(R_TOO_LONG.format("source"))
-        values: dict[str, Any] = {"callee": e164}
-        if "source" in cols:
-            values["source"] = source or "import"
-        return e164, values
+        return (e164, line, source or "import")
 
-    # -- writing --------------------------------------------------------------------------------
 
-    def flush(self) -> None:
-        if not self.pending:
-            return
-        rows = self._rows()
-        self.pending = []
-        if not rows:
-            return
+@dataclass
+class _Batch:
+    by_key: dict[tuple[Any, ...], tuple[Any, ...]]
+    rows: int
+    updated: int  # rows of a key repeated in the batch, with other values than the row before
+    unchanged: int  # … with the same values
+    last: bool
+
+
+class _Writer:
+    """Writing: staged rows, in sorted order, a batch per short transaction."""
+
+    def __init__(self, engine: Engine, kind: Kind, tenant_id: str, has_source: bool,
+                 report: Report, progress: Progress | None = None,
+                 on_batch: Callable[[Report], None] | None = None) -> None:
+        self.engine, self.kind, self.tenant_id, self.report = engine, kind, tenant_id, report
+        self.progress, self.on_batch = progress, on_batch
+        self.commit_lock = threading.Lock()
+        self.table: Table = {"consents": Consent, "contracts": Contract,
+                             "oppositions": Opposition}[kind].__table__  # type: ignore[assignment]
+        pos = {name: i for i, name in enumerate(_STAGED[kind])}
+        key_cols, compare, extra = _SHAPE[kind]
+        if kind == "oppositions" and has_source:  # else an import never changes the source
+            compare = ("source",)
+        self.key_cols, self.compare, self.extra = key_cols, compare, extra
+        self.update_cols = compare + (("evidence",) if kind == "consents" else ())
+        self.key = _tuple_getter([pos[c] for c in key_cols])
+        self.cmp = _tuple_getter([pos[c] for c in compare])
+        self.values = _tuple_getter([pos[c] for c in _VALUES[kind]])
+        self.upd = _tuple_getter([pos[c] for c in self.update_cols])
+        self.created_at = _driver_procs(engine.dialect, self.table)["created_at"]
+        select_cols = ("id", *key_cols, *compare)
+        #: columns of the natural-key SELECT staged as text on PostgreSQL (``_fast_datetime``)
+        self.instants = frozenset(i for i, c in enumerate(select_cols)
+                                  if kind == "consents" and c in ("given_at", "expires_at"))
+
+    def prepare(self, rows: list[tuple[Any, ...]], last: bool) -> _Batch:
+        """Rows (sorted: a repeated key's rows in file order) → one row per natural key, a key
+        repeated in the batch counted as if its rows were written one after the other."""
+        key, cmp = self.key, self.cmp
+        by_key: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        updated = unchanged = 0
+        for row in rows:
+            k = key(row)
+            seen = by_key.get(k)
+            if seen is not None:
+                if cmp(seen) == cmp(row):
+                    unchanged += 1
+                    continue
+                updated += 1
+            by_key[k] = row
+        return _Batch(by_key, len(rows), updated, unchanged, last)
+
+    def write(self, batch: _Batch) -> None:
+        """One transaction (retried if a concurrent single write took a key); then, before
+        another batch commits, the counts, the progress bar and ``on_batch``."""
         integrity = self.engine.dialect.loaded_dbapi.IntegrityError
         for attempt in range(3):
             try:
-                counts = self._write(rows)
-            except (IntegrityError, integrity):  # a concurrent single write took a key
+                self._write(batch)
+            except (IntegrityError, integrity):
                 if attempt == 2:
                     raise
                 continue
             break
+
+    def _committed(self, batch: _Batch, counts: tuple[int, int, int]) -> None:
+        """Called with ``commit_lock`` held, right after the batch's commit."""
         self.report.created += counts[0]
-        self.report.updated += counts[1]
-        self.report.unchanged += counts[2]
+        self.report.updated += counts[1] + batch.updated
+        self.report.unchanged += counts[2] + batch.unchanged
+        if self.progress:
+            self.progress.advance(batch.rows)
         if self.on_batch is not None:
             self.on_batch(self.report)
 
-    def _write(self, rows: dict[Any, tuple[int, dict[str, Any]]]) -> tuple[int, int, int]:
+    def _write(self, batch: _Batch) -> None:
         """One transaction: one SELECT of the batch's natural keys, then one INSERT (SQLite:
-        executemany; PostgreSQL: COPY) and one executemany UPDATE — through the driver, with
-        values converted by the columns' own SQLAlchemy types (bind processors), so that rows
-        read the same as rows written through the ORM."""
-        kind, t = self.kind, self.table
-        key_cols, compare, extra = _SHAPE[kind]
-        if kind == "oppositions" and "source" in self.m.columns:
-            compare = ("source",)
-        with write_transaction(self.engine) as conn:
-            dialect = conn.dialect
-            pg = dialect.name == "postgresql"
-            ph = "%s" if pg else "?"
-            procs = {c.name: c.type.dialect_impl(dialect).bind_processor(dialect) for c in t.c}
-            procs["evidence"] = None  # JSON text already (memoised per evidence value)
+        executemany; PostgreSQL: COPY) and one executemany UPDATE, through the driver.
 
-            def drv(name: str, v: Any) -> Any:
-                proc = procs[name]
-                return v if proc is None or v is None else proc(v)
+        PostgreSQL: every batch but the last commits without waiting for its WAL flush
+        (``synchronous_commit = off``): a crash of the database server can lose the last
+        fraction of a second of batches, whole (then importing the file again completes it);
+        the last batch's commit waits, and flushes every earlier one with it, before the
+        report is returned."""
+        t, nk = self.table, len(self.key_cols)
+        by_key, last = batch.by_key, batch.last
+        acquired = False
+        try:
+            with write_transaction(self.engine) as conn:
+                counts = self._statements(conn, by_key, last, t, nk)
+                self.commit_lock.acquire()  # the commit, counting and on_batch: one at a time
+                acquired = True
+            self._committed(batch, counts)
+        finally:
+            if acquired:
+                self.commit_lock.release()
 
-            dt = _fast_datetime(procs["given_at"]) if kind == "consents" else None
-            by_key: dict[Any, tuple[dict[str, Any], tuple[Any, ...]]] = {}
-            if dt is not None:  # consents, the bulk of the volume: no generic loops
-                for _, v in rows.values():
-                    exp = v["expires_at"]
-                    by_key[(v["callee"], v["scope"], dt(v["given_at"]))] = (v, (
-                        v["channel"], v["evidence_sha256"], None if exp is None else dt(exp)))
+    def _statements(self, conn: Any, by_key: dict[tuple[Any, ...], tuple[Any, ...]],
+                    last: bool, t: Table, nk: int) -> tuple[int, int, int]:
+        pg = conn.dialect.name == "postgresql"
+        ph = "%s" if pg else "?"
+        wanted = sorted({k[0] for k in by_key})
+        filter_col = self.key_cols[0]
+        cols_sql = ", ".join(("id", *self.key_cols, *self.compare))
+        cur = conn.connection.driver_connection.cursor()
+        try:
+            if pg and not last:
+                cur.execute("SET LOCAL synchronous_commit = off")
+            if pg and filter_col == "callee":  # E.164 or tombstones: no quoting needed,
+                # and one text parameter is much quicker to send than a list of 5,000
+                cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = %s AND "
+                            f"callee = ANY(%s::text[])",
+                            (self.tenant_id, "{" + ",".join(wanted) + "}"))
+            elif pg:
+                cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = %s AND "
+                            f"{filter_col} = ANY(%s)", (self.tenant_id, wanted))
             else:
-                key_procs = [(c, procs[c]) for c in key_cols]
-                cmp_procs = [(c, procs[c]) for c in compare]
-                for _, values in rows.values():
-                    dk = tuple(values[c] if p is None else p(values[c]) for c, p in key_procs)
-                    by_key[dk] = (values, tuple(
-                        values[c] if p is None or values[c] is None else p(values[c])
-                        for c, p in cmp_procs))
-            filter_col = key_cols[0]
-            wanted = sorted({k[0] for k in by_key})
-            cols_sql = ", ".join(("id", *key_cols, *compare))
-            raw = conn.connection.driver_connection
-            cur = raw.cursor()
-            try:
-                if pg:
-                    cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = %s AND "
-                                f"{filter_col} = ANY(%s)", (self.tenant_id, wanted))
-                else:
-                    cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = ? AND "
-                                f"{filter_col} IN ({', '.join('?' * len(wanted))})",
-                                (self.tenant_id, *wanted))
-                existing: dict[Any, list[tuple[Any, ...]]] = {}
-                nk = len(key_cols)
-                for r in cur.fetchall():
-                    existing.setdefault(tuple(r[1 : 1 + nk]), []).append(r)
-                prefix = _PREFIX[kind]
-                created_at = drv("created_at", now())
-                insert_cols = ("id", "tenant_id", "created_at", *_VALUES[kind], *extra)
-                inserts: list[tuple[Any, ...]] = []
-                updates: list[tuple[Any, ...]] = []
-                update_cols = compare + (("evidence",) if kind == "consents" else ())
-                unchanged = updated = 0
-                ids = _ids(prefix, len(by_key))
-                for dk, (values, new) in by_key.items():
-                    olds = existing.get(dk)
-                    if not olds:
-                        if dt is not None:  # _VALUES["consents"] order, from the converted
-                            inserts.append((next(ids), self.tenant_id, created_at, *dk,
-                                            values["channel"], values["evidence"], *new[1:],
-                                            None, None))
-                            continue
-                        v = values | _DEFAULTS[kind]
-                        inserts.append((next(ids), self.tenant_id, created_at,
-                                        *(drv(c, v[c]) for c in _VALUES[kind]),
-                                        *(v[c] for c in extra)))
-                        continue
-                    changed = [o for o in olds if tuple(o[1 + nk :]) != new]
-                    if not changed:
-                        unchanged += 1
-                        continue
-                    updated += 1
-                    upd = tuple(drv(c, values[c]) for c in update_cols)
-                    updates.extend((*upd, o[0]) for o in changed)
-                if inserts:
-                    inserts.sort(key=_by_callee)  # the (tenant, callee) index, in order
-                    if pg:
-                        with cur.copy(f"COPY {t.name} ({', '.join(insert_cols)}) FROM STDIN"
-                                      ) as copy:
-                            for row in inserts:
-                                copy.write_row(row)
-                    else:
-                        cur.executemany(
-                            f"INSERT INTO {t.name} ({', '.join(insert_cols)}) VALUES "
-                            f"({', '.join('?' * len(insert_cols))})", inserts)
-                if updates:
-                    sets = ", ".join(
-                        f"{c} = CAST({ph} AS json)" if c == "evidence" and pg else f"{c} = {ph}"
-                        for c in update_cols)
-                    cur.executemany(f"UPDATE {t.name} SET {sets} WHERE id = {ph}", updates)
-            finally:
-                cur.close()
+                cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = ? AND "
+                            f"{filter_col} IN ({', '.join('?' * len(wanted))})",
+                            (self.tenant_id, *wanted))
+            existing: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+            instants = self.instants if pg else ()
+            for r in cur.fetchall():
+                if instants:  # as staged: PostgreSQL's text form (see _fast_datetime)
+                    r = tuple(_pg_instant(v.astimezone(UTC)) if i in instants and v
+                              is not None else v for i, v in enumerate(r))
+                existing.setdefault(tuple(r[1 : 1 + nk]), []).append(r)
+            created_at: Any = now()
+            if pg:
+                created_at = _pg_instant(created_at)
+            elif self.created_at is not None:
+                created_at = self.created_at(created_at)
+            head = (self.tenant_id, created_at)
+            tail = (None,) * len(self.extra)
+            inserts: list[tuple[Any, ...]] = []
+            updates: list[tuple[Any, ...]] = []
+            unchanged = updated = 0
+            ids = _ids(_PREFIX[self.kind], len(by_key))
+            values, cmp, upd = self.values, self.cmp, self.upd
+            for k, row in by_key.items():
+                olds = existing.get(k)
+                if not olds:
+                    inserts.append((next(ids), *head, *values(row), *tail))
+                    continue
+                new = cmp(row)
+                changed = [o for o in olds if tuple(o[1 + nk :]) != new]
+                if not changed:
+                    unchanged += 1
+                    continue
+                updated += 1
+                u = upd(row)
+                updates.extend((*u, o[0]) for o in changed)
+            insert_cols = ", ".join(("id", "tenant_id", "created_at", *_VALUES[self.kind],
+                                     *self.extra))
+            if inserts and pg and self.kind == "consents":  # the volume: one text block
+                esc, tenant = _copy_text, _copy_text(self.tenant_id)
+                block = "".join([
+                    f"{i[0]}\t{tenant}\t{i[2]}\t{i[3]}\t{i[4]}\t{i[5]}\t{esc(i[6])}\t"
+                    f"{esc(i[7])}\t{i[8]}\t{i[9] or NULL}\t\\N\t\\N\n" for i in inserts])
+                with cur.copy(f"COPY {t.name} ({insert_cols}) FROM STDIN") as copy:
+                    copy.write(block)
+            elif inserts and pg:
+                with cur.copy(f"COPY {t.name} ({insert_cols}) FROM STDIN") as copy:
+                    for ins in inserts:
+                        copy.write_row(ins)
+            elif inserts:
+                marks = ", ".join("?" * len(inserts[0]))
+                cur.executemany(f"INSERT INTO {t.name} ({insert_cols}) VALUES ({marks})",
+                                inserts)
+            if updates:
+                sets = ", ".join(
+                    f"{c} = CAST({ph} AS json)" if c == "evidence" and pg else f"{c} = {ph}"
+                    for c in self.update_cols)
+                cur.executemany(f"UPDATE {t.name} SET {sets} WHERE id = {ph}", updates)
+        finally:
+            cur.close()
         return len(inserts), updated, unchanged
+
+
+# --------------------------------------------------------------------------- reading in parallel
+
+#: Records read in-process before worker processes take over (a small file never pays for
+#: starting them). ``GATEWAY_IMPORT_WORKERS=0`` reads every record in-process.
+PARALLEL_AFTER = 50_000
+#: Records per chunk handed to a worker process: the worker parses, validates, sorts and spills
+#: them as one run; at most two chunks per worker are in flight.
+WORKER_CHUNK = 100_000
+
+
+def _consume(rows: Any, first_line: int, mapping: Mapping, report: Report,
+             stager: _Stager, progress: Progress | None = None, stop_at: int = 0) -> bool:
+    """Count, check and stage the CSV records of ``rows`` (a ``csv.reader``; its first line is
+    physical line ``first_line`` of the file) until ``report.lines`` reaches ``stop_at`` (then
+    True) or the records run out (False)."""
+    last_needed = max(mapping.columns.values())
+    done = 0  # physical lines the reader has consumed so far
+    for fields in rows:
+        line = first_line + done
+        done = rows.line_num
+        report.lines += 1
+        if not fields or (len(fields) == 1 and not fields[0].strip()):
+            report.blank += 1
+        elif len(fields) <= last_needed and len(fields) < mapping.width:
+            report.reject(line, mapping.delimiter.join(fields), R_FIELDS)
+        else:
+            stager.add(line, fields)
+        if progress and report.lines % 10_000 == 0:
+            progress.lines_read(report.lines)
+        if report.lines == stop_at:
+            return True
+    return False
+
+
+def _stage_text(kind: Kind, mapping: Mapping, drivername: str, first_line: int, text: str,
+                spill_dir: str) -> tuple[str | None, int, Report]:
+    """In a worker process: the records of ``text`` (whole CSV records, the first on physical
+    line ``first_line``) → (a file of their staged rows, sorted, in ``_Runs``' format, or None;
+    how many; the report of their blank and rejected lines)."""
+    report, out = Report(kind=kind), []
+    dialect = make_url(f"{drivername}://").get_dialect()()
+    stager = _Stager(dialect, kind, mapping, report, out.append)
+    rows = csv.reader(io.StringIO(text, newline=""), delimiter=mapping.delimiter)
+    _consume(rows, first_line, mapping, report, stager)
+    stager.flush()
+    if not out:
+        return None, 0, report
+    out.sort()
+    fd, path = tempfile.mkstemp(prefix="run-", dir=spill_dir)
+    with os.fdopen(fd, "wb") as f:
+        for i in range(0, len(out), SPILL_CHUNK):
+            pickle.dump(out[i : i + SPILL_CHUNK], f, pickle.HIGHEST_PROTOCOL)
+    return path, len(out), report
+
+
+class _Capture:
+    """The text lines that a ``csv.reader`` reads, kept until taken: whole records' text."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.kept: list[str] = []
+        self.on = False
+
+    def __iter__(self) -> Iterator[str]:
+        for line in self._lines:
+            if self.on:
+                self.kept.append(line)
+            yield line
+
+    def take(self) -> str:
+        text, self.kept = "".join(self.kept), []
+        return text
+
+
+class _Workers:
+    """Worker processes reading the rest of a large file: the reading process only splits the
+    text into chunks of whole CSV records (its csv reader finds where records end and counts
+    lines for the progress bar); each worker parses, validates, sorts and spills a chunk as one
+    run, and returns its report, merged here (the first ``SAMPLES`` rejected lines by line
+    number, as if read in one process). At most two chunks per worker are in flight, so
+    memory stays bounded whatever the file size.
+
+    Processes are spawned, not forked: an API import runs in a server process with threads
+    (the BLOCTEL poller, the thread pool) that a fork would copy mid-flight. A run file is
+    unlinked as soon as it is opened here; the directory is removed at the end."""
+
+    def __init__(self, workers: int, kind: Kind, mapping: Mapping, drivername: str,
+                 report: Report, runs: _Runs) -> None:
+        self.args = (kind, mapping, drivername)
+        self.report, self.runs = report, runs
+        self.dir = tempfile.mkdtemp(prefix="gateway-import-")
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self.inflight: collections.deque[Future[Any]] = collections.deque()
+        self.limit = 2 * workers
+
+    def submit(self, first_line: int, text: str) -> None:
+        self.inflight.append(self.pool.submit(_stage_text, *self.args, first_line, text,
+                                              self.dir))
+        while len(self.inflight) > self.limit:
+            self._absorb(self.inflight.popleft().result())
+
+    def _absorb(self, result: tuple[str | None, int, Report]) -> None:
+        path, count, part = result
+        if path is not None:
+            self.runs.add_file(open(path, "rb"), count)  # noqa: SIM115 - closed by runs.close()
+            os.unlink(path)
+        r = self.report
+        r.blank += part.blank
+        r.rejected += part.rejected
+        for reason, n in part.reasons.items():
+            r.reasons[reason] = r.reasons.get(reason, 0) + n
+        if part.rejected_samples:
+            r.rejected_samples = sorted(r.rejected_samples + part.rejected_samples,
+                                        key=lambda x: x["line"])[:SAMPLES]
+
+    def finish(self) -> None:
+        while self.inflight:
+            self._absorb(self.inflight.popleft().result())
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _read_rest(workers: _Workers, capture: _Capture, rows: Any, first_line: int,
+               report: Report, progress: Progress | None) -> None:
+    """The records after the first ``PARALLEL_AFTER``: chunks of ``WORKER_CHUNK`` records to
+    the workers. ``first_line``: the physical line of the next record."""
+    capture.on = True
+    base = rows.line_num
+    start, n = first_line, 0
+    for _ in rows:
+        n += 1
+        report.lines += 1
+        if n == WORKER_CHUNK:
+            workers.submit(start, capture.take())
+            start, n = first_line + rows.line_num - base, 0
+        if progress and report.lines % 10_000 == 0:
+            progress.lines_read(report.lines)
+    if n:
+        workers.submit(start, capture.take())
+    workers.finish()
+
+
+#: PostgreSQL connections writing batches at once (SQLite has one writer; there, a thread would
+#: only fight the reader for the GIL at every row it steps).
+PG_WRITERS = 2
+
+
+def _write_sorted(writer: _Writer, rows: Iterator[tuple[Any, ...]], batch: int,
+                  threads: int) -> None:
+    """Write sorted staged rows in batches of about ``batch`` rows, each cut between two values
+    of the first natural-key column, so that no two batches share a natural key: then batches
+    are independent, and on PostgreSQL ``threads`` connections write them at once (the server's
+    share of a COPY, most of its cost, runs in parallel; commits and counting stay one at a
+    time, ``_Writer.commit_lock``). The last batch is written alone, after every other one has
+    committed, with a synchronous commit that makes them all durable (``_Writer._write``)."""
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="bulk-import") if threads else None
+    inflight: collections.deque[Future[None]] = collections.deque()
+
+    def drain(limit: int) -> None:
+        while len(inflight) > limit:
+            inflight.popleft().result()
+
+    try:
+        pending: list[tuple[Any, ...]] = []
+        for row in rows:
+            if len(pending) >= batch and row[0] != pending[-1][0]:
+                prepared = writer.prepare(pending, last=False)
+                pending = []
+                if pool is None:
+                    writer.write(prepared)
+                else:
+                    inflight.append(pool.submit(writer.write, prepared))
+                    drain(2 * threads)
+            pending.append(row)
+        drain(0)
+        if pending:
+            writer.write(writer.prepare(pending, last=True))
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def import_workers() -> int:
+    """Worker processes for a large import: ``GATEWAY_IMPORT_WORKERS``, else one per CPU (at
+    most 4); 0 or 1 CPU: none."""
+    raw = os.environ.get("GATEWAY_IMPORT_WORKERS", "")
+    if raw.strip():
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            log.warning("GATEWAY_IMPORT_WORKERS=%r is not a number: reading in-process", raw)
+            return 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 0 if (cpus or 1) < 2 else min(4, cpus or 1)
 
 
 _PROBE = datetime(2026, 9, 1, 8, 0, 0, 123, tzinfo=UTC)
 
 
-def _fast_datetime(proc: Callable[[Any], Any] | None) -> Callable[[datetime], Any] | None:
+def _sqlite_instant(d: datetime) -> str:
+    return d.isoformat(" ", "microseconds")[:26]  # d is UTC: "+00:00" cut
+
+
+def _pg_instant(d: datetime) -> str:
+    return d.isoformat(" ", "microseconds")[:26] + "+00"  # d is UTC
+
+
+def _fast_datetime(proc: Callable[[Any], Any] | None) -> Callable[[datetime], Any]:
     """A quicker equivalent of ``proc`` (the UTC datetime columns' bind processor) for UTC
-    datetimes, if one gives the same value; else None (then ``proc`` itself is used)."""
-    if proc is None:
-        return None
-    expected = proc(_PROBE)
-    if expected == _PROBE:  # PostgreSQL: the aware UTC datetime itself
-        return lambda d: d
-    if expected == _PROBE.replace(tzinfo=None).isoformat(" ", "microseconds"):  # SQLite
-        return lambda d: d.replace(tzinfo=None).isoformat(" ", "microseconds")
+    datetimes, if one gives the same value; else ``proc`` itself.
+
+    PostgreSQL (whose driver takes the datetime itself): text in PostgreSQL's own ISO form,
+    which COPY's text format needs and parameters accept (psycopg sends text of unknown type,
+    cast by the server); stored rows' datetimes are put in the same form to be compared."""
+    if proc is None or proc(_PROBE) == _PROBE:  # PostgreSQL: the aware UTC datetime itself
+        return _pg_instant
+    if proc(_PROBE) == _sqlite_instant(_PROBE):  # SQLite: naive UTC text
+        return _sqlite_instant
     return proc
 
 
-def _by_callee(row: tuple[Any, ...]) -> Any:
-    return row[3]  # id, tenant_id, created_at, callee, …  (``_VALUES``: callee first)
+NULL = "\\N"  # COPY's NULL
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: str) -> str:
+    """``value`` escaped for COPY's text format."""
+    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
 
 
 _id_lock = threading.Lock()
@@ -623,27 +1031,6 @@ def _ids(prefix: str, n: int) -> Iterator[str]:
         head = f"{_id_last:08x}"
     pool = os.urandom(6 * n).hex()
     return (f"{prefix}_{head}{pool[i : i + 12]}" for i in range(0, 12 * n, 12))
-
-
-_PREFIX = {"consents": "con", "contracts": "ctr", "oppositions": "opp"}
-#: per kind: natural key columns, compared columns, extra insert-only columns
-_SHAPE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "consents": (("callee", "scope", "given_at"), ("channel", "evidence_sha256", "expires_at"),
-                 ("revoked_at", "revoke_reason")),
-    "contracts": (("reference",), ("callee", "sector", "starts_on", "ends_on"), ()),
-    "oppositions": (("callee",), (), ("attempt_id",)),
-}
-_VALUES = {
-    "consents": ("callee", "scope", "given_at", "channel", "evidence", "evidence_sha256",
-                 "expires_at"),
-    "contracts": ("callee", "reference", "sector", "starts_on", "ends_on"),
-    "oppositions": ("callee", "source"),
-}
-_DEFAULTS: dict[str, dict[str, Any]] = {
-    "consents": {"revoked_at": None, "revoke_reason": None},
-    "contracts": {},
-    "oppositions": {"source": "import", "attempt_id": None},
-}
 
 
 @functools.lru_cache(maxsize=256)
@@ -703,26 +1090,32 @@ def import_csv(
         if mapping is None:
             raise BulkImportError("the file is empty: a header line is needed")
         batch = batch or (SQLITE_BATCH if engine.dialect.name == "sqlite" else BATCH)
-        imp = _Importer(engine, kind, tenant_id, mapping, report, batch, on_batch)
-        rows = csv.reader(lines, delimiter=mapping.delimiter)
-        done = 0  # physical lines consumed by csv so far (after the header)
-        last_needed = max(mapping.columns.values())
-        for fields in rows:
-            line = header_line + done + 1
-            done = rows.line_num
-            report.lines += 1
-            if not fields or (len(fields) == 1 and not fields[0].strip()):
-                report.blank += 1
-                continue
-            if len(fields) <= last_needed and len(fields) < mapping.width:
-                report.reject(line, mapping.delimiter.join(fields), R_FIELDS)
-                continue
-            imp.add(line, fields)
-            if progress and report.lines % 10_000 == 0:
+        runs = _Runs(RUN_ROWS)
+        parallel = contextlib.ExitStack()  # the worker processes, if the file is large
+        try:
+            stager = _Stager(engine.dialect, kind, mapping, report, runs.add)
+            workers = import_workers()
+            capture = _Capture(lines)
+            rows = csv.reader(capture, delimiter=mapping.delimiter)
+            more = _consume(rows, header_line + 1, mapping, report, stager, progress,
+                            stop_at=PARALLEL_AFTER if workers else 0)
+            stager.flush()
+            if more:
+                pool = parallel.enter_context(contextlib.closing(_Workers(
+                    workers, kind, mapping, engine.url.drivername, report, runs)))
+                _read_rest(pool, capture, rows, header_line + 1 + rows.line_num, report,
+                           progress)
+            parallel.close()
+            if progress:
                 progress.lines_read(report.lines)
-        imp.flush()
-        if progress:
-            progress.lines_read(report.lines)
+                progress.phase("saving", total=runs.count)
+            writer = _Writer(engine, kind, tenant_id, "source" in mapping.columns, report,
+                             progress, on_batch)
+            _write_sorted(writer, runs.sorted(), batch,
+                          PG_WRITERS if engine.dialect.name == "postgresql" else 0)
+        finally:
+            parallel.close()
+            runs.close()
         _refresh_statistics(engine, kind, report.created)
     return {
         "import_id": report.import_id, "kind": kind, "lines": report.lines,

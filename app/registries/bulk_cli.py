@@ -29,7 +29,8 @@ _HELP = (
     "A header names the columns (French or English: numero|telephone|phone|callee, …); `;` or "
     "`,`; gzip or not; national or E.164 numbers. Each row is created, updated or left "
     "unchanged by its natural key ({key}), or rejected with its line number and reason. Rows "
-    "are committed in batches: an interrupted import leaves every row wholly in or out, and "
+    "are written once the file is read whole, in batches: an interrupted import leaves every "
+    "row wholly in or out, and "
     "running the same import again completes it. Exit codes: 0 imported (even with rejected "
     "rows), 1 failed, 2 usage error."
 )

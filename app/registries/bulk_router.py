@@ -27,8 +27,8 @@ _DESCRIPTION = (
     "Send the CSV file itself as the body (`curl --data-binary @file.csv`), gzip or not; `;` or "
     "`,`; a header naming the columns in French or English. Rows are created, updated or left "
     "unchanged by their natural key, or rejected with their line number and reason. Rows are "
-    "committed in batches: an interrupted import leaves every row wholly in or out, and "
-    "importing the same file again completes it."
+    "written once the file is read whole, in batches: an interrupted import leaves every row "
+    "wholly in or out, and importing the same file again completes it."
 )
 
 
@@ -47,7 +47,7 @@ async def _import(request: Request, p: Any, kind: bulk.Kind) -> Any:
         raise ApiError(str(e), code="upload_stalled", status=408) from e
     except (bulk.BulkImportError, FormatError) as e:
         raise Unprocessable(str(e), code="import_invalid") from e
-    except ClientDisconnect:  # batches committed so far stay; a re-import completes it
+    except ClientDisconnect:  # the file was not read whole: nothing was written
         log.info("bulk import of %s: the client disconnected", kind)
         return Response(status_code=400)
 
