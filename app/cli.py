@@ -46,12 +46,14 @@ cli.add_typer(demo_cli, name="demo")
 
 
 def _register_domain_commands() -> None:
+    from app.audit.cli import audit_cli
     from app.registries.bulk_cli import import_cli
     from app.reports.cli import report_cli
     from app.scrub.cli import scrub
 
     cli.add_typer(import_cli, name="import")
     cli.add_typer(report_cli, name="report")
+    cli.add_typer(audit_cli, name="audit")
     cli.command("scrub")(scrub)
 
 

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         default=0.05, alias="GATEWAY_BLOCTEL_MAX_REJECTED", ge=0, le=1
     )
     log_level: str = Field(default="info", alias="GATEWAY_LOG_LEVEL")
+    #: the ledger (``app.audit.service``): how often a worker tries to seal (0: never; then
+    #: ``gateway audit seal``), how long after a row's time it is sealed, the chain's HMAC key
+    #: (without one, plain SHA-256), how long attempts are kept by ``gateway audit purge``
+    seal_interval_s: float = Field(default=300.0, alias="GATEWAY_SEAL_INTERVAL_S", ge=0)
+    seal_grace_s: float = Field(default=120.0, alias="GATEWAY_SEAL_GRACE_S", ge=0)
+    ledger_key: str | None = Field(default=None, alias="GATEWAY_LEDGER_KEY")
+    retention_days: int = Field(default=1096, alias="GATEWAY_RETENTION_DAYS", ge=1)
 
 
 @lru_cache

@@ -15,9 +15,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import multiprocess
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from app.audit.router import router as audit_router
+from app.audit.service import Sealer
 from app.calls.router import router as calls_router
 from app.campaigns.router import router as campaigns_router
 from app.clock import frozen_instant
+from app.config import get_settings
 from app.erasure.router import router as erasure_router
 from app.errors import ApiError
 from app.numbers.router import router as numbers_router
@@ -46,7 +49,11 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(default_lookup().refresh)
     except Exception as exc:
         log.warning("BLOCTEL list not loaded at start-up (%s); the first check will", exc)
+    interval = get_settings().seal_interval_s
+    sealer = Sealer(interval).start() if interval > 0 else None
     yield
+    if sealer is not None:
+        sealer.stop()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # drop this worker's live gauges
         multiprocess.mark_process_dead(os.getpid())
 
@@ -66,7 +73,7 @@ def create_app() -> FastAPI:
         ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
         bloctel_router, reports_router, rules_router, bulk_router, numbers_router,
         scrub_router, erasure_router,
-        reports_pdf_router,
+        reports_pdf_router, audit_router,
     ):
         app.include_router(router)
 

@@ -1,5 +1,6 @@
 """Every domain's models, imported once so that ``Base.metadata`` is complete (Alembic)."""
 
+from app.audit.models import LedgerPart, LedgerSeal
 from app.calls.models import Attempt, PenaltyLine
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.db import Base
@@ -9,6 +10,7 @@ from bloctel.models import BloctelChunk, BloctelVersion
 
 __all__ = [
     "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",
-    "CampaignCallerId", "Consent", "Contract", "Opposition", "PenaltyLine", "Quarantine",
+    "CampaignCallerId", "Consent", "Contract", "LedgerPart", "LedgerSeal", "Opposition",
+    "PenaltyLine", "Quarantine",
     "Refusal", "Tenant",
 ]

@@ -30,6 +30,11 @@ PG_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+# The server's ledger sealer (a background thread) would seal behind the tests' frozen clocks;
+# tests that need it start one (tests/api/test_audit.py).
+os.environ.setdefault("GATEWAY_SEAL_INTERVAL_S", "0")
+
+
 def _pg_admin_url() -> str:
     return normalise_database_url(PG_URL)
 

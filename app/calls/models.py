@@ -27,6 +27,7 @@ class Attempt(Base):
         Index("ix_attempts_tenant_callee_checked", "tenant_id", "callee", "checked_at"),
         Index("ix_attempts_tenant_checked", "tenant_id", "checked_at"),
         Index("ix_attempts_tenant_caller_checked", "tenant_id", "caller_id", "checked_at"),
+        Index("ix_attempts_tenant_outcome_at", "tenant_id", "outcome_at"),  # ledger seals
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

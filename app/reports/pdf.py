@@ -1064,15 +1064,11 @@ def render_audit_pdf(
 
 
 def ledger_seal(tenant_id: str) -> dict[str, Any] | None:
-    """The ledger's head seal for the cover page, or None while there is no seal module.
+    """The ledger's head seal for the cover page, with the tenant's verification
+    (``app.audit.service.ledger_head``: ``chain_hash``, ``sealed_until``, ``seals``,
+    ``verified``, ``first_broken``)."""
+    from app.audit.service import ledger_head
 
-    TODO(app.audit.service.ledger_head): the ledger seal is being built in ``app/audit/``;
-    once it lands, check the keys it returns against ``render_audit_pdf``'s ``seal``.
-    """
-    try:
-        from app.audit.service import ledger_head  # type: ignore[import-not-found]
-    except ImportError:
-        return None
     try:
         head = ledger_head(tenant_id)
     except Exception as exc:  # the report still says what it could not verify

@@ -143,7 +143,7 @@ def test_the_report_says_who_when_and_how_much(tenant: Tenant, ledger, monkeypat
     for i, page in enumerate(pages, start=1):
         assert f"Acme — période : {PERIOD}" in page, i
         assert f"page {i} / {len(pages)}" in page, i
-    # no ledger seal module yet: said so, not invented
+    # nothing sealed yet: said so, not invented
     assert "Sceau du registre non disponible" in cover
 
 
@@ -374,3 +374,26 @@ def test_hostile_names_are_text_not_markup() -> None:
                                      generated_at=GENERATED))
     assert "<b>x</b> & <font>" in text and "A&B <i>" in text
     assert "x" * 40 in text  # a name with no space wraps inside its cell
+
+
+def test_the_cover_carries_the_real_seal_and_its_verification(
+    tenant: Tenant, ledger, freeze
+) -> None:
+    from app.audit.service import seal
+
+    freeze("2026-11-30T12:00:00+01:00")
+    done = seal()
+    assert done is not None
+    cover = pdf_pages(get_pdf(tenant))[0]
+    assert done["hash"] in cover.replace("\n", "")
+    assert "vérifié : chaîne intacte" in cover
+    from sqlalchemy import update
+
+    from app.calls.models import Attempt
+    from app.db import write_transaction
+
+    with write_transaction() as conn:  # a row edited after the seal: the cover says so
+        conn.execute(update(Attempt.__table__).where(
+            Attempt.__table__.c.tenant_id == tenant.id).values(decision="allow"))
+    cover = pdf_pages(get_pdf(tenant))[0]
+    assert "ÉCHEC de la vérification" in cover and "seal 1" in cover

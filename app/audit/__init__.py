@@ -1,0 +1,1 @@
+"""The tamper-evident attempt ledger: seals, verification, retention (``app.audit.service``)."""
