@@ -2,11 +2,14 @@
 
 Rules never read the clock: the service passes them ``now()``. ``GATEWAY_FROZEN_NOW`` freezes it
 (tests, demos and replays); the server warns at start-up when it is set.
+``GATEWAY_CLOCK_OFFSET_S`` shifts a running clock by a fixed number of seconds, the same in
+every worker (a benchmark or a replay that needs time to pass, e.g. for the ledger's sealer,
+on a Monday morning).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from app.config import get_settings
@@ -41,4 +44,7 @@ def frozen_instant() -> datetime | None:
 
 def now() -> datetime:
     frozen = frozen_instant()
-    return frozen if frozen is not None else datetime.now(UTC)
+    if frozen is not None:
+        return frozen
+    offset = get_settings().clock_offset_s
+    return datetime.now(UTC) + timedelta(seconds=offset) if offset else datetime.now(UTC)

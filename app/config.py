@@ -26,6 +26,7 @@ class Settings(BaseSettings):
 
     database_url: str = Field(default="sqlite:///data/gateway.db", alias="DATABASE_URL")
     frozen_now: str | None = Field(default=None, alias="GATEWAY_FROZEN_NOW")
+    clock_offset_s: float = Field(default=0.0, alias="GATEWAY_CLOCK_OFFSET_S")
     cache_ttl_s: float = Field(default=1.0, alias="GATEWAY_CACHE_TTL_S", ge=0)
     bloctel_poll_s: float = Field(default=0.25, alias="GATEWAY_BLOCTEL_POLL_S", gt=0)
     bloctel_max_rejected: float = Field(

@@ -43,6 +43,9 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     frozen = frozen_instant()
     if frozen is not None:
         log.warning("GATEWAY_FROZEN_NOW is set: the clock is frozen at %s", frozen.isoformat())
+    elif get_settings().clock_offset_s:
+        log.warning("GATEWAY_CLOCK_OFFSET_S is set: the clock runs %+.0f s off real time",
+                    get_settings().clock_offset_s)
     # Hold the BLOCTEL list before the first check (and start the watcher that swaps in new
     # versions); if the database is not there yet, the first check loads it.
     try:

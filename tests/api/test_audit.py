@@ -291,17 +291,53 @@ def test_cli_seal_verify_purge(tenant: Tenant, years: dict[str, Any], freeze: An
     assert broken.exit_code == 1 and "BROKEN" in broken.output
 
 
-def test_the_server_seals_by_itself(tenant: Tenant, freeze: Any) -> None:
+def test_the_server_seals_by_itself_in_one_process(tenant: Tenant, freeze: Any) -> None:
+    """Every worker runs a Sealer; one of them runs the sealing process, and another takes
+    over when that process dies."""
     add_consent(tenant)
     freeze("2026-11-23T10:30:00+01:00")
     tenant.check(callee=CALLEE)
     freeze("2026-11-23T10:40:00+01:00")
-    sealer = service.Sealer(0.05).start()
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not verify(tenant)["seals"]:
+    workers = [service.Sealer(0.1).start(), service.Sealer(0.1).start()]
+
+    def wait_for(what: Callable[[], bool]) -> None:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not what():
             time.sleep(0.05)
+        assert what()
+
+    try:
+        wait_for(lambda: verify(tenant)["seals"] == 1)
+        running = [w for w in workers if w.child is not None]
+        assert len(running) == 1
+        freeze("2026-11-23T10:50:00+01:00")
+        tenant.check(callee=CALLEE)
+        freeze("2026-11-23T11:00:00+01:00")  # (the running process keeps its frozen clock)
+        running[0].child.kill()  # the sealing process dies: a new one is started, and seals
+        first = running[0].child.pid
+        wait_for(lambda: any(w.child is not None and w.child.pid != first
+                             and w.child.poll() is None for w in workers))
+        wait_for(lambda: verify(tenant)["seals"] == 2)
     finally:
-        sealer.stop()
+        for w in workers:
+            w.stop()
+    assert all(w.child is None for w in workers)
     got = verify(tenant)
-    assert got["ok"] and got["seals"] == 1 and got["rows_checked"] == 1
+    assert got["ok"] and got["rows_checked"] == 2
+
+
+def test_a_shifted_clock_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import clock
+    from app.config import get_settings
+
+    monkeypatch.delenv("GATEWAY_FROZEN_NOW", raising=False)
+    monkeypatch.setenv("GATEWAY_CLOCK_OFFSET_S", str(-86_400 * 365))
+    get_settings.cache_clear()
+    try:
+        first = clock.now()
+        assert abs((datetime.now(UTC) - first).total_seconds() - 86_400 * 365) < 5
+        time.sleep(0.01)
+        assert clock.now() > first  # it runs
+    finally:
+        monkeypatch.delenv("GATEWAY_CLOCK_OFFSET_S")
+        get_settings.cache_clear()
