@@ -25,9 +25,10 @@
 clear: each attempt is the tenant's compliance evidence (proof that a call was checked, allowed or
 denied under the rules in force) and the basis of the operator's penalties, which the
 tenant and the operator must be able to produce to the DGCCRF or a court (GDPR art. 17(3)(b) and
-(e): legal obligation, establishment or defence of legal claims). Retention limits for the ledger
-are issue 5's. BLOCTEL lists are the national list, not this tenant's data. Numbers received after
-the erasure (a new consent, a new opposition) are new data and are stored as given.
+(e): legal obligation, establishment or defence of legal claims); they are kept for the ledger's
+retention (``gateway audit purge``, 3 years by default). BLOCTEL lists are the national list, not
+this tenant's data. Numbers received after the erasure (a new consent, a new opposition) are new
+data and are stored as given.
 
 **The tombstone is a pseudonym, not anonymisation.** ``sha256(tenant_id | e164)`` is keyed only by
 the tenant id, which is not secret from whoever holds the database: hashing every French number

@@ -24,6 +24,9 @@ class PolicyIn(ApiModel):
     denied_attempt_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000)
     unassigned_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000)
     unassigned_quarantine_days: int | None = Field(default=None, ge=1, le=3650)
+    #: not a rule: how long ``gateway audit purge`` keeps this tenant's attempts
+    #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
+    ledger_retention_days: int | None = Field(default=None, ge=30, le=36500)
 
 
 def policy_from_json(data: dict[str, Any] | None) -> Policy:
@@ -39,11 +42,16 @@ def policy_from_json(data: dict[str, Any] | None) -> Policy:
     return Policy(**kwargs)
 
 
-def policy_to_json(policy: Policy) -> dict[str, Any]:
+def policy_to_json(policy: Policy, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rules' policy in force, and the tenant's ledger retention (``stored``: its JSON)."""
+    from app.config import get_settings
+
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Policy):
         value = getattr(policy, f.name)
         out[f.name] = str(value) if isinstance(value, Decimal) else value
+    out["ledger_retention_days"] = ((stored or {}).get("ledger_retention_days")
+                                    or get_settings().retention_days)
     return out
 
 

@@ -61,7 +61,9 @@ def reactivate(tenant_id: str, _: Operator) -> TenantOut:
 @router.get("/policy")
 def get_policy(principal: Admin) -> dict[str, Any]:
     """The tenant's policy in force (defaults from rules-fr.md, with its overrides)."""
-    return policy_to_json(principal.policy)
+    with session_scope() as s:
+        stored = service.get_tenant(s, principal.tenant_id or "").policy
+    return policy_to_json(principal.policy, stored)
 
 
 @router.patch("/policy")
@@ -69,6 +71,6 @@ def update_policy(body: PolicyIn, principal: Admin) -> dict[str, Any]:
     with session_scope(write=True) as s:
         tenant = service.get_tenant(s, principal.tenant_id or "")
         tenant.policy = merge(tenant.policy, body)
-        result = policy_to_json(policy_from_json(tenant.policy))
+        result = policy_to_json(policy_from_json(tenant.policy), tenant.policy)
     invalidate_principals()
     return result

@@ -18,7 +18,7 @@ from app.audit.models import LedgerPart, LedgerSeal
 from app.calls.models import Attempt, PenaltyLine
 from app.db import get_engine, session_scope, write_transaction
 from tests.api.conftest import outcome
-from tests.factories import CALLEE, Tenant, add_consent
+from tests.factories import CALLEE, Tenant, add_consent, auth
 
 _a = Attempt.__table__
 NO_CONSENT = "+33611223344"
@@ -245,12 +245,12 @@ def test_purge_keeps_the_chain_verifiable(tenant: Tenant, years: dict[str, Any])
 
 
 def test_retention_is_a_tenant_policy(tenant: Tenant, years: dict[str, Any]) -> None:
-    with write_transaction() as conn:
-        from app.tenancy.models import Tenant as TenantRow
-
-        t = TenantRow.__table__
-        conn.execute(update(t).where(t.c.id == tenant.id).values(
-            policy={"ledger_retention_days": 365}))
+    assert tenant.get("/v1/policy", role="admin").json()["ledger_retention_days"] == 1096
+    r = tenant.client.patch("/v1/policy", json={"ledger_retention_days": 365},
+                            headers=auth(tenant.admin))
+    assert r.status_code == 200 and r.json()["ledger_retention_days"] == 365
+    assert tenant.client.patch("/v1/policy", json={"ledger_retention_days": 7},
+                               headers=auth(tenant.admin)).status_code == 422
     done = service.purge(tenant.id)
     assert done[0]["attempts"] == 3  # 2022 and 2024: older than a year
     assert attempt_ids(tenant) == set(years["new"])
