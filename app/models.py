@@ -1,5 +1,6 @@
 """Every domain's models, imported once so that ``Base.metadata`` is complete (Alembic)."""
 
+from app.alerts.models import Alert, Webhook, WebhookDelivery  # noqa: F401 (tables)
 from app.audit.models import LedgerPart, LedgerSeal
 from app.calls.models import Attempt, PenaltyLine
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
