@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     seal_grace_s: float = Field(default=120.0, alias="GATEWAY_SEAL_GRACE_S", ge=0)
     ledger_key: str | None = Field(default=None, alias="GATEWAY_LEDGER_KEY")
     retention_days: int = Field(default=1096, alias="GATEWAY_RETENTION_DAYS", ge=1)
+    #: alerts' webhooks (``app.alerts.delivery``): how often each worker sends what is due
+    #: (0: no deliverer thread), attempts before a delivery is marked failed
+    webhook_poll_s: float = Field(default=0.5, alias="GATEWAY_WEBHOOK_POLL_S", ge=0)
+    webhook_max_attempts: int = Field(default=8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
 
 
 @lru_cache

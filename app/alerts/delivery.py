@@ -1,0 +1,211 @@
+"""Signed delivery of alerts to the tenants' webhooks.
+
+Every worker runs a ``Deliverer`` thread (``GATEWAY_WEBHOOK_POLL_S``, 0.5 s; 0: none) that calls
+``deliver_due``: one indexed read of the due deliveries, then for each one
+
+1. **claim** it in a short write transaction — ``UPDATE … SET claimed_until = now + 60 s WHERE
+   id = … AND state = 'pending' AND next_attempt_at <= now AND (claimed_until IS NULL OR
+   claimed_until < now)``, claimed only if one row changed. On PostgreSQL a second UPDATE of the
+   same row waits for the first to commit and then re-checks the WHERE clause against the new
+   row (READ COMMITTED), finding it claimed; on SQLite write transactions are serialised. So
+   threads, workers and replicas never send the same delivery at the same time;
+2. **POST** the alert's JSON (outside any transaction; ``TIMEOUT_S`` per connect/read/write;
+   the response body is not read; redirects are not followed) with ``X-Gateway-Event``,
+   ``X-Gateway-Delivery`` and ``X-Gateway-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret,
+   "<t>.<body>")>``;
+3. **record** it, guarded by the claim it holds: 2xx → ``delivered``; anything else (status,
+   refused connection, timeout) → ``pending`` again after ``backoff_s`` (1, 2, 4 … s, capped at
+   10 min, plus up to 25 % jitter), or ``failed`` after ``GATEWAY_WEBHOOK_MAX_ATTEMPTS`` (8).
+
+Delivery is at least once: a worker killed between the POST and step 3 leaves a claim that
+expires after 60 s, and the delivery is sent again (same ``X-Gateway-Delivery``: receivers
+deduplicate on it). The work per delivery is two short transactions and one request; the HTTP
+wait releases the GIL, so a worker's request threads barely notice the thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
+
+from app.alerts.models import Alert, Webhook, WebhookDelivery
+from app.alerts.service import alert_json
+from app.clock import now as clock_now
+from app.config import get_settings
+from app.db import get_engine, write_transaction
+
+log = logging.getLogger("gateway.alerts")
+
+TIMEOUT_S = 5.0
+LEASE_S = 60.0  # a claim outlives any attempt (connect + write + read ≤ 3 × TIMEOUT_S)
+BACKOFF_BASE_S, BACKOFF_CAP_S, JITTER = 1.0, 600.0, 0.25
+BATCH = 100
+USER_AGENT = "canvassing-gateway-webhooks/1"
+
+_a = Alert.__table__
+_w = Webhook.__table__
+_d = WebhookDelivery.__table__
+
+
+def backoff_s(attempts: int, rand: Callable[[], float] = random.random) -> float:
+    """The wait after the ``attempts``-th failed attempt: 1, 2, 4 … s up to 10 min, stretched
+    by up to 25 % at random (never shortened) so that failures at the same instant spread."""
+    return min(BACKOFF_BASE_S * 2 ** (attempts - 1), BACKOFF_CAP_S) * (1 + JITTER * rand())
+
+
+def body_of(alert: dict[str, Any]) -> bytes:
+    """The bytes POSTed (and signed): the alert's JSON, keys sorted, no spaces, UTF-8."""
+    return json.dumps(alert, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signature(secret: str, body: bytes, t: int) -> str:
+    """``X-Gateway-Signature``: ``t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``."""
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def _due(at: datetime) -> ColumnElement[bool]:
+    return and_(
+        _d.c.state == "pending", _d.c.next_attempt_at <= at,
+        or_(_d.c.claimed_until.is_(None), _d.c.claimed_until < at),
+    )
+
+
+def deliver_due(
+    engine: Engine | None = None, now: datetime | None = None, *,
+    max_attempts: int | None = None, client: httpx.Client | None = None, limit: int = BATCH,
+    stop: threading.Event | None = None,
+) -> int:
+    """Send the deliveries due (at most ``limit``) and record each attempt; returns how many
+    were sent (delivered or not). ``now`` fixes the clock for the whole call (tests step
+    through the back-off with it); by default ``app.clock.now()`` is read at each step."""
+    engine = engine or get_engine()
+    tries = max_attempts or get_settings().webhook_max_attempts
+    at: Callable[[], datetime] = (lambda: now) if now is not None else clock_now
+    start = at()
+    with engine.connect() as conn:
+        due = conn.execute(
+            select(_d.c.id).where(_due(start))
+            .order_by(_d.c.next_attempt_at, _d.c.id).limit(limit)
+        ).scalars().all()
+    if not due:
+        return 0
+    http = client or httpx.Client(timeout=TIMEOUT_S, headers={"User-Agent": USER_AGENT})
+    sent = 0
+    try:
+        for delivery_id in due:
+            if stop is not None and stop.is_set():
+                break
+            sent += _deliver(engine, http, delivery_id, at, tries)
+    finally:
+        if client is None:
+            http.close()
+    return sent
+
+
+def _deliver(
+    engine: Engine, http: httpx.Client, delivery_id: str, at: Callable[[], datetime],
+    max_attempts: int,
+) -> int:
+    """Claim, send and record one delivery; 1 if it was sent, 0 if someone else holds it (or
+    sent it), or its webhook has been deleted."""
+    claimed_at = at()
+    lease = claimed_at + timedelta(seconds=LEASE_S)
+    with write_transaction(engine) as conn:
+        claimed = conn.execute(
+            update(_d).where(_d.c.id == delivery_id, _due(claimed_at)).values(claimed_until=lease)
+        ).rowcount
+        if claimed != 1:
+            return 0
+        row = conn.execute(
+            select(_d.c.attempts, _w.c.url, _w.c.secret, _w.c.active.label("hook_active"),
+                   *_a.c)
+            .select_from(_d.join(_w, _w.c.id == _d.c.webhook_id)
+                         .join(_a, _a.c.id == _d.c.alert_id))
+            .where(_d.c.id == delivery_id)
+        ).one()
+        if not row.hook_active:
+            conn.execute(update(_d).where(_d.c.id == delivery_id).values(
+                state="failed", next_attempt_at=None, claimed_until=None,
+                last_error="webhook deleted"))
+            return 0
+
+    body = body_of(alert_json(row._mapping))
+    t = int(at().timestamp())
+    headers = {
+        "Content-Type": "application/json", "X-Gateway-Event": "alert",
+        "X-Gateway-Delivery": delivery_id, "X-Gateway-Signature": signature(row.secret, body, t),
+    }
+    status: int | None = None
+    error: str | None = None
+    try:
+        with http.stream("POST", row.url, content=body, headers=headers) as response:
+            status = response.status_code
+    except Exception as exc:  # refused, timeout, TLS, a URL the network rejects…
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+    ended = at()
+    attempts = row.attempts + 1
+    values: dict[str, Any] = {"attempts": attempts, "last_status": status,
+                              "claimed_until": None}
+    if status is not None and 200 <= status < 300:
+        values |= {"state": "delivered", "delivered_at": ended, "next_attempt_at": None,
+                   "last_error": None}
+    else:
+        if status is not None:
+            error = f"HTTP {status}" + (" (redirects are not followed)"
+                                        if 300 <= status < 400 else "")
+        values["last_error"] = (error or "unknown error")[:500]
+        if attempts >= max_attempts:
+            values |= {"state": "failed", "next_attempt_at": None}
+        else:
+            values |= {"next_attempt_at": ended + timedelta(seconds=backoff_s(attempts))}
+    with write_transaction(engine) as conn:
+        recorded = conn.execute(
+            update(_d).where(_d.c.id == delivery_id, _d.c.claimed_until == lease)
+            .values(**values)
+        ).rowcount
+    if recorded != 1:
+        log.warning("webhook delivery %s: its claim expired before the attempt was recorded; "
+                    "it may be sent again", delivery_id)
+    return 1
+
+
+class Deliverer:
+    """A daemon thread per worker running ``deliver_due`` every ``poll_s`` seconds; workers
+    and replicas share the work through the claims."""
+
+    def __init__(self, poll_s: float, engine_of: Callable[[], Engine] = get_engine) -> None:
+        self.poll_s, self.engine_of = poll_s, engine_of
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-deliverer", daemon=True)
+
+    def start(self) -> Deliverer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        failing = False
+        with httpx.Client(timeout=TIMEOUT_S, headers={"User-Agent": USER_AGENT}) as http:
+            while not self._stop.wait(self.poll_s):
+                try:
+                    deliver_due(self.engine_of(), client=http, stop=self._stop)
+                    failing = False
+                except Exception:
+                    if not failing:  # once per outage, not every half second
+                        log.exception("webhook deliveries: a round failed; retrying")
+                    failing = True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=TIMEOUT_S + 1)

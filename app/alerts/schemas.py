@@ -1,0 +1,94 @@
+"""Request and response bodies of the alerts and webhooks API."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import BaseModel, Field, field_validator
+
+from app.schemas import ApiModel
+
+
+def check_url(url: str) -> str:
+    """An absolute http(s) URL httpx can send to, as given (not normalised: the receiver's
+    URL is the admin's to choose, localhost included). Raises ``ValueError``."""
+    if url != url.strip() or any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
+        raise ValueError("the URL must not contain spaces or control characters")
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("the URL must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError("the URL has no host")
+    try:
+        parts.port  # noqa: B018 (raises on a port out of range or not a number)
+        httpx.URL(url)
+    except (ValueError, httpx.InvalidURL) as exc:
+        raise ValueError(f"not a usable URL: {exc}") from None
+    return url
+
+
+class WebhookIn(ApiModel):
+    url: str = Field(min_length=1, max_length=2000,
+                     description="http:// or https:// URL that receives the signed alerts.")
+    description: str | None = Field(default=None, max_length=200)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(value)
+
+
+class WebhookOut(BaseModel):
+    id: str
+    url: str
+    description: str | None
+    active: bool
+    created_at: str
+
+
+class WebhookCreated(WebhookOut):
+    secret: str = Field(description="Shown once: signs every delivery (X-Gateway-Signature).")
+
+
+class AlertOut(BaseModel):
+    id: str
+    tenant: str
+    monitor: str
+    scope: str
+    action: str
+    value: float
+    threshold: float
+    window: str
+    created_at: str
+    until: str | None
+    details: dict[str, Any]
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    webhook_id: str
+    state: str = Field(description="pending | delivered | failed")
+    attempts: int
+    last_status: int | None = Field(description="HTTP status of the last attempt, if any.")
+    last_error: str | None
+    next_attempt_at: str | None
+    delivered_at: str | None
+    created_at: str
+
+
+class AlertDetail(AlertOut):
+    deliveries: list[DeliveryOut]
+
+
+class AlertsPage(BaseModel):
+    items: list[AlertOut]
+    limit: int
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next (older) page; null on the last page.")
+
+
+class TestDelivery(BaseModel):
+    alert: AlertOut
+    delivery_id: str
