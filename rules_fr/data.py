@@ -245,6 +245,11 @@ CALLEE_NUMBER: tuple[Version, ...] = (
 
 SUSPENSION: tuple[Version, ...] = (Version(since=ALWAYS, legal_basis=OPERATOR_TERMS),)
 
+#: A tenant's abuse monitor (``app.monitors``) throttling its calls for a while.
+THROTTLE: tuple[Version, ...] = (
+    Version(since=ALWAYS, legal_basis=OPERATOR_TERMS + " (seuils de fraude et d'abus)"),
+)
+
 QUARANTINE: tuple[Version, ...] = (
     Version(since=ALWAYS, legal_basis=OPERATOR_TERMS + " (numéro non attribué)"),
 )
@@ -328,6 +333,7 @@ SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
 #: Every versioned rule, by rule id (the ``rule`` field of a ``Reason``).
 RULES: Mapping[str, tuple[Version, ...]] = {
     "suspension": SUSPENSION,
+    "throttle": THROTTLE,
     "callee_number": CALLEE_NUMBER,
     "caller_id": CALLER_ID,
     "numbering_plan": NUMBERING,
@@ -362,6 +368,10 @@ class CodeSpec:
 _CODES: tuple[CodeSpec, ...] = (
     CodeSpec(code="TENANT_SUSPENDED", rule="suspension", severity="block",
              description="The operator suspended the tenant: every call is refused."),
+    CodeSpec(code="RATE_THROTTLED", rule="throttle", severity="block",
+             description="An abuse monitor of the tenant (volume, denied share…) crossed its "
+             "threshold: calls in its scope (the tenant, a campaign or a caller ID) are refused "
+             "until its window clears (next_allowed_at)."),
     CodeSpec(code="CALLEE_INVALID", rule="callee_number", severity="block",
              description="The called number is unparsable or outside the assigned ranges of "
              "the numbering plan."),

@@ -144,6 +144,9 @@ class CallFacts:
     contract_ref: str | None = None
     callee_department: str | None = None  # e.g. "57", when the dialer knows it
     tenant_suspended: bool = False
+    # an abuse monitor throttles calls in this call's scope until then (``app.monitors``)
+    throttled_until: datetime | None = None
+    throttled_by: str | None = None  # the monitor, for the message
     policy: Policy = field(default_factory=Policy)
     consents: tuple[ConsentFacts, ...] = ()  # this tenant's consents for the callee
     contracts: tuple[ContractFacts, ...] = ()  # this tenant's contracts with the callee

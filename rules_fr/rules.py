@@ -178,6 +178,16 @@ def suspension(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     return (_reason("TENANT_SUSPENDED", v, "The tenant is suspended by the operator."),)
 
 
+def throttle(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    v = ctx.rules.get("throttle")
+    until = facts.throttled_until
+    if v is None or until is None or facts.at >= until:
+        return NO_REASONS
+    by = f" ({facts.throttled_by})" if facts.throttled_by else ""
+    msg = f"An abuse monitor{by} crossed its threshold: calls are refused until {until}."
+    return (_reason("RATE_THROTTLED", v, msg, retry_at=until),)
+
+
 def callee_number(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     v = ctx.rules.get("callee_number")
     callee = facts.callee
@@ -440,6 +450,7 @@ Rule = Callable[[CallFacts, Ctx], tuple[Reason, ...]]
 #: Rules that apply to every campaign.
 ALWAYS_RULES: tuple[Rule, ...] = (
     suspension,
+    throttle,
     callee_number,
     caller_id,
     mobile_cli,
