@@ -37,11 +37,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import logging
-import os
-import signal
-import subprocess
-import sys
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -65,6 +60,7 @@ from app.audit.models import LedgerPart, LedgerSeal
 from app.calls.models import Attempt, PenaltyLine
 from app.config import get_settings
 from app.db import LockBusy, get_engine, try_lock, write_transaction
+from app.jobs import LeaderProcess, run_every
 from app.tenancy.models import Tenant
 
 log = logging.getLogger("gateway.audit")
@@ -170,90 +166,28 @@ def seal(engine: Engine | None = None, until: datetime | None = None) -> dict[st
         return None
 
 
-class Sealer:
-    """Keeps one sealing process running per database (``python -m app.audit.sealer``).
-
-    Every worker runs one of these threads; the worker that takes the ``ledger-sealer`` lock
-    starts the process and holds the lock for as long as it runs; the others retry every few
-    seconds, so that another worker takes over if that one dies. Sealing runs in a process of
-    its own, not in a thread of a worker: reading thousands of rows in a thread of a busy
-    worker hands the GIL back and forth at every row with the thread serving requests (measured:
-    checks/s fell by 27 % with a thread sealing every second; unchanged with a process)."""
+class Sealer(LeaderProcess):
+    """Keeps one sealing process running per database (``python -m app.audit.sealer``), in
+    whichever worker holds the ``ledger-sealer`` lock (``app.jobs.LeaderProcess``). Sealing
+    runs in a process of its own, not in a thread of a worker: reading thousands of rows in a
+    thread of a busy worker hands the GIL back and forth at every row with the thread serving
+    requests (measured: checks/s fell by 27 % with a thread sealing every second; unchanged
+    with a process)."""
 
     def __init__(self, interval: float, engine_of: Callable[[], Engine] = get_engine) -> None:
-        self.interval, self.engine_of = interval, engine_of
-        self.child: subprocess.Popen[bytes] | None = None
-        self._held: contextlib.ExitStack | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ledger-sealer", daemon=True)
-
-    def start(self) -> Sealer:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        retry = min(self.interval, 5.0)
-        while True:
-            try:
-                self._lead()
-            except Exception:
-                log.exception("the ledger sealer could not be started; will try again")
-            if self._stop.wait(retry):
-                return
-
-    def _lead(self) -> None:
-        if self.child is not None:
-            if self.child.poll() is None:
-                return
-            log.warning("the ledger sealing process exited (%s); restarting it",
-                        self.child.returncode)
-            self.child = None
-            self._release()
-        held = contextlib.ExitStack()
-        try:
-            held.enter_context(try_lock(self.engine_of(), *_LEADER))
-        except LockBusy:
-            return  # another worker's process seals
-        self._held = held
-        self.child = subprocess.Popen(
-            [sys.executable, "-m", "app.audit.sealer", str(self.interval)],
-            stdin=subprocess.DEVNULL)
-
-    def _release(self) -> None:
-        if self._held is not None:
-            self._held.close()
-            self._held = None
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        if self.child is not None and self.child.poll() is None:
-            self.child.terminate()
-            try:
-                self.child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.child.kill()
-                self.child.wait()
-        self.child = None
-        self._release()
+        super().__init__("app.audit.sealer", _LEADER, interval, engine_of)
 
 
 def run_sealer(interval: float) -> None:
-    """The sealing process: seal every ``interval`` seconds until its parent worker is gone."""
-    parent = os.getppid()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    log.info("ledger sealer running every %.0f s", interval)
-    while not stop.wait(interval):
-        if os.getppid() != parent:
-            return  # the worker died: the next worker's sealer takes over
-        try:
-            done = seal()
-            if done:
-                log.info("ledger sealed up to %s: seal %s, %s rows", done["covers_to"],
-                         done["seq"], done["rows"])
-        except Exception:
-            log.exception("sealing the ledger failed; will try again")
+    """The sealing process: seal every ``interval`` seconds until its worker is gone."""
+
+    def job() -> None:
+        done = seal()
+        if done:
+            log.info("ledger sealed up to %s: seal %s, %s rows", done["covers_to"],
+                     done["seq"], done["rows"])
+
+    run_every(interval, job, "ledger sealer")
 
 
 # --------------------------------------------------------------------------- verifying
