@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -44,6 +44,17 @@ class Settings(BaseSettings):
     #: (0: no deliverer thread), attempts before a delivery is marked failed
     webhook_poll_s: float = Field(default=0.5, alias="GATEWAY_WEBHOOK_POLL_S", ge=0)
     webhook_max_attempts: int = Field(default=8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
+    #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
+    #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
+    rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _valid_rate_limits(cls, value: str) -> str:
+        from app.tenancy.ratelimit import parse_limits  # here: that module reads the settings
+
+        parse_limits(value)  # a clear ValueError at start-up, not at the first request
+        return value
 
 
 @lru_cache

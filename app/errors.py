@@ -11,11 +11,12 @@ class ApiError(Exception):
 
     def __init__(
         self, detail: str, *, code: str | None = None, status: int | None = None,
-        extra: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
     ):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra or {}  # more members of the JSON body
+        self.headers = headers  # more response headers (e.g. Retry-After on a 429)
         if code:
             self.code = code
         if status:

@@ -83,6 +83,8 @@ def create_app() -> FastAPI:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if exc.headers:
+            headers = {**(headers or {}), **exc.headers}
         return JSONResponse(
             {"error": exc.code, "detail": exc.detail, **exc.extra},
             status_code=exc.status, headers=headers,

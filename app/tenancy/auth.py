@@ -2,7 +2,8 @@
 
 Keys are 256-bit random secrets shown once; only their SHA-256 is stored (a fast hash is the
 right tool for high-entropy secrets: there is nothing to brute-force). A key resolves to a
-``Principal``; the resolution is cached per worker for ``GATEWAY_CACHE_TTL_S``.
+``Principal``; the resolution is cached per worker for ``GATEWAY_CACHE_TTL_S``. Each resolved
+key then spends a token of its rate-limit bucket (``app.tenancy.ratelimit``; 429 when empty).
 """
 
 
@@ -21,6 +22,7 @@ from app.db import session_scope
 from app.errors import Forbidden, Unauthorized
 from app.tenancy.models import ApiKey, Tenant
 from app.tenancy.policy import policy_from_json
+from app.tenancy.ratelimit import limiter, rate_limited
 from rules_fr.model import Policy
 
 ROLES = ("operator", "admin", "compliance", "dialer")
@@ -109,6 +111,11 @@ async def authenticate(authorization: Annotated[str | None, Header()] = None) ->
                 _principals.put(key_hash, principal)
     if principal is None:
         raise Unauthorized("unknown or revoked API key")
+    # one token of this key's bucket (app.tenancy.ratelimit): in memory, well under 1 µs
+    limits = limiter()
+    wait_s = limits.take(principal.key_id, principal.role)
+    if wait_s:
+        raise rate_limited(principal.role, limits.limits[principal.role], wait_s)
     return principal
 
 
