@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import multiprocess
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
+from app.alerts.delivery import Deliverer
+from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
 from app.audit.service import Sealer
 from app.calls.router import router as calls_router
@@ -54,7 +56,11 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log.warning("BLOCTEL list not loaded at start-up (%s); the first check will", exc)
     interval = get_settings().seal_interval_s
     sealer = Sealer(interval).start() if interval > 0 else None
+    poll = get_settings().webhook_poll_s
+    deliverer = Deliverer(poll).start() if poll > 0 else None  # alerts' webhooks
     yield
+    if deliverer is not None:
+        deliverer.stop()
     if sealer is not None:
         sealer.stop()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # drop this worker's live gauges
@@ -76,7 +82,7 @@ def create_app() -> FastAPI:
         ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
         bloctel_router, reports_router, rules_router, bulk_router, numbers_router,
         scrub_router, erasure_router,
-        reports_pdf_router, audit_router,
+        reports_pdf_router, audit_router, alerts_router,
     ):
         app.include_router(router)
 
