@@ -586,3 +586,8 @@ def test_unknown_ids_are_404s(tenant: Tenant) -> None:
         r = getattr(tenant.client, method)(path, headers=auth(key))
         assert r.status_code == 404, (path, r.text)
         assert r.json()["error"] == "not_found"
+    for method, path in (("get", "/v1/alerts/alr%00x"), ("delete", "/v1/webhooks/whk%00x"),
+                         ("post", "/v1/webhooks/whk%00x/test")):
+        key = tenant.compliance if method == "get" else tenant.admin
+        r = getattr(tenant.client, method)(path, headers=auth(key))
+        assert r.status_code in (404, 422), (path, r.text)  # PostgreSQL refuses NUL: 422
