@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///data/gateway.db
 export DATABASE_URL
 
-.PHONY: run test test-sqlite lint bench bench-bloctel bench-registries bench-reports install clean
+.PHONY: run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ bench-bloctel: $(STAMP)  ## BLOCTEL at 10M numbers: import vs sort -u, look-ups/
 
 bench-registries: $(STAMP)  ## 1M consents imported, 1M prospects scrubbed, beside wc -l and sort
 	$(BIN)/python -m bench.registries
+
+bench-monitors: $(STAMP)  ## checks/s with every abuse monitor on vs off, SQLite and PostgreSQL
+	$(BIN)/python -m bench.monitors
 
 bench-reports: $(STAMP)  ## 1M attempts exported as CSV beside sqlite3 -csv / psql \copy; sealed, verified; checks/s sealer on vs off
 	$(BIN)/python -m bench.reports

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     #: (0: no deliverer thread), attempts before a delivery is marked failed
     webhook_poll_s: float = Field(default=0.5, alias="GATEWAY_WEBHOOK_POLL_S", ge=0)
     webhook_max_attempts: int = Field(default=8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
+    #: abuse monitors (``app.monitors``): how often they are evaluated (0: never), the
+    #: operator's ceilings on tenants' thresholds (JSON object)
+    monitor_interval_s: float = Field(default=5.0, alias="GATEWAY_MONITOR_INTERVAL_S", ge=0)
+    monitor_ceilings: str | None = Field(default=None, alias="GATEWAY_MONITOR_CEILINGS")
     #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
     #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
     rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")

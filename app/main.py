@@ -25,6 +25,8 @@ from app.clock import frozen_instant
 from app.config import get_settings
 from app.erasure.router import router as erasure_router
 from app.errors import ApiError
+from app.monitors.router import router as monitors_router
+from app.monitors.service import Monitors
 from app.numbers.router import router as numbers_router
 from app.ops.router import router as ops_router
 from app.registries.bulk_router import router as bulk_router
@@ -54,15 +56,14 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(default_lookup().refresh)
     except Exception as exc:
         log.warning("BLOCTEL list not loaded at start-up (%s); the first check will", exc)
-    interval = get_settings().seal_interval_s
-    sealer = Sealer(interval).start() if interval > 0 else None
-    poll = get_settings().webhook_poll_s
-    deliverer = Deliverer(poll).start() if poll > 0 else None  # alerts' webhooks
+    settings = get_settings()
+    jobs = [job(interval).start() for job, interval in (
+        (Sealer, settings.seal_interval_s), (Monitors, settings.monitor_interval_s),
+        (Deliverer, settings.webhook_poll_s))
+        if interval > 0]
     yield
-    if deliverer is not None:
-        deliverer.stop()
-    if sealer is not None:
-        sealer.stop()
+    for job in jobs:
+        job.stop()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # drop this worker's live gauges
         multiprocess.mark_process_dead(os.getpid())
 
@@ -82,7 +83,7 @@ def create_app() -> FastAPI:
         ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
         bloctel_router, reports_router, rules_router, bulk_router, numbers_router,
         scrub_router, erasure_router,
-        reports_pdf_router, audit_router, alerts_router,
+        reports_pdf_router, audit_router, monitors_router, alerts_router,
     ):
         app.include_router(router)
 

@@ -30,9 +30,10 @@ PG_URL = os.environ.get(
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-# The server's ledger sealer (a background thread) would seal behind the tests' frozen clocks;
-# tests that need it start one (tests/api/test_audit.py).
+# The server's ledger sealer and monitors (background processes) would act behind the tests'
+# frozen clocks; tests that need them start them (tests/api/test_audit.py, test_monitors.py).
 os.environ.setdefault("GATEWAY_SEAL_INTERVAL_S", "0")
+os.environ.setdefault("GATEWAY_MONITOR_INTERVAL_S", "0")  # likewise the abuse monitors
 
 
 def _pg_admin_url() -> str:

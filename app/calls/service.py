@@ -31,6 +31,7 @@ from app.db import get_engine, write_transaction
 from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
+from app.monitors.throttle import throttle_for
 from app.registries.models import Consent, Quarantine, Refusal
 from app.registries.service import add_opposition
 from app.tenancy.auth import Principal
@@ -115,6 +116,7 @@ class _Known:
     caller: NumberInfo | None
     registration: RegisteredCallerId | None
     bloctel: BloctelFacts | None
+    throttle: tuple[datetime | None, str | None] = (None, None)  # until, monitor
 
 
 def _prepare(p: Principal, body: CheckIn) -> _Known:
@@ -128,7 +130,9 @@ def _prepare(p: Principal, body: CheckIn) -> _Known:
     )
     callee = classify(body.callee)
     bloctel = default_lookup().lookup(None, callee.e164) if callee.e164 else None
-    return _Known(campaign, callee, caller, registration, bloctel)
+    throttle = throttle_for(tenant_id, body.campaign, caller.e164 if caller else None,
+                            clock.now())  # cached per worker: no round trip
+    return _Known(campaign, callee, caller, registration, bloctel, throttle)
 
 
 def _gather(
@@ -166,7 +170,8 @@ def _gather(
         at=at, campaign=known.campaign, callee=callee, caller=caller,
         caller_registration=known.registration, agent_id=body.agent_id,
         contract_ref=body.contract_ref, callee_department=body.callee_department,
-        tenant_suspended=p.tenant_suspended, policy=p.policy, **facts,
+        tenant_suspended=p.tenant_suspended, policy=p.policy,
+        throttled_until=known.throttle[0], throttled_by=known.throttle[1], **facts,
     )
     return call, existing
 

@@ -6,7 +6,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from app.schemas import ApiModel
 from rules_fr.model import Policy
@@ -27,6 +27,21 @@ class PolicyIn(ApiModel):
     #: not a rule: how long ``gateway audit purge`` keeps this tenant's attempts
     #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
     ledger_retention_days: int | None = Field(default=None, ge=30, le=36500)
+    #: not a rule: the abuse monitors' thresholds and actions, per monitor
+    #: (``app.monitors.policy``: threshold, action, min_events; capped by the operator)
+    monitors: dict[str, Any] | None = None
+
+    @field_validator("monitors")
+    @classmethod
+    def _monitors(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        from app.monitors.policy import PolicyError, validate
+
+        if value is None:
+            return None
+        try:
+            return validate(value)
+        except PolicyError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 def policy_from_json(data: dict[str, Any] | None) -> Policy:
@@ -52,6 +67,11 @@ def policy_to_json(policy: Policy, stored: dict[str, Any] | None = None) -> dict
         out[f.name] = str(value) if isinstance(value, Decimal) else value
     out["ledger_retention_days"] = ((stored or {}).get("ledger_retention_days")
                                     or get_settings().retention_days)
+    from app.monitors.policy import effective
+
+    out["monitors"] = {name: {"threshold": m.threshold, "action": m.action,
+                              "min_events": m.min_events, "window_s": m.window_s}
+                       for name, m in effective(stored).items()}
     return out
 
 
@@ -61,6 +81,14 @@ def merge(current: dict[str, Any] | None, update: PolicyIn) -> dict[str, Any]:
         value = getattr(update, name)
         if value is None:
             merged.pop(name, None)
+        elif name == "monitors":  # per monitor, per field; a monitor set to null: defaults
+            monitors = dict(merged.get("monitors") or {})
+            for monitor, fields in value.items():
+                if fields is None:
+                    monitors.pop(monitor, None)
+                else:
+                    monitors[monitor] = {**monitors.get(monitor, {}), **fields}
+            merged["monitors"] = monitors
         else:
             merged[name] = str(value) if isinstance(value, Decimal) else value
     return merged

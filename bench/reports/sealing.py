@@ -3,37 +3,22 @@
 1. On the seeded ledger (``--rows`` attempts): ``gateway audit seal`` (every row: the first
    seal of an existing ledger, the worst case) and ``gateway audit verify --tenant T`` in fresh
    processes: rows/s and peak RSS.
-2. Check throughput with the sealer **on versus off, in the same run**: a fresh database with
-   ``make bench``'s workload (``bench.seed``: consents, BLOCTEL, history), ``gateway serve``
-   with 2 workers, closed-loop checks from ``bench.loadgen`` for ``ROUND_S`` seconds per round,
-   rounds in the order off, on, on, off, off, on, compared by their medians (a linear drift
-   cancels out; one unlucky round — the kernel sometimes hands most connections to one of the
-   two workers — does not count). *On* seals every second with no
-   grace (``GATEWAY_SEAL_INTERVAL_S=1``, ``GATEWAY_SEAL_GRACE_S=0``: 300 times the default
-   frequency, every round's rows sealed while checks run); the clock runs from ``make bench``'s
-   Monday 10:30 (``GATEWAY_CLOCK_OFFSET_S``) so that there is time for the sealer to seal.
-   Target: on ≥ 0.90 × off.
+2. Check throughput with the sealer **on versus off, in the same run** (``bench.onoff``: make
+   bench's workload over HTTP, rounds off, on, on, off, off, on, medians). *On* seals every
+   second with no grace (``GATEWAY_SEAL_INTERVAL_S=1``, ``GATEWAY_SEAL_GRACE_S=0``: 300 times the
+   default frequency, every round's rows sealed while checks run). Target: on ≥ 0.90 × off.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import statistics
 import subprocess
-import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 TARGET_RATIO = 0.90
-ROUND_S = 8.0
-#: ABBAAB: a linear drift of the machine cancels; the median of three per mode ignores one
-#: unlucky round (the kernel sometimes hands most connections to one of the two workers)
-ROUNDS = ("off", "on", "on", "off", "off", "on")
 
 
 def _gateway(args: list[str], env: dict[str, str], postgres: bool, work: Path
@@ -71,64 +56,18 @@ def _seal_and_verify(backend: str, ctx: dict[str, Any], rows: int) -> dict[str, 
 
 def _checks_on_off(backend: str) -> dict[str, Any]:
     from bench import checks
-    from bench.checks import console
+    from bench.onoff import on_off, scalar
 
-    work = Path(tempfile.mkdtemp(prefix=f"gw-bench-sealing-{backend}-"))
-    try:
-        db = (checks.sqlite_database(work) if backend == "sqlite"
-              else checks.postgres_database())
-        with db as url:
-            base = {**os.environ, "DATABASE_URL": url, "GATEWAY_LOG_LEVEL": "warning",
-                    "PROMETHEUS_MULTIPROC_DIR": str(work / "metrics")}
-            (work / "metrics").mkdir()
-            seed_path = work / "seed.json"
-            checks.run_py("bench.seed", [str(seed_path)],
-                          base | {"GATEWAY_FROZEN_NOW": checks.FROZEN_NOW}, timeout=180)
-            seed = json.loads(seed_path.read_text())
-            monday = datetime.fromisoformat(checks.FROZEN_NOW)
-            offset = (monday - datetime.now(UTC)).total_seconds()
-            env = {k: v for k, v in base.items() if k != "GATEWAY_FROZEN_NOW"} | {
-                "GATEWAY_CLOCK_OFFSET_S": f"{offset:.0f}", "GATEWAY_SEAL_GRACE_S": "0"}
-            subprocess.run([checks.GATEWAY, "audit", "seal"], env=env, check=True, timeout=300,
-                           stdout=subprocess.DEVNULL)  # the seeded history: sealed first
-            rounds: list[dict[str, Any]] = []
-            for i, mode in enumerate(ROUNDS):
-                server = checks.Server(
-                    env | {"GATEWAY_SEAL_INTERVAL_S": "1" if mode == "on" else "0"}, work)
-                try:
-                    server.start()
-                    plan = {"host": "127.0.0.1", "port": server.port, "phases": [{
-                        "name": "check_closed", "target": "check", "kind": "closed",
-                        "connections": 32, "warmup_s": 2.0, "duration_s": ROUND_S}],
-                        "targets": checks.targets(seed, f"sealing-{i}"),
-                        "worker_pids": server.workers, "postgres": checks.pg_stats_target(url)}
-                    proc, out = checks.run_loadgen(plan, work, f"round{i}", timeout=120)
-                    phase = checks.wait_loadgen(proc, out, timeout=120)["check_closed"]
-                finally:
-                    server.stop()
-                seals = _count_seals(url)
-                rounds.append({"mode": mode, "rps": phase["rps"], "p99_ms": phase.get("p99_ms"),
-                               "seals_so_far": seals})
-                console.print(f"[dim]{backend}: sealer {mode}: {phase['rps']:,.0f} checks/s "
-                              f"(seals so far {seals})[/dim]")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    on = [r["rps"] for r in rounds if r["mode"] == "on"]
-    off = [r["rps"] for r in rounds if r["mode"] == "off"]
-    return {"rounds": rounds, "on_rps": round(statistics.median(on), 1),
-            "off_rps": round(statistics.median(off), 1),
-            "ratio": round(statistics.median(on) / statistics.median(off), 3)}
+    def prepare(env: dict[str, str], url: str) -> None:  # the seeded history: sealed first
+        subprocess.run([checks.GATEWAY, "audit", "seal"], env=env | GRACE, check=True,
+                       timeout=300, stdout=subprocess.DEVNULL)
+
+    return on_off(backend, "sealer", GRACE | {"GATEWAY_SEAL_INTERVAL_S": "1"},
+                  GRACE | {"GATEWAY_SEAL_INTERVAL_S": "0"}, prepare,
+                  lambda url: scalar(url, "SELECT count(*) FROM ledger_seals"))
 
 
-def _count_seals(url: str) -> int:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return int(conn.execute(text("SELECT count(*) FROM ledger_seals")).scalar_one())
-    finally:
-        engine.dispose()
+GRACE = {"GATEWAY_SEAL_GRACE_S": "0"}
 
 
 def part(backend: str, url: str, ctx: dict[str, Any], args: argparse.Namespace
@@ -154,7 +93,7 @@ def report_rows(results: dict[str, Any], table: Any) -> bool:
         c = s["checks"]
         passed = c["ratio"] >= TARGET_RATIO
         ok &= passed
-        sealed = c["rounds"][-1]["seals_so_far"]
+        sealed = c["rounds"][-1]["count"]
         table.add_row(f"{backend}: checks/s, sealer on ÷ off",
                       f"{c['on_rps']:,.0f} ÷ {c['off_rps']:,.0f} = {c['ratio']:.2f} "
                       f"({sealed} seals)", f"≥ {TARGET_RATIO:.2f}",

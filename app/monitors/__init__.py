@@ -1,0 +1,1 @@
+"""Abuse and fraud monitors: sliding-window measures per tenant, thresholds, actions."""
