@@ -32,7 +32,7 @@ import tempfile
 import time
 import traceback
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -507,6 +507,30 @@ def write_results(results: dict[str, Any], out: Path) -> None:
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(results, indent=2))
     tmp.replace(out)
+
+
+def per_backend(backends: str, run: Callable[[str], dict[str, Any]], results: dict[str, Any],
+                out: Path) -> None:
+    """``results["backends"][b] = run(b)`` for each backend of a comma-separated list; a
+    failure is recorded (and said) and the next backend still runs; the results file is
+    rewritten after each."""
+    for backend in [b.strip() for b in backends.split(",") if b.strip()]:
+        try:
+            results["backends"][backend] = run(backend)
+        except Exception as exc:  # recorded, and the other backend still runs
+            results["backends"][backend] = {"error": f"{type(exc).__name__}: {exc}"}
+            console.print(f"[red]{backend}: {exc}[/red]")
+        write_results(results, out)
+
+
+def conclude(results: dict[str, Any], out: Path, started: float,
+             report: Callable[[dict[str, Any]], bool]) -> int:
+    """Elapsed time, the report table, the results file: 0 if every target passed, else 1."""
+    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    ok = report(results)
+    write_results(results, out)
+    console.print(f"results: {out}")
+    return 0 if ok else 1
 
 
 def machine() -> dict[str, Any]:

@@ -47,10 +47,8 @@ def prepare(env: dict[str, str], url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from rich.table import Table
 
     from bench import checks
-    from bench.checks import console
     from bench.onoff import on_off, scalar
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
@@ -62,17 +60,18 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench.monitors " + " ".join(argv or sys.argv[1:]),
         "machine": checks.machine(), "backends": {}}
     started = time.perf_counter()
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        try:
-            results["backends"][backend] = on_off(
-                backend, "monitors", COMMON | {"GATEWAY_MONITOR_INTERVAL_S": "1"},
-                COMMON | {"GATEWAY_MONITOR_INTERVAL_S": "0"}, prepare,
-                lambda url: scalar(url, "SELECT count(*) FROM alerts"))
-        except Exception as exc:  # recorded, and the other backend still runs
-            results["backends"][backend] = {"error": f"{type(exc).__name__}: {exc}"}
-            console.print(f"[red]{backend}: {exc}[/red]")
-        checks.write_results(results, out)
-    results["elapsed_s"] = round(time.perf_counter() - started, 1)
+    checks.per_backend(args.backends, lambda backend: on_off(
+        backend, "monitors", COMMON | {"GATEWAY_MONITOR_INTERVAL_S": "1"},
+        COMMON | {"GATEWAY_MONITOR_INTERVAL_S": "0"}, prepare,
+        lambda url: scalar(url, "SELECT count(*) FROM alerts")), results, out)
+    return checks.conclude(results, out, started, report)
+
+
+def report(results: dict[str, Any]) -> bool:
+    from rich.table import Table
+
+    from bench.checks import console
+
     table = Table(title="Abuse monitors: checks/s on ÷ off")
     for col in ("backend", "on ÷ off", "target", ""):
         table.add_column(col, justify="left" if col == "backend" else "right")
@@ -89,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{'' if ran else ' (the monitors did not run)'}",
                       f"≥ {TARGET_RATIO:.2f}", "PASS" if passed else "[red]MISS[/red]")
     console.print(table)
-    checks.write_results(results, out)
-    console.print(f"results: {out}")
-    return 0 if ok else 1
+    return ok
 
 
 if __name__ == "__main__":

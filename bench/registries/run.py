@@ -136,21 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     consents, prospects = files[args.rows]
     results["baselines"] = {"consents": baseline(consents), "prospects": baseline(prospects)}
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-registries-{os.getpid()}"
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        per: dict[str, Any] = {}
-        try:
-            for n, (c, p) in files.items():
-                per[str(n)] = backend_run(backend, n, c, p, work / f"{backend}-{n}")
-        except Exception as exc:  # recorded, and the other backend still runs
-            per = {"error": f"{type(exc).__name__}: {exc}"}
-            console.print(f"[red]{backend}: {exc}[/red]")
-        results["backends"][backend] = per
-        checks.write_results(results, out)
-    results["elapsed_s"] = round(time.perf_counter() - started, 1)
-    ok = report(results)
-    checks.write_results(results, out)
-    console.print(f"results: {out}")
-    return 0 if ok else 1
+    def run(backend: str) -> dict[str, Any]:
+        return {str(n): backend_run(backend, n, c, p, work / f"{backend}-{n}")
+                for n, (c, p) in files.items()}
+
+    checks.per_backend(args.backends, run, results, out)
+    return checks.conclude(results, out, started, report)
 
 
 if __name__ == "__main__":

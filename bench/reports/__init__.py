@@ -97,7 +97,6 @@ def report(results: dict[str, Any]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     from bench import checks
     from bench.bloctel.run import database
-    from bench.checks import console
 
     _parts()
     ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
@@ -117,21 +116,13 @@ def main(argv: list[str] | None = None) -> int:
         "machine": checks.machine(), "config": vars(args) | {"parts": parts}, "backends": {},
     }
     work = Path(os.environ.get("TMPDIR", "/tmp")) / f"bench-reports-{os.getpid()}"
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        per: dict[str, Any] = {}
-        try:
-            with database(backend, work / backend) as url:
-                ctx = seed(backend, url, args.rows, work / backend)
-                per["seed"] = ctx["seed"]
-                for name in parts:
-                    per[name] = PARTS[name](backend, url, ctx, args)
-        except Exception as exc:  # recorded, and the other backend still runs
-            per = {"error": f"{type(exc).__name__}: {exc}"}
-            console.print(f"[red]{backend}: {exc}[/red]")
-        results["backends"][backend] = per
-        checks.write_results(results, out)
-    results["elapsed_s"] = round(time.perf_counter() - started, 1)
-    ok = report(results)
-    checks.write_results(results, out)
-    console.print(f"results: {out}")
-    return 0 if ok else 1
+    def run(backend: str) -> dict[str, Any]:
+        with database(backend, work / backend) as url:
+            ctx = seed(backend, url, args.rows, work / backend)
+            per: dict[str, Any] = {"seed": ctx["seed"]}
+            for name in parts:
+                per[name] = PARTS[name](backend, url, ctx, args)
+        return per
+
+    checks.per_backend(args.backends, run, results, out)
+    return checks.conclude(results, out, started, report)
