@@ -21,7 +21,8 @@ import sys
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import NullPool
 
 from app.db import LockBusy, get_engine, try_lock
 
@@ -34,6 +35,7 @@ class LeaderProcess:
         self.module, self.lock, self.interval, self.engine_of = module, lock, interval, engine_of
         self.child: subprocess.Popen[bytes] | None = None
         self._held: contextlib.ExitStack | None = None
+        self._engine: Engine | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"leader-{module}", daemon=True)
 
@@ -60,12 +62,23 @@ class LeaderProcess:
             self._release()
         held = contextlib.ExitStack()
         try:
-            held.enter_context(try_lock(self.engine_of(), *self.lock))
+            held.enter_context(try_lock(self._lock_engine(), *self.lock))
         except LockBusy:
+            held.close()
             return  # another worker runs it
         self._held = held
         self.child = subprocess.Popen([sys.executable, "-m", self.module, str(self.interval)],
                                       stdin=subprocess.DEVNULL)
+
+    def _lock_engine(self) -> Engine:
+        """On PostgreSQL the lock is a session lock held for as long as the process runs: on a
+        connection of its own (no pool), not one taken from the requests' pool for hours."""
+        engine = self.engine_of()
+        if engine.dialect.name != "postgresql":
+            return engine
+        if self._engine is None or self._engine.url != engine.url:
+            self._engine = create_engine(engine.url, poolclass=NullPool)
+        return self._engine
 
     def _release(self) -> None:
         if self._held is not None:
