@@ -505,7 +505,6 @@ class _Stager:
         procs = _driver_procs(dialect, table)
         self._dt = _fast_datetime(procs["given_at"]) if kind == "consents" else None
         self._day = procs.get("starts_on") if kind == "contracts" else None
-        self._has_source = "source" in mapping.columns
 
     def add(self, line: int, fields: list[str]) -> None:
         self.pending.append((line, fields))
