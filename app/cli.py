@@ -34,6 +34,8 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from app.cli_options import JsonOption, UrlOption, key_option
+
 cli = typer.Typer(help="French outbound-canvassing compliance gateway.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
 keys_cli = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -167,15 +169,7 @@ def _share(value: str | float) -> float:
     return share
 
 
-UrlOption = Annotated[str | None, typer.Option(
-    "--url", envvar="GATEWAY_URL", show_envvar=True, show_default=False,
-    help="A running gateway's base URL (remote mode). Without it: the database at DATABASE_URL.",
-)]
-KeyOption = Annotated[str | None, typer.Option(
-    "--key", envvar="GATEWAY_KEY", show_envvar=True, show_default=False,
-    help="API key for --url (imports and history need an operator key).",
-)]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout, nothing else.")]
+KeyOption = key_option("API key (imports and history need an operator key)")
 
 out = Console()  # tables: stdout (``console``, on stderr, has progress and messages)
 

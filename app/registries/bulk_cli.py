@@ -15,6 +15,9 @@ from typing import Annotated, Any
 
 import typer
 
+from app.cli_options import JsonOption, UrlOption, key_option
+
+AdminKey = key_option("An admin API key of the tenant")
 import_cli = typer.Typer(help="Bulk imports into the registries.", no_args_is_help=True)
 
 
@@ -135,16 +138,11 @@ def _command(kind: Kind) -> None:
         tenant: Annotated[str | None, typer.Option(
             "--tenant", "-t", show_default=False,
             help="Tenant id to import into (local mode; remotely the key's tenant).")] = None,
-        as_json: Annotated[bool, typer.Option(
-            "--json", help="Print JSON on stdout, nothing else.")] = False,
+        as_json: JsonOption = False,
         quiet: Annotated[bool, typer.Option(
             "--quiet", "-q", help="No progress and no summary; errors only.")] = False,
-        url: Annotated[str | None, typer.Option(
-            "--url", envvar="GATEWAY_URL", show_default=False,
-            help="A running gateway's base URL (remote mode).")] = None,
-        key: Annotated[str | None, typer.Option(
-            "--key", envvar="GATEWAY_KEY", show_default=False,
-            help="An admin API key of the tenant, for --url.")] = None,
+        url: UrlOption = None,
+        key: AdminKey = None,
     ) -> None:
         from app.cli import _dumps, _fail, _Failed
 

@@ -21,6 +21,9 @@ from typing import Annotated, Any
 
 import typer
 
+from app.cli_options import UrlOption, key_option
+
+ComplianceKey = key_option("A compliance or admin key of the tenant")
 report_cli = typer.Typer(help="Reports for compliance officers.", no_args_is_help=True)
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -151,12 +154,8 @@ def audit(
         help="Tenant id (local mode; remotely the key names the tenant).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; errors only.")
                      ] = False,
-    url: Annotated[str | None, typer.Option(
-        "--url", envvar="GATEWAY_URL", show_envvar=True, show_default=False,
-        help="A running gateway's base URL (remote mode). Without it: DATABASE_URL.")] = None,
-    key: Annotated[str | None, typer.Option(
-        "--key", envvar="GATEWAY_KEY", show_envvar=True, show_default=False,
-        help="A compliance or admin key of the tenant, for --url.")] = None,
+    url: UrlOption = None,
+    key: ComplianceKey = None,
 ) -> None:
     """Write the PDF audit report of one tenant over a period (in French, to be signed by the
     compliance officer): the ledger seal, totals, charts, tables per campaign and caller ID,

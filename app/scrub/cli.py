@@ -10,7 +10,10 @@ from typing import Annotated, Any, BinaryIO
 
 import typer
 
+from app.cli_options import UrlOption, key_option
 from app.errors import NotFound
+
+DialerKey = key_option("A dialer or admin key of the tenant")
 
 
 def scrub(
@@ -28,12 +31,8 @@ def scrub(
     agent_id: Annotated[str | None, typer.Option(help="Agent placing the calls.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")
                      ] = False,
-    url: Annotated[str | None, typer.Option(
-        "--url", envvar="GATEWAY_URL", show_envvar=True, show_default=False,
-        help="A running gateway's base URL (remote mode). Without it: DATABASE_URL.")] = None,
-    key: Annotated[str | None, typer.Option(
-        "--key", envvar="GATEWAY_KEY", show_envvar=True, show_default=False,
-        help="A dialer or admin key for --url.")] = None,
+    url: UrlOption = None,
+    key: DialerKey = None,
 ) -> None:
     """Annotate every row of a prospect file with e164, callable_now, blocking_reasons and
     next_allowed_at, judged now by the full rule set. Nothing is logged."""
