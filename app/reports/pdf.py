@@ -460,13 +460,7 @@ def _stacked_bars(title: str, labels: list[str], series: list[tuple[str, colors.
     chart.groupSpacing = 1 if n > 60 else 3 if n > 20 else 6
     totals = [sum(v) for v in zip(*chart.data, strict=True)] if chart.data else [0]
     top, step = _nice_axis(max(totals, default=0))
-    axis = chart.valueAxis
-    axis.valueMin, axis.valueMax, axis.valueStep = 0, top, step
-    axis.labels.fontName, axis.labels.fontSize = "Helvetica", 7
-    axis.strokeColor = MUTED
-    axis.visibleGrid = True
-    axis.gridStrokeColor = RULE
-    axis.gridStrokeWidth = 0.3
+    axis = _value_axis(chart.valueAxis, top, step)
     axis.labelTextFormat = (lambda v: fr_eur(v).replace(",00", "")) if money else (
         lambda v: fr_int(v) if float(v).is_integer() else f"{v:.1f}".replace(".", ","))
     chart.bars.strokeColor = None
@@ -478,6 +472,17 @@ def _stacked_bars(title: str, labels: list[str], series: list[tuple[str, colors.
     if len(series) > 1 or series[0][0]:
         d.add(_legend(BODY_W, height - 3, [(c, name) for name, c, _ in series]))
     return d
+
+
+def _value_axis(axis: Any, top: float, step: float) -> Any:
+    """A value axis from 0 to ``top`` by ``step``, light grid, small labels (every chart)."""
+    axis.valueMin, axis.valueMax, axis.valueStep = 0, top, step
+    axis.labels.fontName, axis.labels.fontSize = "Helvetica", 7
+    axis.strokeColor = MUTED
+    axis.visibleGrid = True
+    axis.gridStrokeColor = RULE
+    axis.gridStrokeWidth = 0.3
+    return axis
 
 
 def _hbars(title: str, labels: list[str], values: list[float], *, x_title: str,
@@ -500,13 +505,7 @@ def _hbars(title: str, labels: list[str], values: list[float], *, x_title: str,
     chart.categoryAxis.tickLeft = 0
     chart.barSpacing, chart.groupSpacing = 0, 4
     top, step = _nice_axis(max(values, default=0))
-    axis = chart.valueAxis
-    axis.valueMin, axis.valueMax, axis.valueStep = 0, top, step
-    axis.labels.fontName, axis.labels.fontSize = "Helvetica", 7
-    axis.strokeColor = MUTED
-    axis.visibleGrid = True
-    axis.gridStrokeColor = RULE
-    axis.gridStrokeWidth = 0.3
+    axis = _value_axis(chart.valueAxis, top, step)
     axis.labelTextFormat = fr_int
     chart.bars.strokeColor = None
     chart.bars[0].fillColor = color
