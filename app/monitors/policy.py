@@ -33,11 +33,13 @@ class Monitor:
 
 #: The defaults (documented in README "Abuse and fraud monitors").
 MONITORS: dict[str, Monitor] = {m.name: m for m in (
-    Monitor("attempts_per_minute", 60, "attempts in the last minute", 1_200, "throttle",
+    # 50 attempts/s: a large call centre stays under it; a runaway loop does not (a wrong
+    # throttle costs sales, so the default is generous; tenants may tighten it)
+    Monitor("attempts_per_minute", 60, "attempts in the last minute", 3_000, "throttle",
             scopes=("tenant", "caller_id"), unit="attempts"),
-    Monitor("attempts_per_hour", 3_600, "attempts in the last hour", 40_000, "notice",
+    Monitor("attempts_per_hour", 3_600, "attempts in the last hour", 100_000, "notice",
             unit="attempts"),
-    Monitor("attempts_per_day", 86_400, "attempts in the last 24 hours", 500_000, "notice",
+    Monitor("attempts_per_day", 86_400, "attempts in the last 24 hours", 1_000_000, "notice",
             unit="attempts"),
     Monitor("denied_share", 900, "denied ÷ attempts, last 15 minutes", 0.5, "throttle",
             min_events=200, scopes=("tenant", "campaign"), unit="share"),
@@ -53,7 +55,7 @@ MONITORS: dict[str, Monitor] = {m.name: m for m in (
 
 #: The operator's ceilings on thresholds (a tenant cannot loosen them further).
 CEILINGS: dict[str, float] = {
-    "attempts_per_minute": 6_000, "attempts_per_hour": 200_000, "attempts_per_day": 2_000_000,
+    "attempts_per_minute": 12_000, "attempts_per_hour": 500_000, "attempts_per_day": 5_000_000,
     "denied_share": 0.8, "penalties_per_day": 1_000.0, "unassigned_share": 0.3,
     "short_call_share": 0.8, "volume_jump": 10.0,
 }

@@ -40,8 +40,8 @@ def numbers(n: int, prefix: str = "0612") -> list[str]:
 
 
 @pytest.mark.parametrize(("monitor", "value", "events", "fires"), [
-    ("attempts_per_minute", 1_201, 1_201, True),
-    ("attempts_per_minute", 1_200, 1_200, False),  # at the threshold: not above it
+    ("attempts_per_minute", 3_001, 3_001, True),
+    ("attempts_per_minute", 3_000, 3_000, False),  # at the threshold: not above it
     ("denied_share", 0.9, 199, False),  # under min_events: no verdict
     ("denied_share", 0.9, 200, True),
     ("denied_share", 0.5, 10_000, False),
@@ -218,7 +218,7 @@ def test_monitors_snapshot_and_isolation(
     snap = tenant.get("/v1/monitors").json()
     per = {m["monitor"]: m for m in snap["monitors"]}
     assert per["attempts_per_minute"]["threshold"] == 2
-    assert per["attempts_per_minute"]["ceiling"] == 6_000
+    assert per["attempts_per_minute"]["ceiling"] == 12_000
     tenant_value = [v for v in per["attempts_per_minute"]["values"] if v["scope"] == "tenant"]
     assert tenant_value == [{"scope": "tenant", "value": 3, "events": 3, "above": True}]
     assert {t["scope"] for t in snap["throttles"]} == {"tenant", "caller_id:+33162000001"}
