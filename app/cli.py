@@ -283,11 +283,11 @@ def _detail(body: Any, fallback: str) -> str:
     return str(detail) if detail else fallback
 
 
-def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
-    """The JSON body of a successful answer; any other outcome raises ``_Failed``."""
+def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """The gateway's answer, whatever its status; a gateway not reached raises ``_Failed``."""
     where = str(client.base_url).rstrip("/")
     try:
-        r = client.request(method, path, **kwargs)
+        return client.request(method, path, **kwargs)
     except httpx.TimeoutException as exc:
         raise _Failed(f"the gateway at {where} did not answer in time ({type(exc).__name__})",
                       error="unreachable") from exc
@@ -295,22 +295,31 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
         raise _Failed(f"cannot reach the gateway at {where}: {exc or type(exc).__name__}",
                       error="unreachable", hint="Is --url / GATEWAY_URL right and the gateway "
                       "running?") from exc
+
+
+def _json(r: httpx.Response) -> Any:
     try:
-        body = r.json()
+        return r.json()
     except ValueError:
-        body = None
-    if r.is_success and body is not None:
-        return body
+        return None
+
+
+def _refused(r: httpx.Response, body: Any, *, expected: str = "JSON",
+             forbidden: str = "BLOCTEL imports and history need an operator key.") -> NoReturn:
+    """``_Failed`` for an answer that is not what was asked (``expected``), by status and
+    error code; ``forbidden``: the hint on a 403 (which key the command needs)."""
+    where = f"{r.url.scheme}://{r.url.netloc.decode()}"
     error = body.get("error") if isinstance(body, dict) else None
     detail = _detail(body, r.text.strip()[:300] or r.reason_phrase)
     if r.is_success:
-        raise _Failed(f"{r.url} did not answer JSON: is {where} the gateway?", error="http")
+        raise _Failed(f"{r.url} did not answer {expected}: is {where} the gateway?",
+                      error="http")
     if r.status_code == 401:
         raise _Failed(f"the gateway refused the key (401): {detail}", error="unauthorized",
                       hint="Check --key / GATEWAY_KEY.")
     if r.status_code == 403:
         raise _Failed(f"the key may not do this (403): {detail}", error="forbidden",
-                      hint="BLOCTEL imports and history need an operator key.")
+                      hint=forbidden)
     if error == "import_refused":
         raise _Failed(f"import refused: {detail}", error=error, detail=detail,
                       report=body.get("import"), hint=_REFUSED_HINT)
@@ -323,6 +332,17 @@ def _call(client: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
         raise _Failed(f"{r.url} answered 404: is {where} the gateway's base URL?",
                       error="not_found")
     raise _Failed(f"the gateway answered {r.status_code}: {detail}", error=error or "http")
+
+
+def _call(client: httpx.Client, method: str, path: str, *,
+          forbidden: str = "BLOCTEL imports and history need an operator key.",
+          **kwargs: Any) -> Any:
+    """The JSON body of a successful answer; any other outcome raises ``_Failed``."""
+    r = _send(client, method, path, **kwargs)
+    body = _json(r)
+    if r.is_success and body is not None:
+        return body
+    _refused(r, body, forbidden=forbidden)
 
 
 # --- progress ---------------------------------------------------------------------------------

@@ -80,6 +80,7 @@ def _remote(kind: str, file: Path, show: bool, url: str, key: str | None) -> dic
 
         try:
             return _call(client, "POST", f"/v1/{kind}/import",
+                         forbidden="Imports need an admin key of the tenant.",
                          content=_upload_chunks(file, phases),
                          headers={"Content-Type": "text/csv", "Content-Length": str(size)})
         except OSError as exc:

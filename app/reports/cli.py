@@ -98,45 +98,18 @@ def _local(tenant: str | None, first: date, last: date, show: bool) -> tuple[byt
 
 def _remote(url: str, key: str | None, first: date, last: date, show: bool
             ) -> tuple[bytes, str]:
-    import httpx
-
-    from app.cli import _client, _detail, _Failed
+    from app.cli import _client, _json, _refused, _send
 
     with _client(url, key, read_timeout=600.0) as client:
         where = str(client.base_url).rstrip("/")
         params = {"from": first.isoformat(), "to": last.isoformat()}
-        try:
-            with _status(show, f"the gateway at {where} is drawing the report…"):
-                r = client.get("/v1/reports/audit.pdf", params=params)
-        except httpx.TimeoutException as exc:
-            raise _Failed(f"the gateway at {where} did not answer in time "
-                          f"({type(exc).__name__})", error="unreachable") from exc
-        except httpx.HTTPError as exc:
-            raise _Failed(f"cannot reach the gateway at {where}: {exc or type(exc).__name__}",
-                          error="unreachable",
-                          hint="Is --url / GATEWAY_URL right and the gateway running?") from exc
+        with _status(show, f"the gateway at {where} is drawing the report…"):
+            r = _send(client, "GET", "/v1/reports/audit.pdf", params=params)
     if r.is_success and r.headers.get("content-type", "").startswith("application/pdf"):
         match = re.search(r'filename="([^"/\\]+)"', r.headers.get("content-disposition", ""))
         return r.content, match.group(1) if match else f"audit-{first}_{last}.pdf"
-    try:
-        body = r.json()
-    except ValueError:
-        body = None
-    detail = _detail(body, r.text.strip()[:300] or r.reason_phrase)
-    if r.is_success:
-        raise _Failed(f"{r.url} did not answer a PDF: is {where} the gateway?", error="http")
-    if r.status_code == 401:
-        raise _Failed(f"the gateway refused the key (401): {detail}", error="unauthorized",
-                      hint="Check --key / GATEWAY_KEY.")
-    if r.status_code == 403:
-        raise _Failed(f"the key may not read reports (403): {detail}", error="forbidden",
-                      hint="Reports need a compliance or admin key of the tenant.")
-    if r.status_code == 404:
-        raise _Failed(f"{r.url} answered 404: is {where} a gateway that serves PDF reports?",
-                      error="not_found")
-    if r.status_code == 422:
-        raise _Failed(f"the gateway refused the request (422): {detail}", error="invalid")
-    raise _Failed(f"the gateway answered {r.status_code}: {detail}", error="http")
+    _refused(r, _json(r), expected="a PDF",
+             forbidden="Reports need a compliance or admin key of the tenant.")
 
 
 @report_cli.command("audit")
