@@ -60,10 +60,13 @@ CADENCE_S = {60: 0, 900: 0, 3_600: 30, 86_400: 120}
 
 
 def _attempts(conn: Connection, tenant_id: str, since: datetime, until: datetime,
-              by: Any = None) -> Iterator[Any]:
-    cols = [func.count().label("n"),
-            func.coalesce(func.sum(case((_a.decision == "deny", 1), else_=0)), 0).label("denied"),
-            func.coalesce(func.sum(_a.penalty_micros), 0).label("penalty")]
+              by: Any = None, denied: bool = False) -> Iterator[Any]:
+    """Attempts (``n``) in [since, until), and how many were denied when asked (a plain count
+    can be answered from the (tenant, checked_at) index alone)."""
+    cols = [func.count().label("n")]
+    if denied:
+        cols.append(func.coalesce(func.sum(case((_a.decision == "deny", 1), else_=0)), 0)
+                    .label("denied"))
     q = select(*([by] if by is not None else []), *cols).where(
         _a.tenant_id == tenant_id, _a.checked_at >= since, _a.checked_at < until)
     if by is not None:
@@ -103,9 +106,9 @@ def measure(conn: Connection, tenant: Any, now: datetime, windows: set[int] | No
             if r.caller_id:
                 out.append(Measure("attempts_per_minute", f"caller_id:{r.caller_id}", r.n, r.n))
     if 900 in want:
-        for r in _attempts(conn, tid, ago(900), now):
+        for r in _attempts(conn, tid, ago(900), now, denied=True):
             out.append(Measure("denied_share", "tenant", share(r.denied, r.n), r.n))
-        for r in _attempts(conn, tid, ago(900), now, by=_a.campaign_id):
+        for r in _attempts(conn, tid, ago(900), now, by=_a.campaign_id, denied=True):
             out.append(Measure("denied_share", f"campaign:{r.campaign_id}",
                                share(r.denied, r.n), r.n))
     if 3_600 in want:
