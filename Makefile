@@ -6,13 +6,26 @@ STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///data/gateway.db
 export DATABASE_URL
 
-.PHONY: run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
+.PHONY: lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
 
-$(STAMP): pyproject.toml
+LOCK := requirements.lock.txt
+
+# Installs exactly the versions pinned in $(LOCK) (the project itself editable, no other
+# resolution): every machine, CI and benchmark runs the same code. `make lock` re-pins.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock:  ## re-pin every dependency to the newest versions pyproject.toml admits
+	rm -rf .lockenv
+	$(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip
+	.lockenv/bin/pip install --quiet -e '.[dev]'
+	.lockenv/bin/pip freeze --exclude-editable > $(LOCK)
+	rm -rf .lockenv
 
 install: $(STAMP)
 
