@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
     #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
     rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")
+    #: the largest JSON request body, counted while it streams (``app.http``; uploads have
+    #: their own limits): 413 above
+    max_json_bytes: int = Field(default=1_048_576, alias="GATEWAY_MAX_JSON_BYTES", ge=1)
 
     @field_validator("rate_limits")
     @classmethod
