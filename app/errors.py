@@ -71,10 +71,11 @@ CODES = {
 def code_for(status: int) -> str:
     if status in CODES:
         return CODES[status]
+    import re
     from http import HTTPStatus
 
     try:
-        return HTTPStatus(status).phrase.lower().replace(" ", "_").replace("-", "_")
+        return re.sub(r"[^a-z0-9]+", "_", HTTPStatus(status).phrase.lower()).strip("_")
     except ValueError:
         return "error"
 

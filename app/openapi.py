@@ -7,8 +7,9 @@
   (``ErrorEnvelope``), derived from the route itself: a key → 401, 403, 429 and 503 (the key
   is read from the database on a cache miss); path parameters → 404 and 422; query or header
   parameters → 422; a JSON body → 404 (an object it names), 413, 415, 422; a body read as an
-  upload → 413, 422; a write (POST, PUT, PATCH, DELETE) → 409; everything → 500. A status a
-  route declares itself keeps its description and gets the envelope as its body.
+  upload → 413, 422; a write (POST, PUT, PATCH, DELETE) → 409; everything → 500. An error
+  status a route declares itself (``responses=``) keeps its description and, unless it gives
+  one, gets the envelope as its body.
 """
 
 from __future__ import annotations
@@ -106,10 +107,12 @@ def _document_errors(schema: dict[str, Any], app: FastAPI) -> None:
             if not needs_key(route):
                 operation["security"] = []  # public
             responses = operation.setdefault("responses", {})
-            for status in sorted(error_statuses(route, method)):
+            declared = {int(s) for s, a in responses.items()
+                        if s.isdigit() and int(s) >= 400 and "content" not in a}
+            for status in sorted(error_statuses(route, method) | declared):
                 answer = responses.setdefault(str(status), {})
                 if answer.get("description") in (None, "", "Validation Error"):
-                    answer["description"] = _DESCRIPTIONS[status]
+                    answer["description"] = _DESCRIPTIONS.get(status, "An error.")
                 answer["content"] = {"application/json": {"schema": _REF}}
                 if status in _HEADERS:
                     answer["headers"] = _HEADERS[status]

@@ -27,12 +27,6 @@ class Ready(BaseModel):
     bloctel: BloctelHeld
 
 
-class NotReady(BaseModel):
-    error: str
-    detail: str
-    status: str
-
-
 @router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process is up."""
@@ -41,8 +35,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get(
     "/readyz", response_model=Ready,
-    responses={503: {"model": NotReady,
-                     "description": "Not ready: the database does not answer, or the BLOCTEL "
+    responses={503: {"description": "Not ready: the database does not answer, or the BLOCTEL "
                                     "list is not loaded yet (`detail` names the failure)."}},
 )
 def readyz() -> Response:
