@@ -292,6 +292,10 @@ def install_error_handlers(app: FastAPI) -> None:
         # Starlette's and FastAPI's own: unknown route, wrong method, a body over the limit…
         headers = dict(exc.headers or {})
         detail = exc.detail
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a JSON body that is not UTF-8: invalid input like the rest
+            return envelope(422, "invalid", [{"loc": ["body"], "type": "json_invalid",
+                                              "msg": "the body is not JSON (UTF-8)"}])
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such route: {request.url.path}"
         elif exc.status_code == 405:
