@@ -76,7 +76,11 @@ def create_app() -> FastAPI:
         description=(
             "Every call a dialer wants to place is decided under French law (Code de la "
             "consommation, ARCEP numbering plan, loi 2025-594) and the operator's terms, "
-            "with every reason and its legal basis, and logged with its penalty."
+            "with every reason and its legal basis, and logged with its penalty.\n\n"
+            "**Authentication**: every `/v1` operation but `GET /v1/rules` takes an API key, "
+            "`Authorization: Bearer <key>` (here: **Authorize**, then paste the key alone). "
+            "**Errors** have one shape, `{\"error\": code, \"detail\": text, …}`; every "
+            "answer carries an `X-Request-Id`."
         ),
         lifespan=lifespan,
     )
