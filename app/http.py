@@ -136,11 +136,9 @@ def _matched_route(app: FastAPI, scope: Scope) -> Any:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _header(scope: Scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value
-    return None
+#: the request headers the middleware reads (ASGI gives their names in lower case)
+_READ = frozenset({b"authorization", b"content-length", b"content-type", b"transfer-encoding",
+                   b"x-request-id"})
 
 
 def _is_json(content_type: bytes | None) -> bool:
@@ -190,7 +188,8 @@ class GatewayHTTP:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
+        headers = {k: v for k, v in scope["headers"] if k in _READ}
+        given = headers.get(b"x-request-id")
         rid = given.decode() if given and _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
         scope[REQUEST_ID_SCOPE_KEY] = rid
         rid_header = (b"x-request-id", rid.encode())
@@ -204,12 +203,8 @@ class GatewayHTTP:
             await send(message)
 
         try:
-            early = await self._early_answer(scope)
-            if early is not None:
-                await early(scope, receive, send_with_id)
-                return
-            app = self.app if scope["path"] in self.routes.uploads else self.limited
-            await app(scope, receive, send_with_id)
+            early, app = await self._before(scope, headers)
+            await (app if early is None else early)(scope, receive, send_with_id)
         except Exception as exc:
             log.error("%s %s failed (request_id=%s)", scope["method"], scope["path"], rid,
                       exc_info=exc)
@@ -221,25 +216,26 @@ class GatewayHTTP:
                 request_id=rid,
             )(scope, receive, send_with_id)
 
-    async def _early_answer(self, scope: Scope) -> Any:
-        """The answer given before the route runs and before any body byte is read, if any:
-        401/429/503 from authentication, 413 from a declared length, 415."""
+    async def _before(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[Any, ASGIApp]:
+        """(the answer given before the route runs and before any body byte is read — 401,
+        429 or 503 from authentication, 413 from a declared length, 415 — or None; the app
+        that serves the request otherwise: behind the JSON limit when it has a body)."""
         path: str = scope["path"]
         if (path == "/v1" or path.startswith("/v1/")) and path not in self.routes.public:
             try:
                 scope[PRINCIPAL_SCOPE_KEY] = await resolve(
-                    (_header(scope, b"authorization") or b"").decode("latin-1") or None
+                    headers.get(b"authorization", b"").decode("latin-1") or None
                 )
             except ApiError as exc:
-                return api_error_response(exc)
+                return api_error_response(exc), self.app
             except OperationalError as exc:
-                return database_unavailable(exc)
-        length = _header(scope, b"content-length")
+                return database_unavailable(exc), self.app
+        length = headers.get(b"content-length")
         has_body = (length is not None and length.strip() not in (b"", b"0")) or (
-            _header(scope, b"transfer-encoding") is not None
+            b"transfer-encoding" in headers
         )
         if not has_body or path in self.routes.uploads:
-            return None
+            return None, self.app  # a body nobody reads, or an upload under its own limits
         limit = self.json_limit()
         if length is not None and length.isdigit() and int(length) > limit:
             return envelope(
@@ -247,8 +243,8 @@ class GatewayHTTP:
                 f"the body is {int(length)} bytes; JSON bodies are limited to {limit} bytes "
                 "(GATEWAY_MAX_JSON_BYTES)",
                 limit_bytes=limit,
-            )
-        content_type = _header(scope, b"content-type")
+            ), self.app
+        content_type = headers.get(b"content-type")
         if not _is_json(content_type):
             route = _matched_route(self.gateway, scope)
             if route is not None and takes_json(route):
@@ -257,8 +253,8 @@ class GatewayHTTP:
                     415, "unsupported_media_type",
                     f"this endpoint takes a JSON body: send Content-Type: application/json "
                     f"(got {given})",
-                )
-        return None
+                ), self.app
+        return None, self.limited
 
 
 # ------------------------------------------------------------------------- error handlers
