@@ -89,7 +89,9 @@ class DeliveryOut(BaseModel):
     state: str = Field(description="pending | delivered | failed")
     attempts: int
     last_status: int | None = Field(description="HTTP status of the last attempt, if any.")
-    last_error: str | None
+    last_error: str | None = Field(description=(
+        '"HTTP <status>" when the receiver answered, "delivery failed" otherwise (the cause '
+        'is in the server log, not here), "webhook deleted"; null once delivered.'))
     next_attempt_at: str | None
     delivered_at: str | None
     created_at: str

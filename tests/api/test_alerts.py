@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from app import db as app_db
@@ -740,6 +742,34 @@ def test_a_malformed_allow_list_stops_the_server_at_start_up(
     get_settings.cache_clear()
     with pytest.raises(ValueError, match="GATEWAY_WEBHOOK_ALLOW"):
         get_settings()
+
+
+_INTERNAL_V4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+                "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
+                "240.0.0.0/4"]
+
+
+@given(st.sampled_from(_INTERNAL_V4), st.integers(min_value=0), st.sampled_from(
+    ["{a}", "[::ffff:{a}]", "[64:ff9b::{a}]", "[2002:{hi:x}:{lo:x}::1]"]))
+@settings(max_examples=300, deadline=None)
+def test_no_form_of_an_internal_ipv4_address_is_ever_a_target(
+    network: str, offset: int, form: str
+) -> None:
+    """Whatever the address inside those networks, written as IPv4, IPv4-mapped IPv6, NAT64
+    or 6to4, the rules refuse it (no allow-list)."""
+    net = ipaddress.ip_network(network)
+    a = net[offset % net.num_addresses]
+    literal = form.format(a=a, hi=int(a) >> 16, lo=int(a) & 0xFFFF)
+    with pytest.raises(targets.Refused):
+        targets.check(f"https://{literal}/hook", allow=targets.AllowList())
+
+
+@given(st.ip_addresses(v=4))
+@settings(max_examples=300, deadline=None)
+def test_an_ipv4_address_and_its_nat64_form_get_the_same_verdict(ip: Any) -> None:
+    nat64 = ipaddress.ip_address(f"64:ff9b::{ip}")
+    assert targets.is_public(ip) == targets.is_public(nat64)
+    assert not targets.is_public(ipaddress.ip_address(f"::ffff:{ip}"))
 
 
 class Listener:
