@@ -176,7 +176,9 @@ def _deliver(
         if attempts >= max_attempts:
             values |= {"state": "failed", "next_attempt_at": None}
         else:
-            values |= {"next_attempt_at": ended + timedelta(seconds=backoff_s(attempts))}
+            # counted from the attempt's start, not its end: how long it took (an instant
+            # refusal, a 5 s timeout) would otherwise show through next_attempt_at
+            values |= {"next_attempt_at": claimed_at + timedelta(seconds=backoff_s(attempts))}
     with write_transaction(engine) as conn:
         recorded = conn.execute(
             update(_d).where(_d.c.id == delivery_id, _d.c.claimed_until == lease)
