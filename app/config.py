@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     #: (0: no deliverer thread), attempts before a delivery is marked failed
     webhook_poll_s: float = Field(default=0.5, alias="GATEWAY_WEBHOOK_POLL_S", ge=0)
     webhook_max_attempts: int = Field(default=8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
+    #: the operator's allow-list of on-premises webhook receivers (``app.alerts.targets``):
+    #: comma-separated CIDRs and host names that may be private and use http
+    webhook_allow: str = Field(default="", alias="GATEWAY_WEBHOOK_ALLOW")
     #: abuse monitors (``app.monitors``): how often they are evaluated (0: never), the
     #: operator's ceilings on tenants' thresholds (JSON object)
     monitor_interval_s: float = Field(default=5.0, alias="GATEWAY_MONITOR_INTERVAL_S", ge=0)
@@ -51,6 +54,14 @@ class Settings(BaseSettings):
     #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
     #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
     rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _valid_webhook_allow(cls, value: str) -> str:
+        from app.alerts.targets import parse_allow  # here: that module reads the settings
+
+        parse_allow(value)  # a clear ValueError at start-up, not at the first delivery
+        return value
 
     @field_validator("rate_limits")
     @classmethod
