@@ -63,13 +63,13 @@ def verify_cmd(
     if as_json:
         print(_dumps(result))
     else:
-        broken = result["first_broken"] or {}
+        broken = result["first_broken"]
         _show("Ledger intact" if result["ok"] else "Ledger BROKEN", {
             "tenant": result["tenant_id"] or "every tenant", "seals": result["seals"],
             "chain head": result["head"], "sealed until": result["sealed_until"],
             "rows verified": f"{result['rows_checked']:,}",
             "not yet sealed": ", ".join(f"{k} {v:,}" for k, v in result["unsealed"].items()),
-            "first broken seal": broken and (
+            "first broken seal": "none" if not broken else (
                 f"{broken['seq']} ({broken.get('stream', 'chain')}"
                 f"{', tenant ' + broken['tenant_id'] if broken.get('tenant_id') else ''}, "
                 f"{broken['covers_from']} → {broken['covers_to']}): {broken['reason']}"),
