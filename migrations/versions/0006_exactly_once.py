@@ -36,12 +36,14 @@ _UNIQUE = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('attempts', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('callee_department', sa.String(length=3), nullable=True))
-        batch_op.add_column(sa.Column('request_fingerprint', sa.String(length=64),
-                                      nullable=True))
-        batch_op.add_column(sa.Column('dialled_despite_deny', sa.Boolean(), nullable=False,
-                                      server_default=sa.false()))
+    # plain ALTER TABLE … ADD COLUMN on both databases: a batch copy of ``attempts`` would drop
+    # the table that penalty lines refer to, which SQLite's foreign keys refuse
+    op.add_column('attempts', sa.Column('callee_department', sa.String(length=3),
+                                        nullable=True))
+    op.add_column('attempts', sa.Column('request_fingerprint', sa.String(length=64),
+                                        nullable=True))
+    op.add_column('attempts', sa.Column('dialled_despite_deny', sa.Boolean(), nullable=False,
+                                        server_default=sa.false()))
     op.execute(
         "UPDATE attempts SET dialled_despite_deny = "
         + ("TRUE" if op.get_bind().dialect.name == "postgresql" else "1")
@@ -66,7 +68,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table, name, _ in reversed(_UNIQUE):
         op.drop_index(name, table_name=table)
-    with op.batch_alter_table('attempts', schema=None) as batch_op:
-        batch_op.drop_column('dialled_despite_deny')
-        batch_op.drop_column('request_fingerprint')
-        batch_op.drop_column('callee_department')
+    # plain ALTER TABLE … DROP COLUMN (SQLite >= 3.35), as in upgrade()
+    for column in ('dialled_despite_deny', 'request_fingerprint', 'callee_department'):
+        op.drop_column('attempts', column)

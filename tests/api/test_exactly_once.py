@@ -303,3 +303,21 @@ def test_a_conflicting_outcome_raises_no_alert(tenant: Tenant) -> None:
         is False
     assert breach_alerts(tenant) == []
     assert count(Alert.__table__, tenant_id=tenant.id) == 0
+
+
+def test_the_pdf_report_counts_the_breaches_in_its_totals(tenant: Tenant) -> None:
+    from tests.api.test_reports_pdf import PDF_PATH, WEEK, pdf_text
+
+    for n, status in enumerate(("answered", "no_answer", "not_dialed")):
+        attempt = tenant.check(callee=f"+3361234560{n}").json()  # no consent: denied
+        body = {"status": status} | ({"duration_s": 30} if status == "answered" else {})
+        assert tenant.post(f"/v1/calls/{attempt['attempt_id']}/outcome", body,
+                           role="dialer").status_code == 200
+    r = tenant.get(PDF_PATH, params=WEEK)
+    assert r.status_code == 200, r.text[:300]
+    text = pdf_text(r.content)
+    label = ("Appels composés malgré un refus de la passerelle (manquement ; sur 3 tentatives "
+             "refusées)")
+    assert label in text, text[:3000]
+    after = text[text.index(label) + len(label):].split()
+    assert after[:3] == ["2", "66,7", "%"], after[:5]  # two of the three denied were dialled
