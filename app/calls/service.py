@@ -8,6 +8,10 @@ Hot path, so it uses SQLAlchemy Core on one connection and one transaction:
    the frequency limit holds under concurrency;
 3. registries, BLOCTEL, earlier attempts → ``rules_fr.model.CallFacts`` → ``rules_fr.evaluate``;
 4. insert the attempt (and its penalty line), commit.
+
+An ``external_id`` the facts query finds already stored is a replay, answered from the stored
+attempt only when the request is the same (``app.calls.idempotency``); outcomes are recorded
+exactly once (``record_outcome``).
 """
 
 from __future__ import annotations
@@ -223,7 +227,8 @@ def evaluate_call(p: Principal, body: CheckIn, at: datetime | None) -> DecisionO
 
 
 def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | None]:
-    """Decide and log one attempt. Idempotent on ``external_id``."""
+    """Decide and log one attempt. Idempotent on ``external_id`` and the normalised request
+    (``app.calls.idempotency``): the same request replays, another one is 409."""
     tenant_id = p.tenant_id or ""
     known = _prepare(p, body)  # outside the write lock: parsing and cached reads
     request = idempotency.normalise(body, known.callee, known.caller)
