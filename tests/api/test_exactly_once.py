@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -20,6 +22,7 @@ from app.calls.facts import CalleeFacts
 from app.calls.models import Attempt, PenaltyLine
 from app.db import get_engine
 from app.registries.models import Quarantine, Refusal
+from rules_fr.numbering import classify
 from tests.api.conftest import outcome
 from tests.factories import CALLEE, CANVASSING_CLI, GEOGRAPHIC_CLI, Tenant, add_consent
 
@@ -321,3 +324,53 @@ def test_the_pdf_report_counts_the_breaches_in_its_totals(tenant: Tenant) -> Non
     assert label in text, text[:3000]
     after = text[text.index(label) + len(label):].split()
     assert after[:3] == ["2", "66,7", "%"], after[:5]  # two of the three denied were dialled
+
+
+# --- the invariant, over many forms ----------------------------------------------------------
+
+#: forms of two callees and two caller IDs, and values of the other fields
+CALLEE_FORMS = ["06 12 34 56 78", "+33612345678", "0033612345678", "06-12-34-56-78",
+                "06 98 76 54 32", "+33698765432", "garbage", " garbage "]
+CALLER_FORMS = [None, "", "  ", CANVASSING_CLI, "01 62 00 00 01", GEOGRAPHIC_CLI]
+requests = st.fixed_dictionaries({
+    "callee": st.sampled_from(CALLEE_FORMS), "caller_id": st.sampled_from(CALLER_FORMS),
+    "agent_id": st.sampled_from([None, "agent-1", "agent-2"]),
+    "contract_ref": st.sampled_from([None, "CTR-1"]),
+    "callee_department": st.sampled_from([None, "75", "974"]),
+})
+
+
+def _norm(body: dict[str, Any]) -> dict[str, Any]:
+    """The normalisation the README documents, written out independently of the service."""
+    def number(raw: str | None) -> str | None:
+        if raw is None or not raw.strip():
+            return None
+        return classify(raw).e164 or raw.strip()
+    return body | {"callee": number(body["callee"]) or body["callee"].strip(),
+                   "caller_id": number(body["caller_id"])}
+
+
+_seq = iter(range(10**9))
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(first=requests, second=requests)
+def test_a_replay_is_answered_iff_the_normalised_requests_are_equal(
+    tenant: Tenant, first: dict[str, Any], second: dict[str, Any],
+) -> None:
+    key = f"prop-{next(_seq)}"
+    one = tenant.post("/v1/calls/check", first | {"campaign": "spring-2026", "external_id": key},
+                      role="dialer")
+    assert one.status_code == 200, one.text
+    two = tenant.post("/v1/calls/check", second | {"campaign": "spring-2026",
+                                                    "external_id": key}, role="dialer")
+    a, b = _norm(first), _norm(second)
+    differs = [f for f in ("callee", "caller_id", "agent_id", "contract_ref",
+                           "callee_department") if a[f] != b[f]]
+    if not differs:
+        assert two.status_code == 200, two.text
+        assert two.json() == one.json() | {"replayed": True}
+    else:
+        assert two.status_code == 409, (first, second, two.text)
+        assert two.json()["differs"] == differs
