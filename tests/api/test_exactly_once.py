@@ -24,7 +24,15 @@ from app.db import get_engine
 from app.registries.models import Quarantine, Refusal
 from rules_fr.numbering import classify
 from tests.api.conftest import outcome
-from tests.factories import CALLEE, CANVASSING_CLI, GEOGRAPHIC_CLI, Tenant, add_consent
+from tests.api.test_reports_pdf import PDF_PATH, WEEK, pdf_text
+from tests.factories import (
+    CALLEE,
+    CANVASSING_CLI,
+    GEOGRAPHIC_CLI,
+    Tenant,
+    add_campaign,
+    add_consent,
+)
 
 _a = Attempt.__table__
 
@@ -96,8 +104,6 @@ def test_the_same_request_in_other_forms_replays_the_stored_attempt(tenant: Tena
 def test_another_request_under_the_same_external_id_is_409_naming_what_differs(
     tenant: Tenant,
 ) -> None:
-    from tests.factories import add_campaign
-
     add_campaign(tenant, "autumn")
     add_consent(tenant)
     first = check(tenant, "dialer-2").json()
@@ -309,8 +315,6 @@ def test_a_conflicting_outcome_raises_no_alert(tenant: Tenant) -> None:
 
 
 def test_the_pdf_report_counts_the_breaches_in_its_totals(tenant: Tenant) -> None:
-    from tests.api.test_reports_pdf import PDF_PATH, WEEK, pdf_text
-
     for n, status in enumerate(("answered", "no_answer", "not_dialed")):
         attempt = tenant.check(callee=f"+3361234560{n}").json()  # no consent: denied
         body = {"status": status} | ({"duration_s": 30} if status == "answered" else {})
