@@ -674,6 +674,12 @@ class _Report:
         for code, amount in (s.get("penalties_by_code") or {}).items():
             rows.append([T(f"dont {REASONS_FR.get(code, code)} ({code})", "cell_in"),
                          fr_eur(amount), ""])
+        breaches = s.get("dialled_despite_deny")
+        if breaches is not None:
+            # rules-fr.md §7: denied, then reported dialled — a breach of the operator's terms
+            rows.append([T("Appels composés malgré un refus de la passerelle (manquement ; "
+                           f"sur {fr_int(denied)} tentatives refusées)"), fr_int(breaches),
+                         _share(int(breaches), denied)])
         short = s.get("short_calls")
         if isinstance(short, Mapping):
             under = (f"de moins de {fr_int(short['under_s'])} s, "

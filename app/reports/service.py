@@ -20,6 +20,9 @@ Readings chosen (documented in README.md, "Reports"):
   gateway reads as unassigned (404, 410, 484, 604, as ``app.calls.service`` does) — over the
   *dialled* attempts: those with an outcome other than ``not_dialed`` (an attempt without an
   outcome is not known to have been dialled). A share is ``null`` when its denominator is 0.
+* ``dialled_despite_deny`` (total, and per campaign in ``by_campaign``): attempts the gateway
+  denied that were reported dialled anyway — an outcome other than ``not_dialed``
+  (rules-fr.md §7: a breach of the operator's terms).
 * ``consent_coverage``: the attempt row records the decision, not which exception let a consumer
   call through, so it is derived from the registries as the rules read them
   (``rules_fr.rules``): among allowed attempts of commercial consumer campaigns, ``consent``
@@ -300,14 +303,17 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
     by_day: dict[str, dict[str, int]] = defaultdict(_split)
     by_hour = {f"{h:02d}": _split() for h in range(24)}
     by_reason: Counter[str] = Counter()
+    breaches: Counter[str] = Counter()
     total = allowed = 0
     with engine.connect() as conn:
-        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count()),
+        breach = func.coalesce(func.sum(case((c.dialled_despite_deny.is_(True), 1), else_=0)), 0)
+        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count(), breach),
                    tenant_id, f).group_by(hour, c.campaign_id, c.caller_id, c.decision)
-        for h, campaign, caller, decision, n in conn.execute(q):
+        for h, campaign, caller, decision, n, n_breach in conn.execute(q):
             paris = _paris(h)
             total += n
             allowed += n if decision == "allow" else 0
+            breaches[campaign] += int(n_breach)
             _add(by_campaign[campaign], decision, n)
             _add(by_caller[caller or "(none)"], decision, n)
             _add(by_day[paris.date().isoformat()], decision, n)
@@ -371,9 +377,11 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
         "penalties_by_code": {k: format_eur(v) for k, v in sorted(by_code.items())},
         "penalties_by_week": {k: format_eur(v) for k, v in sorted(by_week.items())},
         "by_reason": dict(by_reason.most_common()),
+        "dialled_despite_deny": sum(breaches.values()),
         "by_campaign": {
             k: (by_campaign[k] if k in by_campaign else _split())
-            | {"penalty_eur": format_eur(campaign_pen.get(k, 0))}
+            | {"penalty_eur": format_eur(campaign_pen.get(k, 0)),
+               "dialled_despite_deny": breaches.get(k, 0)}
             for k in campaigns
         },
         "by_caller_id": dict(sorted(by_caller.items())),
