@@ -96,7 +96,7 @@ def list_all_caller_ids(s: Session, tenant_id: str | None = None) -> list[tuple[
     q = select(CallerId, Tenant.name).join(Tenant, Tenant.id == CallerId.tenant_id)
     if tenant_id is not None:
         q = q.where(CallerId.tenant_id == tenant_id)
-    return [(c, name) for c, name in s.execute(q.order_by(CallerId.number)).tuples()]
+    return [(c, name) for c, name in s.execute(q.order_by(CallerId.number))]
 
 
 def caller_ids_csv(rows: Iterable[dict[str, str | None]]) -> str:
@@ -120,7 +120,7 @@ def set_verified(s: Session, number: str, verified: bool) -> tuple[CallerId, str
     ).first()
     if found is None:
         raise NotFound(f"no tenant holds the caller ID {e164}")
-    row, name = found.tuple()
+    row, name = found
     if not verified:
         row.verified_at = None
     elif row.verified_at is None:

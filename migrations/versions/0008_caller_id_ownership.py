@@ -28,6 +28,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from app.migrate import MigrationRefused
+
 revision: str = '0008'
 down_revision: str | None = '0005'
 branch_labels: str | Sequence[str] | None = None
@@ -41,7 +43,7 @@ _DUPLICATES = sa.text(
 )
 
 
-class CallerIdDuplicates(RuntimeError):
+class CallerIdDuplicates(MigrationRefused):
     """Numbers registered by several tenants: the operator must choose before upgrading."""
 
 
