@@ -22,7 +22,10 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 
 
 def _cli(row: CallerId) -> CallerIdOut:
-    return CallerIdOut(number=row.number, kind=row.kind, assigned_to=row.assigned_to)
+    return CallerIdOut(
+        number=row.number, kind=row.kind, assigned_to=row.assigned_to,
+        verified_at=row.verified_at.isoformat() if row.verified_at else None,
+    )
 
 
 def _campaign(row: Campaign, numbers: list[str]) -> CampaignOut:

@@ -14,13 +14,18 @@ class CallerIdIn(ApiModel):
     )
 
 
+_INSTANT: dict[str, object] = {"format": "date-time"}
+
+
 class CallerIdOut(BaseModel):
     number: str
     kind: str
     assigned_to: str | None
-
-
-_INSTANT: dict[str, object] = {"format": "date-time"}
+    verified_at: str | None = Field(
+        default=None, json_schema_extra=_INSTANT,
+        description="When the operator verified the number (ISO 8601, UTC); null: not verified "
+        "(usable only while the operator does not require verification).",
+    )
 
 
 class OperatorCallerIdOut(BaseModel):

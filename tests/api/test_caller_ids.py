@@ -163,6 +163,9 @@ def test_verification_required_denies_until_the_operator_verifies(
     assert tenant.check(callee=CALLEE).json()["decision"] == "allow"
     listed = {row["number"]: row for row in operator_get(tenant, "/v1/caller-ids/all").json()}
     assert listed[tenant.canvassing_cli]["verified_at"] == body["verified_at"]
+    own = {row["number"]: row for row in tenant.get("/v1/caller-ids").json()}
+    assert own[tenant.canvassing_cli]["verified_at"] == body["verified_at"]  # the tenant sees it
+    assert own[tenant.geographic_cli]["verified_at"] is None
     # verifying again keeps the first instant
     again = tenant.client.post(f"/v1/caller-ids/{tenant.canvassing_cli}/verify",
                                headers=auth(tenant.operator))
