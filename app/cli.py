@@ -86,9 +86,13 @@ def serve(
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
-    from app.migrate import upgrade
+    from app.migrate import MigrationRefused, upgrade
 
-    upgrade(revision=revision)
+    try:
+        upgrade(revision=revision)
+    except MigrationRefused as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
     console.print(f"[green]database at {revision}[/green]")
 
 

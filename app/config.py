@@ -11,11 +11,14 @@
 * ``GATEWAY_BLOCTEL_MAX_REJECTED`` (``0.05``): share of rejected lines above which an import is
   refused unless forced.
 * ``GATEWAY_LOG_LEVEL`` (``info``).
+* ``GATEWAY_CALLER_ID_VERIFICATION`` (``off``): ``required``: a caller ID is usable only once
+  the operator verified it.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +57,11 @@ class Settings(BaseSettings):
     #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
     #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
     rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")
+    #: caller IDs (``app.campaigns``): ``required`` makes a registered caller ID usable only once
+    #: the operator verified it (``CALLER_ID_NOT_VERIFIED`` until then); ``off``: no verification
+    caller_id_verification: Literal["off", "required"] = Field(
+        default="off", alias="GATEWAY_CALLER_ID_VERIFICATION"
+    )
 
     @field_validator("webhook_allow")
     @classmethod

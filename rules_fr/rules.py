@@ -8,9 +8,12 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
 
 * Redundancy: a missing caller ID yields only ``CALLER_ID_MISSING``, an invalid one only
   ``CALLER_ID_INVALID``; an unregistered one yields ``CALLER_ID_NOT_OWNED`` but not
-  ``CALLER_ID_NOT_IN_CAMPAIGN``; a mobile CLI on an automated campaign yields
-  ``CALLER_ID_MOBILE_AUTOMATED`` but neither ``…_NOT_CANVASSING_RANGE`` nor
-  ``…_MOBILE_SHARED/VOLUME``; a premium/shared-cost CLI is not also ``…_NOT_CANVASSING_RANGE``.
+  ``CALLER_ID_NOT_IN_CAMPAIGN`` (nor ``CALLER_ID_NOT_VERIFIED``: there is no registration to
+  verify); a registered but unverified one (where the operator requires verification) yields
+  ``CALLER_ID_NOT_VERIFIED`` and, independently, ``…_NOT_IN_CAMPAIGN``; a mobile CLI on an
+  automated campaign yields ``CALLER_ID_MOBILE_AUTOMATED`` but neither
+  ``…_NOT_CANVASSING_RANGE`` nor ``…_MOBILE_SHARED/VOLUME``; a premium/shared-cost CLI is not
+  also ``…_NOT_CANVASSING_RANGE``.
   An invalid, special-service or foreign callee yields one callee reason and skips the consumer
   rules (§3–§6), which protect French consumers.
 * A registered mobile CLI with no ``assigned_to`` is ``CALLER_ID_MOBILE_SHARED``: it is not
@@ -221,9 +224,13 @@ def caller_id(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     if facts.caller_registration is None:
         msg = f"Caller ID {caller.e164} is not registered by the tenant."
         out.append(_reason("CALLER_ID_NOT_OWNED", v, msg))
-    elif caller.e164 not in facts.campaign.caller_ids:
-        msg = f"Caller ID {caller.e164} is not attached to campaign {facts.campaign.id!r}."
-        out.append(_reason("CALLER_ID_NOT_IN_CAMPAIGN", v, msg))
+    else:
+        if facts.caller_id_verification_required and not facts.caller_registration.verified:
+            msg = f"Caller ID {caller.e164} is not yet verified by the operator."
+            out.append(_reason("CALLER_ID_NOT_VERIFIED", v, msg))
+        if caller.e164 not in facts.campaign.caller_ids:
+            msg = f"Caller ID {caller.e164} is not attached to campaign {facts.campaign.id!r}."
+            out.append(_reason("CALLER_ID_NOT_IN_CAMPAIGN", v, msg))
     return tuple(out)
 
 

@@ -41,7 +41,7 @@ from app.calls.schemas import (
     PenaltyOut,
     ReasonOut,
 )
-from app.campaigns.service import caller_registration, campaign_facts
+from app.campaigns.service import caller_registration, campaign_facts, verification_required
 from app.db import get_engine, write_transaction
 from app.errors import Conflict, NotFound
 from app.ids import new_id
@@ -199,6 +199,7 @@ def _gather(
     call = CallFacts(
         at=at, campaign=known.campaign, callee=callee, caller=caller,
         caller_registration=known.registration, agent_id=body.agent_id,
+        caller_id_verification_required=verification_required(),
         contract_ref=body.contract_ref, callee_department=body.callee_department,
         tenant_suspended=p.tenant_suspended, policy=p.policy,
         throttled_until=known.throttle[0], throttled_by=known.throttle[1], **facts,

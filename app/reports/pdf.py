@@ -84,6 +84,7 @@ REASONS_FR = {
     "CALLER_ID_SPECIAL_SERVICE": "Numéro présenté surtaxé ou à coût partagé",
     "CALLER_ID_NOT_OWNED": "Numéro présenté non enregistré par le client",
     "CALLER_ID_NOT_IN_CAMPAIGN": "Numéro présenté hors campagne",
+    "CALLER_ID_NOT_VERIFIED": "Numéro présenté non vérifié par l'opérateur",
     "CALLER_ID_MOBILE_AUTOMATED": "Numéro mobile présenté pour des appels automatisés",
     "CALLER_ID_MOBILE_SHARED": "Numéro mobile partagé",
     "CALLER_ID_MOBILE_VOLUME": "Volume quotidien d'un numéro mobile dépassé",

@@ -69,6 +69,8 @@ MATRIX: list[tuple[str, str, Body | None, set[str]]] = [
     ("POST", "/v1/caller-ids",
      lambda r: {"number": f"+3316200010{ROLES.index(r)}", "assigned_to": None}, {"admin"}),
     ("GET", "/v1/caller-ids", None, {"admin", "compliance"}),
+    ("GET", "/v1/caller-ids/all", None, {"operator"}),
+    ("POST", "/v1/caller-ids/+33162000001/verify", lambda r: None, {"operator"}),
     ("POST", "/v1/campaigns",
      lambda r: {"id": f"c-{r}", "purpose": "commercial", "audience": "consumers",
                 "sector": "general", "automated": True, "caller_ids": [CANVASSING_CLI]},

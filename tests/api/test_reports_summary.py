@@ -97,7 +97,7 @@ def test_empty_period_has_every_key_and_null_shares(tenant: Tenant) -> None:
 
 
 def test_another_tenants_ledger_never_shows(tenant: Tenant, other: Tenant, week) -> None:  # noqa: F811
-    for params in ({}, {"campaign": "spring-2026"}, {"caller_id": "+33162000001"}):
+    for params in ({}, {"campaign": "spring-2026"}, {"caller_id": other.canvassing_cli}):
         theirs = summary(other, **params)
         assert (theirs["total"], theirs["penalty_eur"]) == (2, "0.02"), params
         assert theirs["consent_coverage"]["consumer_allowed"] == 1
