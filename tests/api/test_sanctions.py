@@ -239,3 +239,12 @@ def test_bad_platform_settings_fail_at_start_up(name: str, value: str,
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError, match=name):
         Settings()
+
+
+def test_the_schemas_name_every_monitor() -> None:
+    from typing import get_args
+
+    from app.monitors.policy import MONITORS
+    from app.tenancy.schemas import MonitorName
+
+    assert set(get_args(MonitorName)) == set(MONITORS)
