@@ -8,12 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.config import get_settings
 from app.db import session_scope
 from app.monitors.evaluate import Measure, evaluate
-from app.monitors.policy import effective
+from app.monitors.policy import MONITORS, RANK, effective, floors
 from app.tenancy.models import Tenant as TenantRow
+from app.tenancy.policy import policy_from_json
 from tests.api.conftest import codes, outcome
 from tests.factories import Tenant, add_consent, auth
 
@@ -248,3 +251,43 @@ def test_the_schemas_name_every_monitor() -> None:
     from app.tenancy.schemas import MonitorName
 
     assert set(get_args(MonitorName)) == set(MONITORS)
+
+
+# --------------------------------------------------------------------------- invariant
+
+_actions = st.sampled_from(["notice", "throttle", "suspend"])
+_override = st.fixed_dictionaries({}, optional={
+    "threshold": st.floats(min_value=1e-6, max_value=1e7), "action": _actions,
+    "min_events": st.integers(min_value=1, max_value=1_000_000)})
+_floor = st.fixed_dictionaries({}, optional={
+    "threshold": st.floats(min_value=1e-6, max_value=1e7), "action": _actions,
+    "min_events": st.integers(min_value=1, max_value=1_000_000)})
+_cents = st.integers(min_value=0, max_value=100_000).map(lambda c: str(Decimal(c) / 100))
+_names = st.sampled_from(sorted(MONITORS))
+
+
+@settings(max_examples=300, deadline=None)
+@given(own=st.dictionaries(_names, _override), bounds=st.dictionaries(_names, _floor),
+       tenant_amount=st.none() | _cents, operator_amount=st.none() | _cents)
+def test_nothing_a_tenant_stores_is_weaker_than_the_operators_floor(
+    own: dict[str, Any], bounds: dict[str, Any], tenant_amount: str | None,
+    operator_amount: str | None
+) -> None:
+    """Whatever a tenant's policy JSON holds (even values stored before the operator tightened
+    its floors), what is in force is at least the operator's."""
+    sanctions = {"monitors": bounds, "tariff": {"denied_attempt_penalty_eur": operator_amount}}
+    stored = {"monitors": own, "denied_attempt_penalty_eur": tenant_amount}
+    limit = floors(sanctions)
+    for name, m in effective(stored, sanctions).items():
+        f = limit[name]
+        assert m.threshold <= f.threshold
+        assert RANK[m.action] >= RANK[f.action]
+        assert f.min_events is None or m.min_events <= f.min_events
+        # and the tenant's own stricter values stand
+        o = own.get(name, {})
+        assert m.threshold <= o.get("threshold", m.threshold)
+        assert RANK[m.action] >= RANK[o.get("action", m.action)]
+    penalty = policy_from_json(stored, sanctions).denied_attempt_penalty_eur
+    operator = Decimal(operator_amount or "0.02")
+    assert penalty >= operator
+    assert penalty == max(operator, Decimal(tenant_amount or "0"))
