@@ -159,16 +159,26 @@ def keys_list(
     if as_json:
         print(json.dumps(rows))
         return
-    table = Table(title=f"API keys ({len(rows)})")
-    for column in ("id", "role", "tenant", "label", "prefix", "created", "last used",
-                   "revoked"):
-        table.add_column(column, no_wrap=column in ("id", "prefix"))
+    def minute(instant: str) -> str:  # Paris time, to the minute
+        return _paris(instant)[:16]
+
+    table = Table(title=f"API keys ({len(rows)}), times in Paris")
+    columns = ["id", "role", "tenant", "label", "prefix", "created", "last used", "revoked"]
+    if tenant is not None:
+        columns.remove("tenant")  # one tenant's (or the operator's) keys
+    for column in columns:
+        folds = column in ("tenant", "label")
+        table.add_column(column, no_wrap=column in ("id", "prefix"),
+                         overflow="fold" if folds else "ellipsis", min_width=8 if folds else None)
     for r in rows:
-        table.add_row(r["id"], r["role"], r["tenant"] or "[dim]platform[/dim]",
-                      escape(r["label"] or ""), r["prefix"] + "…", _paris(r["created_at"]),
-                      _paris(r["last_used_at"]) if r["last_used_at"] else "[dim]never[/dim]",
-                      f"[red]{_paris(r['revoked_at'])}[/red]" if r["revoked_at"] else "",
-                      style="dim" if r["revoked_at"] else None)
+        cells = {"id": r["id"], "role": r["role"],
+                 "tenant": r["tenant"] or "[dim]platform[/dim]",
+                 "label": escape(r["label"] or ""), "prefix": r["prefix"] + "…",
+                 "created": minute(r["created_at"]),
+                 "last used": (minute(r["last_used_at"]) if r["last_used_at"]
+                               else "[dim]never[/dim]"),
+                 "revoked": f"[red]{minute(r['revoked_at'])}[/red]" if r["revoked_at"] else ""}
+        table.add_row(*(cells[c] for c in columns), style="dim" if r["revoked_at"] else None)
     out.print(table)
 
 

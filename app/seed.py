@@ -54,8 +54,8 @@ def seed_demo(base_url: str, console: Console) -> dict[str, str]:
     console.print(f"[bold green]Demo tenant[/bold green] {DEMO_NAME} ({tenant_id})")
     for role in roles:
         console.print(f"  {role:<10} key: [bold]{keys[role]}[/bold]")
-    console.print(f"  operator   key: [bold]{keys['operator']}[/bold] (the platform's: BLOCTEL "
-                  "imports, tenants)")
+    console.print(f"  operator   key: [bold]{keys['operator']}[/bold]")
+    console.print("  [dim](operator: the platform's key, for BLOCTEL imports and tenants)[/dim]")
     if revoked:
         console.print(f"  [dim]{revoked} demo key(s) of an earlier seed revoked[/dim]")
     console.print("\nTry a check (the answer says allow or deny, and why):")
