@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
     #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
     rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")
+    #: the operator's sanctions platform-wide (``app.tenancy.sanctions``): the tariff, JSON
+    #: ``{"denied_attempt_penalty_eur": "0.02", "unassigned_penalty_eur": "0.02"}`` (default:
+    #: rules-fr.md's amounts), and the monitors' floors, JSON ``{"monitor": {"action":
+    #: "throttle", "min_events": 500}}`` (default: each monitor's documented action)
+    tariff: str | None = Field(default=None, alias="GATEWAY_TARIFF")
+    monitor_floors: str | None = Field(default=None, alias="GATEWAY_MONITOR_FLOORS")
     #: caller IDs (``app.campaigns``): ``required`` makes a registered caller ID usable only once
     #: the operator verified it (``CALLER_ID_NOT_VERIFIED`` until then); ``off``: no verification
     caller_id_verification: Literal["off", "required"] = Field(
@@ -77,6 +83,29 @@ class Settings(BaseSettings):
         from app.tenancy.ratelimit import parse_limits  # here: that module reads the settings
 
         parse_limits(value)  # a clear ValueError at start-up, not at the first request
+        return value
+
+    @field_validator("tariff")
+    @classmethod
+    def _valid_tariff(cls, value: str | None) -> str | None:
+        from app.tenancy.sanctions import parse_tariff
+
+        if value:
+            parse_tariff(value)
+        return value
+
+    @field_validator("monitor_floors")
+    @classmethod
+    def _valid_floors(cls, value: str | None) -> str | None:
+        import json
+
+        from app.monitors.policy import validate_floors
+
+        if value:
+            try:
+                validate_floors(json.loads(value), where="GATEWAY_MONITOR_FLOORS")
+            except ValueError as exc:
+                raise ValueError(f"GATEWAY_MONITOR_FLOORS: {exc}") from exc
         return value
 
 

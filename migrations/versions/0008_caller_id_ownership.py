@@ -19,7 +19,7 @@ A downgrade restores the unique (tenant_id, number) (always satisfiable) and dro
 ``verified_at``: the operator's verifications are lost.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from alembic import op
 from app.migrate import MigrationRefused
 
 revision: str = '0008'
-down_revision: str | None = '0006'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
