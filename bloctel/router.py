@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import date
 from typing import Annotated, Any, Literal
 
 import anyio.from_thread
@@ -11,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
+from app.clock import DATE_RANGE_DOC, Day
 from app.db import get_engine, session_scope
 from app.errors import ApiError, Conflict, Unprocessable
 from app.tenancy.auth import Operator, Principal, authenticate
@@ -66,7 +66,8 @@ async def import_list(
     request: Request,
     p: Operator,
     mode: Literal["replace", "add", "remove"] = Query(default="replace"),
-    as_of: date = Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states it."),
+    as_of: Day = Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states it. "
+                       + DATE_RANGE_DOC),
     force: bool = Query(
         default=False,
         description="Import even if too many lines are rejected, the list would be emptied or "

@@ -24,8 +24,8 @@ def audit_pdf(
 ) -> Response:
     """The audit report a compliance officer signs, in French: cover page with the ledger seal,
     totals, charts, tables per campaign and caller ID, rule-set versions and legal bases."""
-    start = service.parse_bound(from_, end=False)
-    end = service.parse_bound(to, end=True)
+    start = service.parse_bound(from_, end=False, name="from")
+    end = service.parse_bound(to, end=True, name="to")
     if start is not None and end is not None and end <= start:
         raise Unprocessable(f"the period ends before it starts: from={from_!r}, to={to!r}")
     tenant = p.tenant_id or ""
