@@ -65,9 +65,10 @@ class _Body(io.RawIOBase):
 async def import_list(
     request: Request,
     p: Operator,
+    # Annotated, not ``= Query(…)``: FastAPI would drop the type's own range check
+    as_of: Annotated[Day, Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states "
+                                "it. " + DATE_RANGE_DOC)],
     mode: Literal["replace", "add", "remove"] = Query(default="replace"),
-    as_of: Day = Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states it. "
-                       + DATE_RANGE_DOC),
     force: bool = Query(
         default=False,
         description="Import even if too many lines are rejected, the list would be emptied or "

@@ -57,8 +57,8 @@ def next_window(
         default=None, max_length=200,
         description="Caller ID to judge with (default: the campaign's first, in E.164 order).",
     ),
-    at: Instant | None = Query(
-        default=None, description=f"Judge this instant, not now. {INSTANT_RANGE_DOC}"),
+    at: Annotated[Instant | None, Query(
+        description=f"Judge this instant, not now. {INSTANT_RANGE_DOC}")] = None,
 ) -> NextWindowOut:
     """When the number may next be called for the campaign, and why not before.
     ``next_allowed_at`` is null when waiting alone will never make the call lawful (no consent,
