@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from app import db as app_db
 from app.db import session_scope
 from app.ids import new_id
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
@@ -228,6 +230,25 @@ def test_rows_stored_with_extreme_dates_never_cause_a_500(tenant: Tenant) -> Non
     for number in kinds:
         r = t.client.post(f"/v1/numbers/{number}/erasure", headers=auth(t.admin))
         assert r.status_code == 201, r.text
+
+
+def test_a_database_session_in_another_time_zone_still_reads_extreme_instants(
+        tenant: Tenant, db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL hands a timestamptz over in the session's zone: 9999-12-31T23:59:59Z read in
+    UTC+14 would be year 10000 (unreadable). The gateway's sessions are in UTC, whatever
+    the server, the database or the client (PGTZ) say."""
+    if db.backend != "postgresql":
+        pytest.skip("SQLite stores instants as UTC text")
+    monkeypatch.setenv("PGTZ", "Pacific/Kiritimati")
+    app_db.reset_engine()
+    with session_scope(write=True) as s:
+        s.add(Quarantine(id=new_id("qua"), tenant_id=tenant.id, callee=CALLEE, until=NEVER,
+                         created_at=DAWN))
+    r = tenant.check(callee=CALLEE)
+    assert r.status_code == 200 and "CALLEE_UNASSIGNED" in codes(r.json()), r.text
+    r = tenant.get(f"/v1/numbers/{CALLEE}/history")
+    assert r.status_code == 200, r.text
+    assert datetime.fromisoformat(r.json()["quarantines"][0]["until"]) == NEVER
 
 
 # --- 3. booleans are not numbers; control characters ----------------------------------------
