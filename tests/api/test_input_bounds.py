@@ -318,3 +318,18 @@ def test_free_text_keeps_line_breaks_and_numbers_are_still_judged(tenant: Tenant
         assert r.json()["decision"] in ("allow", "deny") and r.json()["attempt_id"]
     r = tenant.check(callee="06 12 34 56 78\x00")
     assert "CALLEE_INVALID" in codes(r.json()), r.text
+
+
+def test_the_command_line_bounds_its_dates_too() -> None:
+    from typer.testing import CliRunner
+
+    from app.cli import cli
+
+    for args in (["report", "audit", "--from", "2026-01-01", "--to", "9999-12-31",
+                  "--tenant", "t", "-o", "/dev/null"],
+                 ["bloctel", "import", "/dev/null", "--as-of", "9999-12-31"],
+                 ["audit", "purge", "--before", "0001-01-01", "--dry-run"],
+                 ["audit", "purge", "--before", "9999-12-31T23:59:59-23:59", "--dry-run"]):
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 2, (args, r.output)  # a usage error, before anything is done
+        assert "2000-01-01" in r.output and "2100-12-31" in r.output, r.output
