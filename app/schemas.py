@@ -27,6 +27,7 @@ judged invalid (``CALLEE_INVALID``…), logged and penalised like any other wron
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from datetime import date, datetime
@@ -58,17 +59,15 @@ def make_storable(text: str) -> str:
     )
 
 
-#: Tab, line feed, carriage return: kept in multi-line free text.
-LINE_CONTROLS = frozenset("\t\n\r")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def control_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:
-    """The first C0, DEL or C1 control character of ``text`` not in ``allowed``, or None."""
-    for ch in text:
-        o = ord(ch)
-        if (o < 0x20 or 0x7F <= o <= 0x9F) and ch not in allowed:
-            return ch
-    return None
+def control_character(text: str, lines: bool = False) -> str | None:
+    """The first C0, DEL or C1 control character of ``text`` (with ``lines``: other than tab,
+    line feed and carriage return), or None."""
+    m = (_CONTROL_BUT_LINES if lines else _CONTROL).search(text)
+    return m.group() if m else None
 
 
 def control_message(ch: str) -> str:
@@ -193,8 +192,7 @@ class ApiModel(BaseModel):
             return value if storable(value) else make_storable(value)
         if not storable(value):
             raise ValueError("text must not contain NUL characters or lone surrogates")
-        allowed = LINE_CONTROLS if name in cls.free_text_fields else frozenset()
-        if (ch := control_character(value, allowed)) is not None:
+        if (ch := control_character(value, name in cls.free_text_fields)) is not None:
             raise ValueError(control_message(ch))
         return value
 
