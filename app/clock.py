@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, AwareDatetime
 
 from app.config import get_settings
+from app.errors import Unprocessable
 from rules_fr.days import CALENDAR_END, CALENDAR_START, FIRST_DAY, LAST_DAY
 
 __all__ = ["CALENDAR_END", "CALENDAR_START", "FIRST_DAY", "LAST_DAY"]
@@ -111,8 +112,6 @@ def parse_bound(value: str | None, *, end: bool, name: str | None = None) -> dat
     """A period bound given as a query parameter, in UTC: an ISO 8601 instant with offset, or
     a date (YYYY-MM-DD: the Paris day's start, or with ``end`` the start of the next day).
     Within the range, or a 422 whose message starts with ``name``. Empty or None: no bound."""
-    from app.errors import Unprocessable
-
     if value is None or value == "":
         return None
     where = f"{name}: " if name else ""
