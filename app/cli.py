@@ -259,9 +259,15 @@ def _iso_date(value: str | date) -> date:
     if isinstance(value, date):
         return value
     text = value.strip()
+    from app.clock import OutOfRange, check_day
+
     if _ISO_DATE.fullmatch(text):
         with contextlib.suppress(ValueError):
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
+            try:
+                return check_day(day)
+            except OutOfRange as exc:
+                raise typer.BadParameter(str(exc)) from None
     raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}")
 
 
@@ -324,9 +330,9 @@ def _paris(instant: str | None) -> str:
 
     try:
         parsed = datetime.fromisoformat(instant)
-    except ValueError:
+        return parsed.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError):  # a stored extreme (9999-12-31T23:59:59Z): as given
         return instant
-    return parsed.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- where: the local database, or a gateway over HTTP ----------------------------------------

@@ -81,17 +81,24 @@ def verify_cmd(
 def _before(value: str | None) -> datetime | None:
     if value is None:
         return None
+    from app.clock import OutOfRange, check_day, check_instant
+
     try:
         if len(value) == 10:
-            return datetime.combine(datetime.fromisoformat(value).date(), time.min,
-                                    PARIS).astimezone(UTC)
+            day = check_day(datetime.fromisoformat(value).date())
+            return datetime.combine(day, time.min, PARIS).astimezone(UTC)
         parsed = datetime.fromisoformat(value)
+    except OutOfRange as exc:
+        raise typer.BadParameter(str(exc)) from None
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 instant, got {value!r}"
                                  ) from None
     if parsed.tzinfo is None:
         raise typer.BadParameter("an instant needs its offset (e.g. +01:00)")
-    return parsed.astimezone(UTC)
+    try:
+        return check_instant(parsed).astimezone(UTC)
+    except OutOfRange as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @audit_cli.command("purge")

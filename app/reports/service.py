@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -64,13 +64,14 @@ from app import clock
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.campaigns.models import Campaign
-from app.clock import parse_instant
+from app.clock import parse_bound
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
 from app.registries.models import Consent, Contract
 from app.reports import export
 from app.reports.export import Filters
+from app.schemas import control_character, storable
 from bloctel.models import BloctelVersion
 from rules_fr import data as rules_data
 from rules_fr.numbering import classify
@@ -82,29 +83,12 @@ _a = Attempt.__table__
 _p = PenaltyLine.__table__
 
 
-def parse_bound(value: str | None, *, end: bool, name: str | None = None) -> datetime | None:
-    """An ISO instant with offset, or a date (Paris day: start, or the end of that day);
-    ``name`` (the query parameter) prefixes the 422's message."""
-    if value is None or value == "":
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime.combine(day, time.min, PARIS).astimezone(UTC)
-        return parse_instant(value).astimezone(UTC)
-    except (ValueError, OverflowError) as exc:  # InstantError included
-        where = f"{name}: " if name else ""
-        raise Unprocessable(
-            f"{where}not a date (YYYY-MM-DD) or an ISO 8601 instant with offset: {value!r}"
-        ) from exc
-
-
 def _text(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     if value == "" or value != value.strip():
         raise Unprocessable(f"{name}: empty, or with leading or trailing spaces: {value!r}")
-    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+    if control_character(value) is not None or not storable(value):
         raise Unprocessable(f"{name}: control characters are not allowed: {value!r}")
     return value
 
