@@ -23,17 +23,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('label', sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column('last_used_at', sa.DateTime(timezone=True),
-                                      nullable=True))
-    with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('sanctions', sa.JSON(), nullable=True))
+    # plain ADD/DROP COLUMN, not batch mode: on SQLite a batch rebuild of `tenants` drops the
+    # table, which its foreign keys refuse as soon as any row refers to a tenant
+    op.add_column('api_keys', sa.Column('label', sa.String(length=100), nullable=True))
+    op.add_column('api_keys', sa.Column('last_used_at', sa.DateTime(timezone=True),
+                                        nullable=True))
+    op.add_column('tenants', sa.Column('sanctions', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.drop_column('sanctions')
-    with op.batch_alter_table('api_keys', schema=None) as batch_op:
-        batch_op.drop_column('last_used_at')
-        batch_op.drop_column('label')
+    op.drop_column('tenants', 'sanctions')
+    op.drop_column('api_keys', 'last_used_at')
+    op.drop_column('api_keys', 'label')
