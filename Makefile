@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATABASE_URL ?= sqlite:///data/gateway.db
 export DATABASE_URL
+# Where `make run` listens: `make run PORT=8080` (HOST=0.0.0.0 to listen on every interface).
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
 
@@ -29,10 +32,10 @@ lock:  ## re-pin every dependency to the newest versions pyproject.toml admits
 
 install: $(STAMP)
 
-run: $(STAMP)  ## migrate, seed the demo tenant, print its keys, serve on 127.0.0.1:8000
+run: $(STAMP)  ## migrate, seed the demo tenant, print its keys, serve on $(HOST):$(PORT) (default 127.0.0.1:8000)
 	$(BIN)/gateway db upgrade
-	$(BIN)/gateway demo seed
-	$(BIN)/gateway serve --host 127.0.0.1 --port 8000
+	$(BIN)/gateway demo seed --base-url http://$(HOST):$(PORT)
+	$(BIN)/gateway serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)  ## the whole suite, SQLite and PostgreSQL (PostgreSQL required when CI=true)
 	$(BIN)/ruff check .

@@ -94,9 +94,13 @@ def serve(
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
-    from app.migrate import upgrade
+    from app.migrate import MigrationRefused, upgrade
 
-    upgrade(revision=revision)
+    try:
+        upgrade(revision=revision)
+    except MigrationRefused as exc:
+        console.print(f"[red]{escape(str(exc))}[/red]")
+        raise typer.Exit(2) from exc
     console.print(f"[green]database at {revision}[/green]")
 
 
@@ -113,6 +117,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 def keys_create(
     role: Annotated[str, typer.Option(help="operator | admin | compliance | dialer")],
     tenant: Annotated[str | None, typer.Option(help="Tenant id (not for operator).")] = None,
+    label: Annotated[str | None, typer.Option(help="What the key is for (shown in lists).")
+                     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Create an API key; it is printed once and stored only as a hash."""
@@ -122,8 +128,9 @@ def keys_create(
 
     try:
         with session_scope(write=True) as s:
-            row, key = create_key(s, role, tenant)
-            out = {"id": row.id, "key": key, "role": row.role, "tenant": row.tenant_id}
+            row, key = create_key(s, role, tenant, label)
+            out = {"id": row.id, "key": key, "role": row.role, "tenant": row.tenant_id,
+                   "label": row.label}
     except ApiError as exc:
         console.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(2) from exc
@@ -131,6 +138,107 @@ def keys_create(
         print(json.dumps(out))
     else:
         console.print(f"{out['role']} key {out['id']}: [bold]{out['key']}[/bold]")
+
+
+def _key_row(k: Any) -> dict[str, Any]:
+    return {"id": k.id, "role": k.role, "tenant": k.tenant_id, "label": k.label,
+            "prefix": k.prefix, "created_at": k.created_at.isoformat(),
+            "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+
+
+@keys_cli.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(
+        help="One tenant's keys; 'operator': the operator's; default: every key.")] = None,
+    active: Annotated[bool, typer.Option("--active", help="Only keys not revoked.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (one array).")] = False,
+) -> None:
+    """List API keys (never their secret): id, role, tenant, label, prefix, created, last
+    used (to within a minute), revoked."""
+    from app.db import session_scope
+    from app.errors import ApiError
+    from app.tenancy.service import list_keys
+
+    try:
+        with session_scope() as s:
+            rows = [_key_row(k) for k in list_keys(
+                s, None if tenant in (None, "operator") else tenant,
+                every_tenant=tenant is None, active_only=active)]
+    except ApiError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps(rows))
+        return
+    def minute(instant: str) -> str:  # Paris time, to the minute
+        return _paris(instant)[:16]
+
+    table = Table(title=f"API keys ({len(rows)}), times in Paris")
+    columns = ["id", "role", "tenant", "label", "prefix", "created", "last used", "revoked"]
+    if tenant is not None:
+        columns.remove("tenant")  # one tenant's (or the operator's) keys
+    for column in columns:
+        folds = column in ("tenant", "label")
+        table.add_column(column, no_wrap=column in ("id", "prefix"),
+                         overflow="fold" if folds else "ellipsis", min_width=8 if folds else None)
+    for r in rows:
+        cells = {"id": r["id"], "role": r["role"],
+                 "tenant": r["tenant"] or "[dim]platform[/dim]",
+                 "label": escape(r["label"] or ""), "prefix": r["prefix"] + "…",
+                 "created": minute(r["created_at"]),
+                 "last used": (minute(r["last_used_at"]) if r["last_used_at"]
+                               else "[dim]never[/dim]"),
+                 "revoked": f"[red]{minute(r['revoked_at'])}[/red]" if r["revoked_at"] else ""}
+        table.add_row(*(cells[c] for c in columns), style="dim" if r["revoked_at"] else None)
+    out.print(table)
+
+
+@keys_cli.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `keys list`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Revoke a key: refused (401) by every worker within GATEWAY_CACHE_TTL_S."""
+    from app.db import session_scope
+    from app.errors import ApiError
+    from app.tenancy.service import get_key, revoke_key
+
+    try:
+        with session_scope(write=True) as s:
+            row = _key_row(revoke_key(s, get_key(s, key_id, any_tenant=True)))
+    except ApiError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps(row))
+    else:
+        console.print(f"{row['role']} key {row['id']} revoked at {_paris(row['revoked_at'])}")
+
+
+@keys_cli.command("rotate")
+def keys_rotate(
+    key_id: Annotated[str, typer.Argument(help="The key's id (key_…), from `keys list`.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replace a key: a new one (printed once) with the same role, tenant and label; the old
+    one revoked."""
+    from app.db import session_scope
+    from app.errors import ApiError
+    from app.tenancy.service import get_key, rotate_key
+
+    try:
+        with session_scope(write=True) as s:
+            row, key = rotate_key(s, get_key(s, key_id, any_tenant=True))
+            out = {"id": row.id, "key": key, "role": row.role, "tenant": row.tenant_id,
+                   "label": row.label, "replaces": key_id}
+    except ApiError as exc:
+        console.print(f"[red]{exc.detail}[/red]")
+        raise typer.Exit(1) from exc
+    if as_json:
+        print(json.dumps(out))
+    else:
+        console.print(f"{out['role']} key {out['id']} replaces {key_id}: [bold]{key}[/bold]")
 
 
 # --------------------------------------------------------------------------- BLOCTEL
@@ -159,9 +267,15 @@ def _iso_date(value: str | date) -> date:
     if isinstance(value, date):
         return value
     text = value.strip()
+    from app.clock import OutOfRange, check_day
+
     if _ISO_DATE.fullmatch(text):
         with contextlib.suppress(ValueError):
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
+            try:
+                return check_day(day)
+            except OutOfRange as exc:
+                raise typer.BadParameter(str(exc)) from None
     raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}")
 
 
@@ -224,9 +338,9 @@ def _paris(instant: str | None) -> str:
 
     try:
         parsed = datetime.fromisoformat(instant)
-    except ValueError:
+        return parsed.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S")
+    except (ValueError, OverflowError):  # a stored extreme (9999-12-31T23:59:59Z): as given
         return instant
-    return parsed.astimezone(ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S")
 
 
 # --- where: the local database, or a gateway over HTTP ----------------------------------------

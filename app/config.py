@@ -11,11 +11,14 @@
 * ``GATEWAY_BLOCTEL_MAX_REJECTED`` (``0.05``): share of rejected lines above which an import is
   refused unless forced.
 * ``GATEWAY_LOG_LEVEL`` (``info``).
+* ``GATEWAY_CALLER_ID_VERIFICATION`` (``off``): ``required``: a caller ID is usable only once
+  the operator verified it.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +47,9 @@ class Settings(BaseSettings):
     #: (0: no deliverer thread), attempts before a delivery is marked failed
     webhook_poll_s: float = Field(default=0.5, alias="GATEWAY_WEBHOOK_POLL_S", ge=0)
     webhook_max_attempts: int = Field(default=8, alias="GATEWAY_WEBHOOK_MAX_ATTEMPTS", ge=1)
+    #: the operator's allow-list of on-premises webhook receivers (``app.alerts.targets``):
+    #: comma-separated CIDRs and host names that may be private and use http
+    webhook_allow: str = Field(default="", alias="GATEWAY_WEBHOOK_ALLOW")
     #: abuse monitors (``app.monitors``): how often they are evaluated (0: never), the
     #: operator's ceilings on tenants' thresholds (JSON object)
     monitor_interval_s: float = Field(default=5.0, alias="GATEWAY_MONITOR_INTERVAL_S", ge=0)
@@ -51,9 +57,28 @@ class Settings(BaseSettings):
     #: request rate limits per API key, by role (``app.tenancy.ratelimit``: syntax and
     #: defaults); per worker process. Empty: the defaults; ``off``: no limit.
     rate_limits: str = Field(default="", alias="GATEWAY_RATE_LIMITS")
+    #: the operator's sanctions platform-wide (``app.tenancy.sanctions``): the tariff, JSON
+    #: ``{"denied_attempt_penalty_eur": "0.02", "unassigned_penalty_eur": "0.02"}`` (default:
+    #: rules-fr.md's amounts), and the monitors' floors, JSON ``{"monitor": {"action":
+    #: "throttle", "min_events": 500}}`` (default: each monitor's documented action)
+    tariff: str | None = Field(default=None, alias="GATEWAY_TARIFF")
+    monitor_floors: str | None = Field(default=None, alias="GATEWAY_MONITOR_FLOORS")
+    #: caller IDs (``app.campaigns``): ``required`` makes a registered caller ID usable only once
+    #: the operator verified it (``CALLER_ID_NOT_VERIFIED`` until then); ``off``: no verification
+    caller_id_verification: Literal["off", "required"] = Field(
+        default="off", alias="GATEWAY_CALLER_ID_VERIFICATION"
+    )
     #: the largest JSON request body, counted while it streams (``app.http``; uploads have
     #: their own limits): 413 above
     max_json_bytes: int = Field(default=1_048_576, alias="GATEWAY_MAX_JSON_BYTES", ge=1)
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _valid_webhook_allow(cls, value: str) -> str:
+        from app.alerts.targets import parse_allow  # here: that module reads the settings
+
+        parse_allow(value)  # a clear ValueError at start-up, not at the first delivery
+        return value
 
     @field_validator("rate_limits")
     @classmethod
@@ -61,6 +86,29 @@ class Settings(BaseSettings):
         from app.tenancy.ratelimit import parse_limits  # here: that module reads the settings
 
         parse_limits(value)  # a clear ValueError at start-up, not at the first request
+        return value
+
+    @field_validator("tariff")
+    @classmethod
+    def _valid_tariff(cls, value: str | None) -> str | None:
+        from app.tenancy.sanctions import parse_tariff
+
+        if value:
+            parse_tariff(value)
+        return value
+
+    @field_validator("monitor_floors")
+    @classmethod
+    def _valid_floors(cls, value: str | None) -> str | None:
+        import json
+
+        from app.monitors.policy import validate_floors
+
+        if value:
+            try:
+                validate_floors(json.loads(value), where="GATEWAY_MONITOR_FLOORS")
+            except ValueError as exc:
+                raise ValueError(f"GATEWAY_MONITOR_FLOORS: {exc}") from exc
         return value
 
 

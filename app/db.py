@@ -210,7 +210,18 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_recycle", 1800)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+
+    # Sessions in UTC whatever the server's, database's or client's (PGTZ) time zone: the
+    # driver turns a timestamptz into the session's zone, where a stored
+    # 9999-12-31T23:59:59Z would be year 10000 in Paris (unreadable: every read of it failing).
+    @event.listens_for(engine, "connect")
+    def _utc(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.commit()
+
+    return engine
 
 
 _engine: Engine | None = None

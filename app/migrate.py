@@ -12,6 +12,11 @@ from app.config import get_settings, normalise_database_url
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class MigrationRefused(RuntimeError):
+    """A migration found data it must not change on its own (its message says what to do);
+    nothing was changed. ``gateway db upgrade`` prints the message and exits with 2."""
+
+
 def alembic_config(url: str | None = None) -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))

@@ -1,4 +1,9 @@
-"""Demo data for ``make run``: one tenant, a campaign, caller IDs, a consent, fresh keys."""
+"""Demo data for ``make run``: one tenant, a campaign, caller IDs, a consent, fresh keys.
+
+Its keys are labelled: the tenant's ``demo`` (admin, compliance, dialer) and the operator's
+``demo-operator`` (for the README's BLOCTEL import). Seeding again revokes the keys an earlier
+seed printed, so every ``make run`` leaves three tenant keys and one operator key alive.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from app.campaigns.service import register_caller_id, upsert_campaign
 from app.db import session_scope
 from app.registries.service import add_consent
 from app.tenancy.models import Tenant
-from app.tenancy.service import create_key, create_tenant
+from app.tenancy.service import create_key, create_tenant, revoke_labelled
 
 DEMO_NAME = "Démo Centre d'appels"
 DEMO_CALLEE = "+33612345678"
+DEMO_LABEL = "demo"
+OPERATOR_LABEL = "demo-operator"
 
 
 def seed_demo(base_url: str, console: Console) -> dict[str, str]:
@@ -37,13 +44,20 @@ def seed_demo(base_url: str, console: Console) -> dict[str, str]:
                 evidence={"form": "https://example.fr/optin", "ip": "203.0.113.7"},
                 expires_at=None,
             )
+        revoked = revoke_labelled(s, tenant.id, None, DEMO_LABEL)
+        revoked += revoke_labelled(s, None, "operator", OPERATOR_LABEL)
         roles = ("admin", "compliance", "dialer")
-        keys = {role: create_key(s, role, tenant.id)[1] for role in roles}
+        keys = {role: create_key(s, role, tenant.id, DEMO_LABEL)[1] for role in roles}
+        keys["operator"] = create_key(s, "operator", None, OPERATOR_LABEL)[1]
         tenant_id = tenant.id
     body = {"campaign": "spring-2026", "callee": "06 12 34 56 78", "caller_id": "+33162000001"}
     console.print(f"[bold green]Demo tenant[/bold green] {DEMO_NAME} ({tenant_id})")
-    for role, key in keys.items():
-        console.print(f"  {role:<10} key: [bold]{key}[/bold]")
+    for role in roles:
+        console.print(f"  {role:<10} key: [bold]{keys[role]}[/bold]")
+    console.print(f"  operator   key: [bold]{keys['operator']}[/bold]")
+    console.print("  [dim](operator: the platform's key, for BLOCTEL imports and tenants)[/dim]")
+    if revoked:
+        console.print(f"  [dim]{revoked} demo key(s) of an earlier seed revoked[/dim]")
     console.print("\nTry a check (the answer says allow or deny, and why):")
     print(
         f"curl -s -X POST {base_url}/v1/calls/check -H 'Authorization: Bearer {keys['dialer']}' "

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import date
 from typing import Annotated, Any, Literal
 
 import anyio.from_thread
@@ -11,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 from starlette.requests import ClientDisconnect
 
+from app.clock import DATE_RANGE_DOC, Day
 from app.db import get_engine, session_scope
 from app.errors import ApiError, Conflict, Unprocessable
 from app.tenancy.auth import Operator, Principal, authenticate
@@ -65,8 +65,10 @@ class _Body(io.RawIOBase):
 async def import_list(
     request: Request,
     p: Operator,
+    # Annotated, not ``= Query(…)``: FastAPI would drop the type's own range check
+    as_of: Annotated[Day, Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states "
+                                "it. " + DATE_RANGE_DOC)],
     mode: Literal["replace", "add", "remove"] = Query(default="replace"),
-    as_of: date = Query(description="Date of the list (YYYY-MM-DD), as BLOCTEL states it."),
     force: bool = Query(
         default=False,
         description="Import even if too many lines are rejected, the list would be emptied or "

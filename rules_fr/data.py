@@ -107,6 +107,11 @@ ARCEP_2022_1583 = (
     "ARCEP, décision n° 2022-1583 du 1er septembre 2022 modifiant le plan national de "
     "numérotation et ses règles de gestion (en vigueur le 1er janvier 2023)"
 )
+ARCEP_2025_2215 = (
+    "ARCEP, décision n° 2025-2215 (l'opérateur de départ tient la liste des numéros que chaque "
+    "client est autorisé à présenter et restreint ses appels à ces numéros); code de la "
+    "consommation, art. L221-17"
+)
 D223_9 = "Code de la consommation, art. D223-9 (décret n° 2022-1313 du 13 octobre 2022)"
 L223_1_OPT_OUT = (
     "Code de la consommation, art. L223-1 (liste d'opposition au démarchage téléphonique, "
@@ -395,6 +400,14 @@ _CODES: tuple[CodeSpec, ...] = (
              "another person's number is spoofing)."),
     CodeSpec(code="CALLER_ID_NOT_IN_CAMPAIGN", rule="caller_id", severity="block",
              description="The presented number is not attached to the campaign."),
+    CodeSpec(code="CALLER_ID_NOT_VERIFIED", rule="caller_id", severity="block",
+             legal_basis=ARCEP_2025_2215 + "; " + OPERATOR_TERMS + " (vérification des "
+             "numéros présentés)",
+             severity_note="only where the operator requires verification "
+             "(GATEWAY_CALLER_ID_VERIFICATION=required)",
+             description="The presented number is registered by the tenant but the operator "
+             "has not yet verified that it is the tenant's (the operator restricts calls to "
+             "the caller IDs it verified)."),
     CodeSpec(code="CALLER_ID_MOBILE_AUTOMATED", rule="mobile_cli", severity="block",
              description="Mobile numbers (06, 07, overseas mobile ranges) are reserved for "
              "interpersonal communication: an automated calling system may not present one."),

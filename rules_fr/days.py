@@ -19,6 +19,17 @@ from rules_fr.data import HoursVersion
 
 UTC = ZoneInfo("UTC")
 
+#: The calendar the gateway reasons about, first and last day included. Every date and instant
+#: it accepts as input lies in it (``app.clock`` enforces that at the edges); rows stored before
+#: that rule, or written straight into the database, may lie outside (``9999-12-31`` as "never"):
+#: the helpers below keep the arithmetic on them from overflowing, and the engine does not
+#: reschedule a call beyond the last day (``next_allowed_at`` is then null).
+FIRST_DAY = date(2000, 1, 1)
+LAST_DAY = date(2100, 12, 31)
+#: The same range as UTC instants: ``CALENDAR_START <= instant < CALENDAR_END``.
+CALENDAR_START = datetime(2000, 1, 1, tzinfo=UTC)
+CALENDAR_END = datetime(2101, 1, 1, tzinfo=UTC)
+
 #: python-holidays France subdivision of each French region code of a number.
 REGION_SUBDIVISIONS = {
     "GP": "971",
@@ -42,6 +53,23 @@ def zone(name: str) -> ZoneInfo:
 def aware(at: datetime) -> datetime:
     """Naive instants are a caller error; they are read as UTC rather than crash."""
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def in_zone(at: datetime, tz: ZoneInfo) -> datetime:
+    """``at`` in ``tz``, or ``at`` unchanged when its local time there would fall outside the
+    years 1–9999 (a stored ``9999-12-31T23:59:59Z`` seen from Paris): the same instant."""
+    try:
+        return at.astimezone(tz)
+    except OverflowError:
+        return at
+
+
+def plus_days(day: date, days: int) -> date:
+    """``day + days``, clamped to ``date.min`` … ``date.max`` instead of overflowing."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 @lru_cache(maxsize=512)
@@ -98,7 +126,9 @@ def next_window_start(
     """The first window start strictly after ``local`` (aware, in the consumer's zone)."""
     today, now = local.date(), local.time()
     for offset in range(400):
-        day = today + timedelta(days=offset)
+        day = plus_days(today, offset)
+        if day == date.max:  # a stored extreme: no calendar there
+            return None
         if not allowed_day(day, version, subdiv):
             continue
         for start, _end in version.windows:

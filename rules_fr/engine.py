@@ -6,6 +6,9 @@ and so on (bounded), until the call is allowed — that instant is ``next_allowe
 block without ``retry_at`` appears (``next_allowed_at`` is then None). Re-running the full rule
 set, rather than trusting each rule's ``retry_at``, naturally handles a retry instant that
 falls on a holiday for another rule, in a new regime (2026-08-11), or in a new rule set.
+A retry at or after the end of the gateway's calendar (``rules_fr.days.CALENDAR_END``: a
+quarantine or a refusal stored with an extreme date) is no instant the gateway judges:
+``next_allowed_at`` is then None, as for a block that waiting alone does not lift.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from rules_fr.data import regime_on
+from rules_fr.days import CALENDAR_END, in_zone
 from rules_fr.model import CallFacts, Decision, Reason
 from rules_fr.rules import make_ctx, run_all
 
@@ -33,14 +37,14 @@ def _next_allowed_at(facts: CallFacts, blocks: list[Reason]) -> datetime | None:
         if any(r.retry_at is None for r in blocks):
             return None
         t = max(r.retry_at for r in blocks)  # type: ignore[type-var]
-        if t <= at:  # a rule that cannot move forward: give up rather than loop
+        if t <= at or t >= CALENDAR_END:  # cannot move forward, or beyond the calendar
             return None
         at = t
         moved = replace(facts, at=at)
         ctx = make_ctx(moved)
         blocks = _blocks(run_all(moved, ctx))
         if not blocks:
-            return at.astimezone(ctx.tz)
+            return in_zone(at, ctx.tz)
     return None
 
 

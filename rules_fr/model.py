@@ -88,6 +88,7 @@ class RegisteredCallerId:
     number: str  # E.164
     kind: NumberKind
     assigned_to: str | None  # agent id, mandatory for mobile numbers
+    verified: bool = False  # the operator verified the number is the tenant's
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,9 @@ class CallFacts:
     caller: NumberInfo | None  # None when the dialer sent no caller ID
     caller_registration: RegisteredCallerId | None  # None when the tenant did not register it
     agent_id: str | None = None
+    # the operator's terms make a caller ID usable only once it verified it
+    # (``GATEWAY_CALLER_ID_VERIFICATION=required``): ``CALLER_ID_NOT_VERIFIED`` until then
+    caller_id_verification_required: bool = False
     contract_ref: str | None = None
     callee_department: str | None = None  # e.g. "57", when the dialer knows it
     tenant_suspended: bool = False

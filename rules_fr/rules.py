@@ -8,9 +8,12 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
 
 * Redundancy: a missing caller ID yields only ``CALLER_ID_MISSING``, an invalid one only
   ``CALLER_ID_INVALID``; an unregistered one yields ``CALLER_ID_NOT_OWNED`` but not
-  ``CALLER_ID_NOT_IN_CAMPAIGN``; a mobile CLI on an automated campaign yields
-  ``CALLER_ID_MOBILE_AUTOMATED`` but neither ``…_NOT_CANVASSING_RANGE`` nor
-  ``…_MOBILE_SHARED/VOLUME``; a premium/shared-cost CLI is not also ``…_NOT_CANVASSING_RANGE``.
+  ``CALLER_ID_NOT_IN_CAMPAIGN`` (nor ``CALLER_ID_NOT_VERIFIED``: there is no registration to
+  verify); a registered but unverified one (where the operator requires verification) yields
+  ``CALLER_ID_NOT_VERIFIED`` and, independently, ``…_NOT_IN_CAMPAIGN``; a mobile CLI on an
+  automated campaign yields ``CALLER_ID_MOBILE_AUTOMATED`` but neither
+  ``…_NOT_CANVASSING_RANGE`` nor ``…_MOBILE_SHARED/VOLUME``; a premium/shared-cost CLI is not
+  also ``…_NOT_CANVASSING_RANGE``.
   An invalid, special-service or foreign callee yields one callee reason and skips the consumer
   rules (§3–§6), which protect French consumers.
 * A registered mobile CLI with no ``assigned_to`` is ``CALLER_ID_MOBILE_SHARED``: it is not
@@ -43,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from rules_fr import data
@@ -62,8 +65,10 @@ from rules_fr.days import (
     holiday_name,
     holiday_subdivision,
     in_window,
+    in_zone,
     local_midnight,
     next_window_start,
+    plus_days,
     zone,
 )
 from rules_fr.model import (
@@ -95,7 +100,7 @@ class Ctx:
 
 def make_ctx(facts: CallFacts) -> Ctx:
     at = aware(facts.at)
-    day = at.astimezone(data.PARIS).date()
+    day = in_zone(at, data.PARIS).date()
     tz = zone(facts.callee.time_zone or "Europe/Paris")
     campaign, callee = facts.campaign, facts.callee
     consumer_scope = (
@@ -105,7 +110,7 @@ def make_ctx(facts: CallFacts) -> Ctx:
         and callee.valid
         and callee.kind not in SPECIAL_SERVICE_KINDS
     )
-    return Ctx(at, day, data.ruleset_for(day), tz, at.astimezone(tz), consumer_scope)
+    return Ctx(at, day, data.ruleset_for(day), tz, in_zone(at, tz), consumer_scope)
 
 
 def _reason(
@@ -221,9 +226,13 @@ def caller_id(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     if facts.caller_registration is None:
         msg = f"Caller ID {caller.e164} is not registered by the tenant."
         out.append(_reason("CALLER_ID_NOT_OWNED", v, msg))
-    elif caller.e164 not in facts.campaign.caller_ids:
-        msg = f"Caller ID {caller.e164} is not attached to campaign {facts.campaign.id!r}."
-        out.append(_reason("CALLER_ID_NOT_IN_CAMPAIGN", v, msg))
+    else:
+        if facts.caller_id_verification_required and not facts.caller_registration.verified:
+            msg = f"Caller ID {caller.e164} is not yet verified by the operator."
+            out.append(_reason("CALLER_ID_NOT_VERIFIED", v, msg))
+        if caller.e164 not in facts.campaign.caller_ids:
+            msg = f"Caller ID {caller.e164} is not attached to campaign {facts.campaign.id!r}."
+            out.append(_reason("CALLER_ID_NOT_IN_CAMPAIGN", v, msg))
     return tuple(out)
 
 
@@ -249,7 +258,7 @@ def mobile_cli(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
         out.append(_reason("CALLER_ID_MOBILE_SHARED", v, msg))
     cap = facts.policy.mobile_daily_cap
     if facts.mobile_cli_day == ctx.day and facts.mobile_cli_attempts >= cap:
-        retry = local_midnight(ctx.day + timedelta(days=1), data.PARIS)
+        retry = local_midnight(plus_days(ctx.day, 1), data.PARIS)
         msg = f"Mobile caller ID {e164} already presented {facts.mobile_cli_attempts} times today."
         out.append(_reason("CALLER_ID_MOBILE_VOLUME", v, msg, retry_at=retry))
     return tuple(out)
@@ -329,19 +338,19 @@ def frequency(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     if not isinstance(v, FrequencyVersion):
         return NO_REASONS
     d = ctx.local_day
-    first = d - timedelta(days=v.window_days - 1)
+    first = plus_days(d, 1 - v.window_days)
     days = sorted(
         (
-            local
+            day
             for a in facts.counted_attempts
-            if a <= ctx.at and first <= (local := a.astimezone(ctx.tz).date()) <= d
+            if a <= ctx.at and first <= (day := in_zone(a, ctx.tz).date()) <= d
         ),
         reverse=True,
     )
     if len(days) < v.max_attempts:
         return NO_REASONS
     oldest_that_counts = days[v.max_attempts - 1]
-    retry = local_midnight(oldest_that_counts + timedelta(days=v.window_days), ctx.tz)
+    retry = local_midnight(plus_days(oldest_that_counts, v.window_days), ctx.tz)
     msg = (
         f"{len(days)} attempts since {first.isoformat()} (limit {v.max_attempts} in "
         f"{v.window_days} calendar days)."
@@ -358,12 +367,12 @@ def refusal_cooldown(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     active = [
         r_day
         for r in facts.refusals
-        if r <= ctx.at and d <= (r_day := r.astimezone(ctx.tz).date()) + timedelta(v.full_days)
+        if r <= ctx.at and d <= plus_days(r_day := in_zone(r, ctx.tz).date(), v.full_days)
     ]
     if not active:
         return NO_REASONS
     last = max(active)
-    retry = local_midnight(last + timedelta(days=v.full_days + 1), ctx.tz)
+    retry = local_midnight(plus_days(last, v.full_days + 1), ctx.tz)
     msg = f"The consumer refused on {last.isoformat()}: no contact for {v.full_days} full days."
     return (_reason("REFUSAL_COOLDOWN", v, msg, retry_at=retry),)
 

@@ -32,6 +32,11 @@ class Tenant:
     dialer: str
     compliance: str
     campaigns: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the tenant's own numbers (a number is held by one tenant platform-wide): the first
+    #: tenant of a database gets the module's constants, later ones numbers of their own
+    canvassing_cli: str = CANVASSING_CLI
+    geographic_cli: str = GEOGRAPHIC_CLI
+    mobile_cli: str = MOBILE_CLI
 
     def post(self, path: str, json: Any = None, role: str = "admin", **kw: Any) -> Any:
         return self.client.post(path, json=json, headers=auth(getattr(self, role)), **kw)
@@ -41,12 +46,12 @@ class Tenant:
 
     def check(self, **body: Any) -> Any:
         body.setdefault("campaign", "spring-2026")
-        body.setdefault("caller_id", CANVASSING_CLI)
+        body.setdefault("caller_id", self.canvassing_cli)
         return self.post("/v1/calls/check", body, role="dialer")
 
     def evaluate(self, **body: Any) -> Any:
         body.setdefault("campaign", "spring-2026")
-        body.setdefault("caller_id", CANVASSING_CLI)
+        body.setdefault("caller_id", self.canvassing_cli)
         return self.post("/v1/calls/evaluate", body, role="dialer")
 
 
@@ -64,17 +69,29 @@ def make_tenant(client: Any, name: str = "Acme", *, operator: str | None = None)
         assert k.status_code == 201, k.text
         keys[role] = k.json()["key"]
     t = Tenant(client, tenant_id, op, **keys)
-    for number, agent in ((CANVASSING_CLI, None), (GEOGRAPHIC_CLI, None), (MOBILE_CLI, "agent-1")):
+    for n in range(100):  # the first set of numbers no other tenant holds yet
+        clis = tenant_clis(n)
+        r = t.post("/v1/caller-ids", {"number": clis[0], "assigned_to": None})
+        if r.status_code != 409:
+            break
+    assert r.status_code == 201, r.text
+    t.canvassing_cli, t.geographic_cli, t.mobile_cli = clis
+    for number, agent in ((t.geographic_cli, None), (t.mobile_cli, "agent-1")):
         r = t.post("/v1/caller-ids", {"number": number, "assigned_to": agent})
         assert r.status_code == 201, r.text
     add_campaign(t, "spring-2026")
     return t
 
 
+def tenant_clis(n: int) -> tuple[str, str, str]:
+    """The n-th tenant's canvassing-range, geographic and mobile numbers (n=0: the constants)."""
+    return f"+3316200{n:02d}01", f"+3314000{n:02d}01", f"+3361200{n:02d}01"
+
+
 def add_campaign(t: Tenant, campaign_id: str, **overrides: Any) -> dict[str, Any]:
     body = {
         "id": campaign_id, "purpose": "commercial", "audience": "consumers",
-        "sector": "general", "automated": True, "caller_ids": [CANVASSING_CLI],
+        "sector": "general", "automated": True, "caller_ids": [t.canvassing_cli],
     } | overrides
     r = t.post("/v1/campaigns", body)
     assert r.status_code == 201, r.text

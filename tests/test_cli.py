@@ -30,7 +30,7 @@ def test_keys_create_prints_an_operator_key_that_works(db: Any, client: Any) -> 
     done = gateway("keys", "create", "--role", "operator", "--json", database_url=db.url)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)  # stdout is the JSON and nothing else
-    assert set(out) == {"id", "key", "role", "tenant"}
+    assert set(out) == {"id", "key", "role", "tenant", "label"}
     assert (out["role"], out["tenant"]) == ("operator", None)
     assert out["id"] and out["key"]
     r = client.post("/v1/tenants", json={"name": "Bootstrap", "legal_form": "legal_person"},

@@ -9,13 +9,20 @@ Every worker runs a ``Deliverer`` thread (``GATEWAY_WEBHOOK_POLL_S``, 0.5 s; 0: 
    same row waits for the first to commit and then re-checks the WHERE clause against the new
    row (READ COMMITTED), finding it claimed; on SQLite write transactions are serialised. So
    threads, workers and replicas never send the same delivery at the same time;
-2. **POST** the alert's JSON (outside any transaction; ``TIMEOUT_S`` per connect/read/write;
-   the response body is not read; redirects are not followed) with ``X-Gateway-Event``,
+2. **check** its URL again (``app.alerts.targets.check``: https, every address the name
+   resolves to *now* public or allowed by the operator — a name re-pointed at 127.0.0.1 since
+   registration is refused) and **POST** the alert's JSON to an address just checked, never
+   resolving the name a second time, with the original name in ``Host`` and in TLS (SNI,
+   certificate) (outside any transaction; ``TIMEOUT_S`` per connect/read/write; the response
+   body is not read; redirects are not followed) with ``X-Gateway-Event``,
    ``X-Gateway-Delivery`` and ``X-Gateway-Signature: t=<unix s>,v1=<hex HMAC-SHA256(secret,
    "<t>.<body>")>``;
 3. **record** it, guarded by the claim it holds: 2xx → ``delivered``; anything else (status,
-   refused connection, timeout) → ``pending`` again after ``backoff_s`` (1, 2, 4 … s, capped at
-   10 min, plus up to 25 % jitter), or ``failed`` after ``GATEWAY_WEBHOOK_MAX_ATTEMPTS`` (8).
+   refused target, refused connection, timeout) → ``pending`` again after ``backoff_s`` (1, 2,
+   4 … s, capped at 10 min, plus up to 25 % jitter), or ``failed`` after
+   ``GATEWAY_WEBHOOK_MAX_ATTEMPTS`` (8). The tenant's log shows the receiver's status, or only
+   ``delivery failed`` (a closed port, a filtered one and a refused target look the same:
+   the log is no port scanner); the precise error goes to the server log.
 
 Delivery is at least once: a worker killed between the POST and step 3 leaves a claim that
 expires after 60 s, and the delivery is sent again (same ``X-Gateway-Delivery``: receivers
@@ -38,6 +45,7 @@ from typing import Any
 import httpx
 from sqlalchemy import ColumnElement, Engine, and_, or_, select, update
 
+from app.alerts import targets
 from app.alerts.models import Alert, Webhook, WebhookDelivery
 from app.alerts.service import alert_json
 from app.clock import now as clock_now
@@ -51,6 +59,8 @@ LEASE_S = 60.0  # a claim outlives any attempt (connect + write + read ≤ 3 × 
 BACKOFF_BASE_S, BACKOFF_CAP_S, JITTER = 1.0, 600.0, 0.25
 BATCH = 100
 USER_AGENT = "canvassing-gateway-webhooks/1"
+GENERIC_ERROR = "delivery failed"
+MAX_ADDRESSES = 3  # addresses of one name tried per attempt (connection refused: the next)
 
 _a = Alert.__table__
 _w = Webhook.__table__
@@ -100,7 +110,7 @@ def deliver_due(
         ).scalars().all()
     if not due:
         return 0
-    http = client or httpx.Client(timeout=TIMEOUT_S, headers={"User-Agent": USER_AGENT})
+    http = client or new_client()
     sent = 0
     try:
         for delivery_id in due:
@@ -128,8 +138,8 @@ def _deliver(
         if claimed != 1:
             return 0
         row = conn.execute(
-            select(_d.c.attempts, _w.c.url, _w.c.secret, _w.c.active.label("hook_active"),
-                   *_a.c)
+            select(_d.c.attempts, _d.c.webhook_id, _w.c.url, _w.c.secret,
+                   _w.c.active.label("hook_active"), *_a.c)
             .select_from(_d.join(_w, _w.c.id == _d.c.webhook_id)
                          .join(_a, _a.c.id == _d.c.alert_id))
             .where(_d.c.id == delivery_id)
@@ -146,13 +156,10 @@ def _deliver(
         "Content-Type": "application/json", "X-Gateway-Event": "alert",
         "X-Gateway-Delivery": delivery_id, "X-Gateway-Signature": signature(row.secret, body, t),
     }
-    status: int | None = None
-    error: str | None = None
-    try:
-        with http.stream("POST", row.url, content=body, headers=headers) as response:
-            status = response.status_code
-    except Exception as exc:  # refused, timeout, TLS, a URL the network rejects…
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    status, error = _send(http, row.url, body, headers)
+    if error is not None:  # the precise cause is the operator's; the tenant's log says less
+        log.warning("webhook delivery %s (tenant %s, webhook %s, %s) failed: %s",
+                    delivery_id, row.tenant_id, row.webhook_id, row.url, error)
 
     ended = at()
     attempts = row.attempts + 1
@@ -162,14 +169,16 @@ def _deliver(
         values |= {"state": "delivered", "delivered_at": ended, "next_attempt_at": None,
                    "last_error": None}
     else:
-        if status is not None:
-            error = f"HTTP {status}" + (" (redirects are not followed)"
-                                        if 300 <= status < 400 else "")
-        values["last_error"] = (error or "unknown error")[:500]
+        # what the tenant sees: the receiver's status if it answered, else nothing that
+        # tells a closed port from a filtered one, a refused target or a TLS failure
+        values["last_error"] = GENERIC_ERROR if status is None else (
+            f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else ""))
         if attempts >= max_attempts:
             values |= {"state": "failed", "next_attempt_at": None}
         else:
-            values |= {"next_attempt_at": ended + timedelta(seconds=backoff_s(attempts))}
+            # counted from the attempt's start, not its end: how long it took (an instant
+            # refusal, a 5 s timeout) would otherwise show through next_attempt_at
+            values |= {"next_attempt_at": claimed_at + timedelta(seconds=backoff_s(attempts))}
     with write_transaction(engine) as conn:
         recorded = conn.execute(
             update(_d).where(_d.c.id == delivery_id, _d.c.claimed_until == lease)
@@ -179,6 +188,50 @@ def _deliver(
         log.warning("webhook delivery %s: its claim expired before the attempt was recorded; "
                     "it may be sent again", delivery_id)
     return 1
+
+
+def new_client() -> httpx.Client:
+    """The deliverer's HTTP client: no redirects, no proxy or ``.netrc`` from the
+    environment (the connection goes to the checked address itself), and no kept-alive
+    connections (a pooled connection is keyed by address, not by host name: one host's
+    verified TLS session must not carry another host's delivery)."""
+    return httpx.Client(
+        timeout=TIMEOUT_S, headers={"User-Agent": USER_AGENT}, follow_redirects=False,
+        trust_env=False, limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+def _send(
+    http: httpx.Client, url: str, body: bytes, headers: dict[str, str]
+) -> tuple[int | None, str | None]:
+    """POST ``body`` to ``url`` if its target passes the rules now (``targets.check``: a
+    name re-pointed since registration is refused), connecting to the addresses just checked
+    (at most ``MAX_ADDRESSES``, the next one only if the previous refused the connection)
+    with the original host name in ``Host`` and in TLS. Returns (status, None) when the
+    receiver answered, else (None, the precise error for the server log)."""
+    try:
+        target = targets.check(url)
+    except targets.Refused as exc:
+        return None, f"target refused: {exc}"
+    extensions: dict[str, Any] = {}
+    if target.url.scheme == "https" and not target.literal:
+        extensions["sni_hostname"] = target.host
+    error = "no address"
+    for ip in target.addresses[:MAX_ADDRESSES]:
+        try:
+            with http.stream("POST", target.pinned(ip), content=body,
+                             headers=headers | {"Host": target.host_header},
+                             extensions=extensions) as response:
+                return response.status_code, None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # nothing sent: next one
+            error = f"{ip}: {_describe(exc)}"
+        except Exception as exc:  # timeout, TLS, protocol error…: the request may have gone
+            return None, f"{ip}: {_describe(exc)}"
+    return None, error
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 class Deliverer:
@@ -196,7 +249,7 @@ class Deliverer:
 
     def _run(self) -> None:
         failing = False
-        with httpx.Client(timeout=TIMEOUT_S, headers={"User-Agent": USER_AGENT}) as http:
+        with new_client() as http:
             while not self._stop.wait(self.poll_s):
                 try:
                     deliver_due(self.engine_of(), client=http, stop=self._stop)

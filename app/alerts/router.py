@@ -15,6 +15,7 @@ from app.alerts.schemas import (
     WebhookIn,
     WebhookOut,
 )
+from app.clock import RANGE
 from app.errors import Unprocessable
 from app.reports.service import parse_bound
 from app.tenancy.auth import Admin, Compliance
@@ -51,7 +52,8 @@ def test_webhook(webhook_id: str, p: Admin) -> dict[str, Any]:
 @router.get("/alerts", response_model=AlertsPage)
 def list_alerts(
     p: Compliance,
-    since: str | None = Query(default=None, description="Date (Paris day) or ISO 8601 instant."),
+    since: str | None = Query(default=None,
+                              description=f"Date (Paris day) or ISO 8601 instant, {RANGE}."),
     monitor: str | None = Query(default=None, max_length=40),
     action: str | None = Query(default=None, description="notice | throttle | suspend"),
     limit: int = Query(default=service.DEFAULT_PAGE, ge=1, le=service.MAX_PAGE),

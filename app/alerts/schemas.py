@@ -5,33 +5,50 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel, Field, field_validator
 
+from app.alerts import targets
 from app.schemas import ApiModel
 
 
 def check_url(url: str) -> str:
-    """An absolute http(s) URL httpx can send to, as given (not normalised: the receiver's
-    URL is the admin's to choose, localhost included). Raises ``ValueError``."""
+    """The URL's syntax, without the network: absolute http(s), a host, no spaces or control
+    characters, no credentials, no fragment, and a host every parser reads alike. Where it
+    may point (public addresses, https) is checked with its resolution by
+    ``targets.check``. Raises ``ValueError``."""
     if url != url.strip() or any(ord(ch) < 33 or ord(ch) == 127 for ch in url):
         raise ValueError("the URL must not contain spaces or control characters")
+    if "\\" in url:
+        raise ValueError("the URL must not contain a backslash")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValueError("the URL must start with http:// or https://")
+        raise ValueError("the URL must start with https://")
     if not parts.hostname:
         raise ValueError("the URL has no host")
     try:
         parts.port  # noqa: B018 (raises on a port out of range or not a number)
-        httpx.URL(url)
-    except (ValueError, httpx.InvalidURL) as exc:
-        raise ValueError(f"not a usable URL: {exc}") from None
+        parsed = targets.parse(url)
+    except ValueError as exc:  # targets.Refused included
+        raise ValueError(f"not a usable URL: {exc}" if not isinstance(exc, targets.Refused)
+                         else str(exc)) from None
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("the URL must not contain credentials (user:password@)")
+    ours = parsed.raw_host.decode("ascii").lower().rstrip(".")
+    try:
+        theirs = parts.hostname.encode("idna").decode("ascii").rstrip(".")
+    except UnicodeError:
+        raise ValueError("the URL's host is not a valid name") from None
+    if ours != theirs.lower():
+        raise ValueError("the URL's host is ambiguous")
     return url
 
 
 class WebhookIn(ApiModel):
     url: str = Field(min_length=1, max_length=2000,
-                     description="http:// or https:// URL that receives the signed alerts.")
+                     description="https:// URL that receives the signed alerts: its host "
+                     "must resolve to public addresses only (or be allowed by the operator's "
+                     "GATEWAY_WEBHOOK_ALLOW, which also permits http://); no "
+                     "credentials, no fragment.")
     description: str | None = Field(default=None, max_length=200)
 
     @field_validator("url")
@@ -72,7 +89,9 @@ class DeliveryOut(BaseModel):
     state: str = Field(description="pending | delivered | failed")
     attempts: int
     last_status: int | None = Field(description="HTTP status of the last attempt, if any.")
-    last_error: str | None
+    last_error: str | None = Field(description=(
+        '"HTTP <status>" when the receiver answered, "delivery failed" otherwise (the cause '
+        'is in the server log, not here), "webhook deleted"; null once delivered.'))
     next_attempt_at: str | None
     delivered_at: str | None
     created_at: str

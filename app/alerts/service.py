@@ -11,6 +11,7 @@ Instants are read through ``app.clock.now()`` only and shown as ISO 8601 in UTC.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import secrets
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
+from app.alerts import targets
 from app.alerts.models import Alert, Webhook, WebhookDelivery
 from app.clock import now as clock_now
 from app.db import get_engine, write_transaction
@@ -28,6 +30,7 @@ from app.ids import new_id
 ACTIONS = ("notice", "throttle", "suspend")
 DEFAULT_PAGE, MAX_PAGE = 50, 500
 TEST_MONITOR = "test"
+log = logging.getLogger("gateway.alerts")
 
 _a = Alert.__table__
 _w = Webhook.__table__
@@ -185,7 +188,15 @@ def new_secret() -> str:
 
 
 def create_webhook(tenant_id: str, url: str, description: str | None = None) -> dict[str, Any]:
-    """A new active webhook; the answer carries its signing ``secret``, shown this once."""
+    """A new active webhook; the answer carries its signing ``secret``, shown this once.
+    A target the rules of ``app.alerts.targets`` refuse (not https, not public once
+    resolved, not allowed by the operator) is a 422 naming ``url``; the delivery checks it
+    again each time."""
+    try:
+        targets.check(url)
+    except targets.Refused as exc:
+        log.info("webhook of tenant %s refused at registration: %s (%s)", tenant_id, url, exc)
+        raise Unprocessable(f"url: {exc}", code="invalid", extra={"field": "url"}) from None
     row = {"id": new_id("whk"), "tenant_id": tenant_id, "url": url, "secret": new_secret(),
            "active": True, "created_at": clock_now(), "description": description}
     with write_transaction() as conn:

@@ -63,13 +63,13 @@ def verify_cmd(
     if as_json:
         print(_dumps(result))
     else:
-        broken = result["first_broken"] or {}
+        broken = result["first_broken"]
         _show("Ledger intact" if result["ok"] else "Ledger BROKEN", {
             "tenant": result["tenant_id"] or "every tenant", "seals": result["seals"],
             "chain head": result["head"], "sealed until": result["sealed_until"],
             "rows verified": f"{result['rows_checked']:,}",
             "not yet sealed": ", ".join(f"{k} {v:,}" for k, v in result["unsealed"].items()),
-            "first broken seal": broken and (
+            "first broken seal": "none" if not broken else (
                 f"{broken['seq']} ({broken.get('stream', 'chain')}"
                 f"{', tenant ' + broken['tenant_id'] if broken.get('tenant_id') else ''}, "
                 f"{broken['covers_from']} → {broken['covers_to']}): {broken['reason']}"),
@@ -81,17 +81,24 @@ def verify_cmd(
 def _before(value: str | None) -> datetime | None:
     if value is None:
         return None
+    from app.clock import OutOfRange, check_day, check_instant
+
     try:
         if len(value) == 10:
-            return datetime.combine(datetime.fromisoformat(value).date(), time.min,
-                                    PARIS).astimezone(UTC)
+            day = check_day(datetime.fromisoformat(value).date())
+            return datetime.combine(day, time.min, PARIS).astimezone(UTC)
         parsed = datetime.fromisoformat(value)
+    except OutOfRange as exc:
+        raise typer.BadParameter(str(exc)) from None
     except ValueError:
         raise typer.BadParameter(f"expected YYYY-MM-DD or an ISO 8601 instant, got {value!r}"
                                  ) from None
     if parsed.tzinfo is None:
         raise typer.BadParameter("an instant needs its offset (e.g. +01:00)")
-    return parsed.astimezone(UTC)
+    try:
+        return check_instant(parsed).astimezone(UTC)
+    except OutOfRange as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @audit_cli.command("purge")

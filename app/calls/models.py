@@ -12,6 +12,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -55,12 +56,26 @@ class Attempt(Base):
     consumer_refused: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     consumer_opposed: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # the département the dialer named (local holidays): part of what was judged
+    callee_department: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    # sha256 of the normalised request (app.calls.idempotency), kept when external_id is set:
+    # a replay with another request is 409 idempotency_conflict. NULL on rows stored before
+    # revision 0006, which are compared column by column.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # rules-fr.md §7: an outcome other than not_dialed reported for a denied attempt
+    dialled_despite_deny: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class PenaltyLine(Base):
     """A penalty the operator's tariff attaches to an attempt (denied, unassigned…)."""
 
     __tablename__ = "penalty_lines"
+    # one line per (attempt, code): a penalty is charged once, whatever the concurrency
+    __table_args__ = (
+        Index("uq_penalty_lines_attempt_code", "attempt_id", "code", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)

@@ -5,7 +5,16 @@ import time
 from fastapi import APIRouter, Response
 
 from app.calls import service
-from app.calls.schemas import CheckIn, DecisionOut, EvaluateIn, OutcomeIn, OutcomeOut
+from app.calls.schemas import (
+    AttemptOut,
+    CheckIn,
+    DecisionOut,
+    EvaluateIn,
+    IdempotencyConflictOut,
+    OutcomeConflictOut,
+    OutcomeIn,
+    OutcomeOut,
+)
 from app.ops import metrics
 from app.tenancy.auth import Dialer
 
@@ -16,9 +25,15 @@ router = APIRouter(prefix="/v1/calls", tags=["calls"])
 # connection) runs inline in the event loop. Measured (bench/): thread-pool hops cost ~0.26 ms
 # of CPU each and, with dozens of threads per worker, PostgreSQL pool overflow churned
 # connections; inline, a worker finishes one transaction before it starts the next.
-@router.post("/check", response_model=DecisionOut)
+@router.post("/check", response_model=DecisionOut, responses={409: {
+    "model": IdempotencyConflictOut,
+    "description": "external_id already names an attempt checked for another request."}})
 async def check(body: CheckIn, p: Dialer) -> DecisionOut:
-    """Decide one attempt just before dialling; logged with its reasons and penalty."""
+    """Decide one attempt just before dialling; logged with its reasons and penalty.
+
+    With ``external_id``: the same id with the same request (numbers compared in E.164)
+    replays the stored attempt (``replayed: true``); with another request, 409
+    ``idempotency_conflict`` naming the fields that differ."""
     started = time.perf_counter()
     out, decision = service.check_call(p, body)
     metrics.CHECK_SECONDS.observe(time.perf_counter() - started)
@@ -35,15 +50,19 @@ def evaluate(body: EvaluateIn, p: Dialer) -> DecisionOut:
     return service.evaluate_call(p, CheckIn(**body.model_dump(exclude={"at"})), body.at)
 
 
-@router.post("/{attempt_id}/outcome", response_model=OutcomeOut)
+@router.post("/{attempt_id}/outcome", response_model=OutcomeOut, responses={409: {
+    "model": OutcomeConflictOut, "description": "The attempt already has another outcome."}})
 def outcome(attempt_id: str, body: OutcomeIn, p: Dialer, response: Response) -> OutcomeOut:
-    """What happened to the call. Idempotent; a different second outcome is 409."""
+    """What happened to the call, recorded exactly once: the same outcome again answers the
+    stored one (200), a different one is 409. An outcome other than ``not_dialed`` for a
+    denied attempt is a breach: ``dialled_despite_deny``, counted in the reports, alerted."""
     out, created = service.record_outcome(p, attempt_id, body)
     if created:
         metrics.OUTCOMES.labels(body.status).inc()
     return out
 
 
-@router.get("/{attempt_id}", response_model=DecisionOut)
-def get_attempt(attempt_id: str, p: Dialer) -> DecisionOut:
+@router.get("/{attempt_id}", response_model=AttemptOut)
+def get_attempt(attempt_id: str, p: Dialer) -> AttemptOut:
+    """A stored attempt: its decision, its outcome status and the breach flag."""
     return service.get_attempt(p, attempt_id)

@@ -52,7 +52,20 @@ class DecisionOut(BaseModel):
     ruleset_version: str
     campaign: str
     external_id: str | None = None
-    replayed: bool = Field(default=False, description="True when external_id matched.")
+    replayed: bool = Field(
+        default=False,
+        description="True when external_id named an attempt stored for the same request.",
+    )
+
+
+class AttemptOut(DecisionOut):
+    """A stored attempt: its decision and what its outcome said."""
+
+    outcome_status: str | None = Field(description="null until an outcome is reported.")
+    dialled_despite_deny: bool = Field(
+        description="Breach (rules-fr.md §7): the gateway denied it, an outcome other than "
+                    "not_dialed was reported."
+    )
 
 
 OutcomeStatus = Literal[
@@ -93,3 +106,24 @@ class OutcomeOut(BaseModel):
     counted_for_frequency: bool
     penalties: list[PenaltyOut]
     penalty_eur: str
+    dialled_despite_deny: bool = Field(
+        description="Breach (rules-fr.md §7): the attempt was denied and was dialled anyway; "
+                    "flagged, counted in the reports and alerted (monitor dialled_despite_deny)."
+    )
+
+
+class IdempotencyConflictOut(BaseModel):
+    """409: the external_id names an attempt stored for another request."""
+
+    error: Literal["idempotency_conflict"]
+    detail: str
+    differs: list[str] = Field(description="The request fields that differ, e.g. ['callee'].")
+    attempt_id: str = Field(description="The attempt the external_id already names.")
+
+
+class OutcomeConflictOut(BaseModel):
+    """409: the attempt already has another outcome (an outcome cannot be changed)."""
+
+    error: Literal["conflict"]
+    detail: str
+    recorded_status: str = Field(description="The outcome already recorded.")

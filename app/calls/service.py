@@ -8,11 +8,16 @@ Hot path, so it uses SQLAlchemy Core on one connection and one transaction:
    the frequency limit holds under concurrency;
 3. registries, BLOCTEL, earlier attempts → ``rules_fr.model.CallFacts`` → ``rules_fr.evaluate``;
 4. insert the attempt (and its penalty line), commit.
+
+An ``external_id`` the facts query finds already stored is a replay, answered from the stored
+attempt only when the request is the same (``app.calls.idempotency``); outcomes are recorded
+exactly once (``record_outcome``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,10 +28,20 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import clock
+from app.alerts.service import raise_alert
+from app.calls import idempotency
 from app.calls.facts import callee_facts
 from app.calls.models import Attempt, PenaltyLine
-from app.calls.schemas import CheckIn, DecisionOut, OutcomeIn, OutcomeOut, PenaltyOut, ReasonOut
-from app.campaigns.service import caller_registration, campaign_facts
+from app.calls.schemas import (
+    AttemptOut,
+    CheckIn,
+    DecisionOut,
+    OutcomeIn,
+    OutcomeOut,
+    PenaltyOut,
+    ReasonOut,
+)
+from app.campaigns.service import caller_registration, campaign_facts, verification_required
 from app.db import get_engine, write_transaction
 from app.errors import Conflict, NotFound
 from app.ids import new_id
@@ -48,6 +63,7 @@ from rules_fr.model import (
 )
 from rules_fr.numbering import classify
 
+log = logging.getLogger("gateway.calls")
 PARIS = ZoneInfo("Europe/Paris")
 # attempts older than this cannot matter to the 30-calendar-day window in any time zone
 LOOKBACK = timedelta(days=32)
@@ -104,6 +120,20 @@ def _out_from_row(row: Any, replayed: bool) -> DecisionOut:
 
 def _existing(conn: Connection, tenant_id: str, external_id: str) -> Any:
     return conn.execute(_EXISTING, {"tenant_id": tenant_id, "external_id": external_id}).first()
+
+
+def _replay(row: Any, request: idempotency.Request) -> DecisionOut:
+    """The stored attempt ``row`` its ``external_id`` names, if ``request`` is the same request;
+    409 ``idempotency_conflict`` naming what differs otherwise."""
+    differs = idempotency.differs(row, request)
+    if differs:
+        raise Conflict(
+            f"external_id {row.external_id!r} already names attempt {row.id}, checked for "
+            f"another request (differs: {', '.join(differs)}); use a new external_id for a "
+            "new call",
+            code="idempotency_conflict", extra={"differs": differs, "attempt_id": row.id},
+        )
+    return _out_from_row(row, replayed=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +199,7 @@ def _gather(
     call = CallFacts(
         at=at, campaign=known.campaign, callee=callee, caller=caller,
         caller_registration=known.registration, agent_id=body.agent_id,
+        caller_id_verification_required=verification_required(),
         contract_ref=body.contract_ref, callee_department=body.callee_department,
         tenant_suspended=p.tenant_suspended, policy=p.policy,
         throttled_until=known.throttle[0], throttled_by=known.throttle[1], **facts,
@@ -197,29 +228,35 @@ def evaluate_call(p: Principal, body: CheckIn, at: datetime | None) -> DecisionO
 
 
 def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | None]:
-    """Decide and log one attempt. Idempotent on ``external_id``."""
+    """Decide and log one attempt. Idempotent on ``external_id`` and the normalised request
+    (``app.calls.idempotency``): the same request replays, another one is 409."""
     tenant_id = p.tenant_id or ""
+    known = _prepare(p, body)  # outside the write lock: parsing and cached reads
+    request = idempotency.normalise(body, known.callee, known.caller)
     try:
-        return _check(p, body, tenant_id)
+        return _check(p, body, tenant_id, known, request)
     except IntegrityError:
-        # a concurrent check with the same external_id won the race: return its attempt
+        # a concurrent check with the same external_id won the race: its attempt, if it was
+        # checked for the same request (on PostgreSQL two forms of one callee, or two callees,
+        # take different advisory locks, so this is where they meet)
         if body.external_id is None:
             raise
         with get_engine().connect() as conn, conn.begin():
             row = _existing(conn, tenant_id, body.external_id)
         if row is None:
             raise
-        return _out_from_row(row, replayed=True), None
+        return _replay(row, request), None
 
 
-def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, Decision | None]:
-    known = _prepare(p, body)  # outside the write lock: parsing and cached reads
+def _check(
+    p: Principal, body: CheckIn, tenant_id: str, known: _Known, request: idempotency.Request
+) -> tuple[DecisionOut, Decision | None]:
     with write_transaction() as conn:
         at = clock.now()
         facts, existing = _gather(conn, p, body, known, at, lock=True)
         if existing is not None:
             row = conn.execute(select(_attempts).where(_a.id == existing)).first()
-            return _out_from_row(row, replayed=True), None
+            return _replay(row, request), None
         decision = evaluate(facts)
         penalty = to_micros(decision.penalty_eur)
         attempt_id = new_id("att")
@@ -241,7 +278,10 @@ def _check(p: Principal, body: CheckIn, tenant_id: str) -> tuple[DecisionOut, De
                 next_allowed_at=decision.next_allowed_at, penalty_micros=penalty,
                 counted=decision.allowed,
                 outcome_status=None, sip_code=None, duration_s=None, consumer_refused=None,
-                consumer_opposed=None, outcome_at=None,
+                consumer_opposed=None, outcome_at=None, callee_department=body.callee_department,
+                request_fingerprint=(request.fingerprint() if body.external_id is not None
+                                     else None),
+                dialled_despite_deny=False,
             ),
         )
         if penalty:
@@ -279,6 +319,7 @@ def _outcome_out(conn: Connection, row: Any) -> OutcomeOut:
         recorded_at=row.outcome_at.isoformat(), counted_for_frequency=row.counted,
         penalties=[PenaltyOut(code=c, amount_eur=format_eur(m)) for c, m in lines],
         penalty_eur=format_eur(sum(m for _, m in lines)),
+        dialled_despite_deny=bool(row.dialled_despite_deny),
     )
 
 
@@ -291,78 +332,120 @@ def _same_outcome(row: Any, body: OutcomeIn) -> bool:
     )
 
 
+#: the alert a breach raises (rules-fr.md §7); not a measured monitor: one alert per breach
+BREACH_MONITOR = "dialled_despite_deny"
+
+
 def record_outcome(p: Principal, attempt_id: str, body: OutcomeIn) -> tuple[OutcomeOut, bool]:
-    """Record what happened to an attempt; returns (answer, created). Idempotent; 409 on
-    a conflicting second outcome."""
+    """Record what happened to an attempt; returns (answer, created).
+
+    Exactly once, on both databases: the outcome is written by ONE conditional
+    ``UPDATE … WHERE outcome_status IS NULL``. Of concurrent outcomes for one attempt, one
+    changes the row; on PostgreSQL the others wait for its row lock, then find the condition
+    false and change nothing (SQLite serialises writers anyway). Only the writer that changed
+    the row charges penalties, quarantines, records refusals and oppositions; the others answer
+    from the stored outcome: the same one replays (200), a different one is 409 ``conflict``.
+    The unique indexes on penalty lines (attempt, code), quarantines and refusals (attempt)
+    make the database refuse a second one whatever the code does.
+    """
     tenant_id = p.tenant_id or ""
+    a = _attempts.c
+    dialled = body.status != "not_dialed"
     with write_transaction() as conn:
-        a = _attempts.c
+        at = clock.now()
+        values: dict[str, Any] = dict(
+            outcome_status=body.status, sip_code=body.sip_code, duration_s=body.duration_s,
+            consumer_refused=body.consumer_refused, consumer_opposed=body.consumer_opposed,
+            outcome_at=at,
+            # a denied attempt reported dialled: the breach, decided by the row itself
+            dialled_despite_deny=(a.decision == "deny") if dialled else False,
+        )
+        if not dialled:
+            values["counted"] = False  # released from the frequency count
         row = conn.execute(
-            select(_attempts).where(a.id == attempt_id, a.tenant_id == tenant_id)
+            update(_attempts)
+            .where(a.id == attempt_id, a.tenant_id == tenant_id, a.outcome_status.is_(None))
+            .values(**values)
+            .returning(*_attempts.c)
         ).first()
-        if row is None:
-            raise NotFound(f"no attempt {attempt_id}")
-        if row.outcome_status is not None:
+        if row is None:  # no such attempt, or an outcome is already there
+            row = conn.execute(
+                select(_attempts).where(a.id == attempt_id, a.tenant_id == tenant_id)
+            ).first()
+            if row is None:
+                raise NotFound(f"no attempt {attempt_id}")
             if _same_outcome(row, body):
                 return _outcome_out(conn, row), False
             raise Conflict(
                 f"attempt {attempt_id} already has outcome {row.outcome_status!r}; "
-                "an outcome cannot be changed"
+                "an outcome cannot be changed",
+                extra={"recorded_status": row.outcome_status},
             )
-        at = clock.now()
-        unassigned = body.status == "unassigned" or body.sip_code in UNASSIGNED_SIP
-        counted = row.counted and body.status != "not_dialed"
-        conn.execute(
-            update(_attempts).where(a.id == attempt_id).values(
-                outcome_status=body.status, sip_code=body.sip_code, duration_s=body.duration_s,
-                consumer_refused=body.consumer_refused, consumer_opposed=body.consumer_opposed,
-                outcome_at=at, counted=counted,
-            )
-        )
-        callee = row.callee
-        if unassigned and callee.startswith("+"):
-            amount = to_micros(p.policy.unassigned_penalty_eur)
-            conn.execute(
-                insert(_penalties).values(
-                    tenant_id=tenant_id, attempt_id=attempt_id, code="CALLEE_UNASSIGNED",
-                    amount_micros=amount, created_at=at,
-                )
-            )
-            conn.execute(
-                insert(_quarantines).values(
-                    id=new_id("qua"), tenant_id=tenant_id, callee=callee,
-                    until=at + timedelta(days=p.policy.unassigned_quarantine_days),
-                    attempt_id=attempt_id, created_at=at,
-                )
-            )
-        if body.consumer_refused:
-            conn.execute(
-                insert(_refusals).values(
-                    id=new_id("ref"), tenant_id=tenant_id, callee=callee, refused_at=at,
-                    attempt_id=attempt_id,
-                )
-            )
-            if row.regime == "opt_in":
-                # loi 2025-594: a refusal withdraws consent. The rules derive this from the
-                # refusal itself; marking the consents makes it visible in the registry too.
-                c = _consents.c
-                conn.execute(
-                    update(_consents)
-                    .where(
-                        c.tenant_id == tenant_id, c.callee == callee, c.scope == "canvassing",
-                        c.revoked_at.is_(None), c.given_at <= at,
-                        (c.expires_at.is_(None)) | (c.expires_at > at),  # expired: already void
-                    )
-                    .values(revoked_at=at, revoke_reason=f"refused during call {attempt_id}")
-                )
-        if body.consumer_opposed and callee.startswith("+"):
-            with Session(bind=conn) as s:  # joins this transaction
-                add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id)
-        row = conn.execute(select(_attempts).where(a.id == attempt_id)).first()
+        _outcome_effects(conn, p, row, body, at)
         return _outcome_out(conn, row), True
 
 
-def get_attempt(p: Principal, attempt_id: str) -> DecisionOut:
+def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
+                     at: datetime) -> None:
+    """What the one recorded outcome entails, in its transaction."""
+    tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
+    unassigned = body.status == "unassigned" or body.sip_code in UNASSIGNED_SIP
+    if unassigned and callee.startswith("+"):
+        amount = to_micros(p.policy.unassigned_penalty_eur)
+        conn.execute(
+            insert(_penalties).values(
+                tenant_id=tenant_id, attempt_id=attempt_id, code="CALLEE_UNASSIGNED",
+                amount_micros=amount, created_at=at,
+            )
+        )
+        conn.execute(
+            insert(_quarantines).values(
+                id=new_id("qua"), tenant_id=tenant_id, callee=callee,
+                until=at + timedelta(days=p.policy.unassigned_quarantine_days),
+                attempt_id=attempt_id, created_at=at,
+            )
+        )
+    if body.consumer_refused:
+        conn.execute(
+            insert(_refusals).values(
+                id=new_id("ref"), tenant_id=tenant_id, callee=callee, refused_at=at,
+                attempt_id=attempt_id,
+            )
+        )
+        if row.regime == "opt_in":
+            # loi 2025-594: a refusal withdraws consent. The rules derive this from the
+            # refusal itself; marking the consents makes it visible in the registry too.
+            c = _consents.c
+            conn.execute(
+                update(_consents)
+                .where(
+                    c.tenant_id == tenant_id, c.callee == callee, c.scope == "canvassing",
+                    c.revoked_at.is_(None), c.given_at <= at,
+                    (c.expires_at.is_(None)) | (c.expires_at > at),  # expired: already void
+                )
+                .values(revoked_at=at, revoke_reason=f"refused during call {attempt_id}")
+            )
+    if body.consumer_opposed and callee.startswith("+"):
+        with Session(bind=conn) as s:  # joins this transaction
+            add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id)
+    if row.dialled_despite_deny:
+        raise_alert(
+            conn, tenant_id=tenant_id, monitor=BREACH_MONITOR,
+            scope=f"campaign:{row.campaign_id}", action="notice", value=1.0, threshold=0.0,
+            window="0s",
+            details={
+                "attempt_id": attempt_id, "campaign": row.campaign_id,
+                "checked_at": row.checked_at.isoformat(), "outcome_status": body.status,
+                "sip_code": body.sip_code, "reason_codes": row.reason_codes.split(),
+                "message": "an attempt the gateway denied was reported dialled "
+                           "(rules-fr.md §7: a breach of the operator's terms)",
+            },
+        )
+        log.warning("dialled despite deny: tenant %s attempt %s (%s)", tenant_id, attempt_id,
+                    body.status)
+
+
+def get_attempt(p: Principal, attempt_id: str) -> AttemptOut:
     with get_engine().connect() as conn, conn.begin():
         a = _attempts.c
         row = conn.execute(
@@ -370,4 +453,8 @@ def get_attempt(p: Principal, attempt_id: str) -> DecisionOut:
         ).first()
     if row is None:
         raise NotFound(f"no attempt {attempt_id}")
-    return _out_from_row(row, replayed=False)
+    return AttemptOut(
+        **_out_from_row(row, replayed=False).model_dump(),
+        outcome_status=row.outcome_status,
+        dialled_despite_deny=bool(row.dialled_despite_deny),
+    )

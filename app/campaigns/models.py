@@ -2,17 +2,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
 
 
 class CallerId(Base):
-    """A number the tenant registered as its own (presenting another's number is spoofing)."""
+    """A number the tenant registered as its own (presenting another's number is spoofing).
+
+    A number is held by one tenant platform-wide (L221-17: the presented number belongs to the
+    professional): the database enforces it (``uq_caller_ids_number``), so two tenants
+    registering the same number at once get one 201 and one 409.
+    """
 
     __tablename__ = "caller_ids"
-    __table_args__ = (UniqueConstraint("tenant_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("number"),
+        Index("ix_caller_ids_tenant_id", "tenant_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -20,6 +28,9 @@ class CallerId(Base):
     kind: Mapped[str] = mapped_column(String(20))  # rules_fr.model.NumberKind value
     assigned_to: Mapped[str | None] = mapped_column(String(100), nullable=True)  # agent id
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: when the operator verified the number is the tenant's (``POST /v1/caller-ids/{n}/verify``);
+    #: None: not verified (usable only while ``GATEWAY_CALLER_ID_VERIFICATION`` is ``off``)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class Campaign(Base):

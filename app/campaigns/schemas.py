@@ -14,19 +14,57 @@ class CallerIdIn(ApiModel):
     )
 
 
+_INSTANT: dict[str, object] = {"format": "date-time"}
+
+
 class CallerIdOut(BaseModel):
     number: str
     kind: str
     assigned_to: str | None
+    verified_at: str | None = Field(
+        default=None, json_schema_extra=_INSTANT,
+        description="When the operator verified the number (ISO 8601, UTC); null: not verified "
+        "(usable only while the operator does not require verification).",
+    )
 
 
-class CampaignIn(ApiModel):
-    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+class OperatorCallerIdOut(BaseModel):
+    """One line of the operator's list of every tenant's caller IDs."""
+
+    number: str = Field(description="E.164")
+    kind: str
+    tenant_id: str
+    tenant_name: str
+    assigned_to: str | None = Field(description="Agent id (mobile numbers).")
+    created_at: str = Field(
+        description="When the tenant registered it (ISO 8601, UTC).", json_schema_extra=_INSTANT
+    )
+    verified_at: str | None = Field(
+        description="When the operator verified it (ISO 8601, UTC); null: not verified.",
+        json_schema_extra=_INSTANT,
+    )
+
+
+class CampaignFields(ApiModel):
     purpose: Literal["commercial", "non_commercial"]
     audience: Literal["consumers", "professionals"]
     sector: str = Field(default="general", max_length=40)
     automated: bool
     caller_ids: list[str] = Field(default_factory=list, max_length=10_000)
+
+
+class CampaignIn(CampaignFields):
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+
+
+class CampaignPut(CampaignFields):
+    """The whole campaign, replaced. ``id`` may be left out (the path names the campaign); when
+    given it must be the path's id: a campaign cannot be renamed (422 naming ``id``)."""
+
+    id: str | None = Field(
+        default=None, min_length=1, max_length=100,
+        description="Optional; when given, the campaign id of the path.",
+    )
 
 
 class CampaignOut(BaseModel):

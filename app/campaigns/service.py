@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterable
+
 from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.cache import cache
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.clock import now
+from app.config import get_settings
 from app.db import session_scope
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
+from app.reports.export import csv_cell
+from app.tenancy.models import Tenant
 from rules_fr.data import SECTORS
 from rules_fr.model import CampaignFacts, NumberKind, RegisteredCallerId
 from rules_fr.numbering import classify
@@ -19,33 +26,54 @@ _campaign_facts = cache()
 _caller_facts = cache()
 
 
-def register_caller_id(
-    s: Session, tenant_id: str, number: str, assigned_to: str | None
-) -> CallerId:
+def _e164(number: str) -> str:
     info = classify(number)
     if not info.valid or info.e164 is None or not info.e164.startswith("+"):
         raise Unprocessable(
             f"{number!r} is not a valid number in international (E.164) numbering",
             code="CALLER_ID_INVALID",
         )
+    return info.e164
+
+
+def _taken(e164: str, *, mine: bool) -> Conflict:
+    """The 409 for a number already held: the same answer whoever the other holder is (which
+    tenant holds a number is the operator's business, not another tenant's)."""
+    if mine:
+        return Conflict(f"{e164} is already registered by this tenant")
+    return Conflict(
+        f"{e164} is held by another customer of the operator: a number is registered by one "
+        "tenant only (L221-17); if it is yours, ask the operator"
+    )
+
+
+def register_caller_id(
+    s: Session, tenant_id: str, number: str, assigned_to: str | None
+) -> CallerId:
+    """Register a number as the tenant's. A number held by any tenant is a 409, decided by the
+    database's unique number (race-free: of two simultaneous registrations one wins)."""
+    e164 = _e164(number)
+    info = classify(number)
     if info.kind is NumberKind.MOBILE and not (assigned_to and assigned_to.strip()):
         raise Unprocessable(
             "a mobile caller ID must be assigned to one agent (a natural person): "
             "set assigned_to",
             code="CALLER_ID_MOBILE_UNASSIGNED",
         )
-    existing = s.scalar(
-        select(CallerId).where(CallerId.tenant_id == tenant_id, CallerId.number == info.e164)
-    )
-    if existing is not None:
-        raise Conflict(f"{info.e164} is already registered")
+    holder = s.scalar(select(CallerId.tenant_id).where(CallerId.number == e164))
+    if holder is not None:
+        raise _taken(e164, mine=holder == tenant_id)
     row = CallerId(
-        id=new_id("cli"), tenant_id=tenant_id, number=info.e164, kind=info.kind.value,
+        id=new_id("cli"), tenant_id=tenant_id, number=e164, kind=info.kind.value,
         assigned_to=assigned_to.strip() if assigned_to else None, created_at=now(),
     )
-    s.add(row)
-    s.flush()
-    _caller_facts.invalidate((tenant_id, info.e164))
+    try:
+        with s.begin_nested():  # a savepoint: the holder can still be read after a loss
+            s.add(row)
+    except IntegrityError:  # registered by someone else since the look-up above
+        holder = s.scalar(select(CallerId.tenant_id).where(CallerId.number == e164))
+        raise _taken(e164, mine=holder == tenant_id) from None
+    _caller_facts.invalidate((tenant_id, e164))
     return row
 
 
@@ -53,6 +81,58 @@ def list_caller_ids(s: Session, tenant_id: str) -> list[CallerId]:
     return list(
         s.scalars(select(CallerId).where(CallerId.tenant_id == tenant_id).order_by(CallerId.number))
     )
+
+
+# --- the operator's view: every tenant's caller IDs, and its verification --------------------
+
+ALL_COLUMNS = (
+    "number", "kind", "tenant_id", "tenant_name", "assigned_to", "created_at", "verified_at",
+)
+
+
+def list_all_caller_ids(s: Session, tenant_id: str | None = None) -> list[tuple[CallerId, str]]:
+    """Every tenant's caller IDs with the tenant's name, by number (the list ARCEP decision
+    2025-2215 asks originating operators to keep)."""
+    q = select(CallerId, Tenant.name).join(Tenant, Tenant.id == CallerId.tenant_id)
+    if tenant_id is not None:
+        q = q.where(CallerId.tenant_id == tenant_id)
+    return [(c, name) for c, name in s.execute(q.order_by(CallerId.number))]
+
+
+def caller_ids_csv(rows: Iterable[dict[str, str | None]]) -> str:
+    """RFC 4180 (CRLF, quoted when needed), tenant-written cells neutralised against formulas
+    like the reports' CSV (``app.reports.export.csv_cell``)."""
+    out = io.StringIO()
+    out.write(",".join(ALL_COLUMNS) + "\r\n")
+    for r in rows:
+        out.write(",".join(csv_cell(r[c] or "") for c in ALL_COLUMNS) + "\r\n")
+    return out.getvalue()
+
+
+def set_verified(s: Session, number: str, verified: bool) -> tuple[CallerId, str]:
+    """The operator verifies a number (any written form), or withdraws its verification.
+    Verifying twice keeps the first instant. 404 when no tenant holds the number."""
+    e164 = _e164(number)
+    found = s.execute(
+        select(CallerId, Tenant.name)
+        .join(Tenant, Tenant.id == CallerId.tenant_id)
+        .where(CallerId.number == e164)
+    ).first()
+    if found is None:
+        raise NotFound(f"no tenant holds the caller ID {e164}")
+    row, name = found
+    if not verified:
+        row.verified_at = None
+    elif row.verified_at is None:
+        row.verified_at = now()
+    s.flush()
+    _caller_facts.invalidate((row.tenant_id, e164))
+    return row, name
+
+
+def verification_required() -> bool:
+    """``GATEWAY_CALLER_ID_VERIFICATION=required``: the fact the caller-ID rule reads."""
+    return get_settings().caller_id_verification == "required"
 
 
 def delete_caller_id(s: Session, tenant_id: str, number: str) -> None:
@@ -170,7 +250,8 @@ def caller_registration(tenant_id: str, e164: str) -> RegisteredCallerId | None:
             if row is None:
                 return None
             return RegisteredCallerId(
-                number=row.number, kind=NumberKind(row.kind), assigned_to=row.assigned_to
+                number=row.number, kind=NumberKind(row.kind), assigned_to=row.assigned_to,
+                verified=row.verified_at is not None,
             )
 
     return _caller_facts.get_or_load((tenant_id, e164), load)

@@ -43,7 +43,7 @@ from app.calls.service import UNASSIGNED_SIP
 from app.db import get_engine, write_transaction
 from app.jobs import LeaderProcess, run_every
 from app.monitors.evaluate import Measure, Trigger, evaluate, jump, share
-from app.monitors.policy import MONITORS, Monitor, effective
+from app.monitors.policy import MONITORS, Monitor, effective, floors
 from app.monitors.throttle import _load_throttles, invalidate
 from app.tenancy.models import Tenant
 
@@ -186,7 +186,7 @@ def tick(engine: Engine | None = None, now: datetime | None = None,
         tenants = list(conn.execute(select(Tenant).where(Tenant.status == "active")))
         work: list[tuple[str, list[Trigger]]] = []
         for tenant in tenants:
-            monitors = effective(tenant.policy)
+            monitors = effective(tenant.policy, tenant.sanctions)
             triggers = evaluate(measure(conn, tenant, now, windows), monitors)
             if not triggers:
                 continue
@@ -219,20 +219,19 @@ def snapshot(tenant_id: str, engine: Engine | None = None) -> dict[str, Any]:
     now = clock.now()
     with engine.connect() as conn:
         tenant = conn.execute(select(Tenant).where(Tenant.id == tenant_id)).one()
-        monitors = effective(tenant.policy)
+        monitors = effective(tenant.policy, tenant.sanctions)
+        bounds = floors(tenant.sanctions)  # the operator's, for this tenant
         measures = measure(conn, tenant, now)
         recent = _recent(conn, tenant_id, now)
         conn.rollback()
-    from app.monitors.policy import ceilings
-
-    caps = ceilings()
     out = []
     for name, m in monitors.items():
         values = [{"scope": x.scope, "value": x.value, "events": x.events,
                    "above": x.events >= m.min_events and x.value > m.threshold}
                   for x in measures if x.monitor == name]
         out.append({"monitor": name, "measure": m.measure, "window_s": m.window_s,
-                    "threshold": m.threshold, "ceiling": caps[name], "action": m.action,
+                    "threshold": m.threshold, "ceiling": bounds[name].threshold,
+                    "floor_action": bounds[name].action, "action": m.action,
                     "min_events": m.min_events, "unit": m.unit, "values": values,
                     "last_alert_at": max((at for (mon, _), at in recent.items() if mon == name),
                                          default=None)})

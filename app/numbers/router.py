@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
+from app.clock import INSTANT_RANGE_DOC, Instant
 from app.numbers import service
 from app.numbers.schemas import HistoryOut, NextWindowOut, ProofOut
 from app.tenancy.auth import Compliance, Principal, require
@@ -57,7 +57,8 @@ def next_window(
         default=None, max_length=200,
         description="Caller ID to judge with (default: the campaign's first, in E.164 order).",
     ),
-    at: AwareDatetime | None = Query(default=None, description="Judge this instant, not now."),
+    at: Annotated[Instant | None, Query(
+        description=f"Judge this instant, not now. {INSTANT_RANGE_DOC}")] = None,
 ) -> NextWindowOut:
     """When the number may next be called for the campaign, and why not before.
     ``next_allowed_at`` is null when waiting alone will never make the call lawful (no consent,

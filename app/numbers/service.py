@@ -9,7 +9,7 @@ id of the last attempt of the previous page (stable under concurrent inserts, no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,7 +47,7 @@ from app.registries.service import evidence_sha256, get_consent, normalise_calle
 from app.tenancy.auth import Principal
 from rules_fr import data
 from rules_fr.data import CooldownVersion, RegimeVersion
-from rules_fr.days import local_midnight
+from rules_fr.days import in_zone, local_midnight, plus_days
 from rules_fr.model import ConsentFacts
 from rules_fr.numbering import classify
 from rules_fr.rules import consent_valid
@@ -62,11 +62,13 @@ def _zone_of(e164: str) -> str:
 
 
 def _iso(dt: datetime | None, zone: str) -> str | None:
-    return dt.astimezone(ZoneInfo(zone)).isoformat() if dt is not None else None
+    return _s(dt, zone) if dt is not None else None
 
 
 def _s(dt: datetime, zone: str) -> str:
-    return dt.astimezone(ZoneInfo(zone)).isoformat()
+    """In the callee's zone; a stored extreme the zone cannot show (9999-12-31T23:59:59Z from
+    Paris) stays in UTC, the same instant."""
+    return in_zone(dt, ZoneInfo(zone)).isoformat()
 
 
 # --- rows → entries --------------------------------------------------------------------------
@@ -173,7 +175,7 @@ def _cooldown_until(refusals: list[datetime], at: datetime, zone: str) -> dateti
         return None
     tz = ZoneInfo(zone)
     ends = [
-        local_midnight(r.astimezone(tz).date() + timedelta(days=v.full_days + 1), tz)
+        local_midnight(plus_days(in_zone(r, tz).date(), v.full_days + 1), tz)
         for r in refusals
         if r <= at
     ]
@@ -241,7 +243,7 @@ def history(
         ]
         for scope in ("canvassing", "outside_hours")
     }
-    today = at.astimezone(ZoneInfo(z)).date()
+    today = in_zone(at, ZoneInfo(z)).date()
     quarantined = max((q.until for q in quarantines if q.until > at), default=None)
     summary = CurrentState(
         at=_s(at, z), regime=data.regime_on(data.paris_date(at)),
@@ -313,8 +315,8 @@ def _timeline(
     for k in contracts:
         add(local_midnight(k.starts_on, tz), "contract_started", k.id,
             f"contract {k.reference} ({k.sector})")
-        if k.ends_on is not None and local_midnight(k.ends_on + timedelta(days=1), tz) <= at:
-            add(local_midnight(k.ends_on + timedelta(days=1), tz), "contract_ended", k.id,
+        if k.ends_on is not None and (ended := local_midnight(plus_days(k.ends_on, 1), tz)) <= at:
+            add(ended, "contract_ended", k.id,
                 f"contract {k.reference} ended on {k.ends_on.isoformat()} (inclusive)")
     for o in oppositions:
         add(o.created_at, "opposition", o.id, f"internal opposition ({o.source})")

@@ -83,6 +83,7 @@ from sqlalchemy import Engine, Table, text
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.exc import IntegrityError
 
+from app import clock
 from app.clock import now
 from app.db import LockBusy, try_lock, write_transaction
 from app.ids import new_id
@@ -141,6 +142,8 @@ R_FIELDS = "fewer fields than the header"
 R_MISSING = "missing {}"
 R_DATETIME = "{} is not a date-time (ISO 8601, or DD/MM/YYYY HH:MM)"
 R_DATE = "{} is not a date (YYYY-MM-DD or DD/MM/YYYY)"
+R_RANGE = f"{{}} is outside {clock.RANGE}"
+R_RANGE_OPEN = R_RANGE + "; open-ended: leave the cell empty"
 R_SCOPE = "scope is not canvassing or outside_hours"
 R_SECTOR = "unknown sector"
 R_TOO_LONG = "{} is too long"
@@ -249,7 +252,23 @@ def map_header(kind: Kind, line: str) -> Mapping:
 _FR_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$")
 
 
-def parse_instant(value: str) -> datetime | None:
+def _in_range(value: Any, field: str | None, open_ended: bool) -> Any:
+    """``value`` when within ``app.clock``'s range; else the row is rejected naming ``field``
+    (``ValueError`` without a field: the caller's own reading of a bad value)."""
+    try:
+        if isinstance(value, datetime):
+            return clock.check_instant(value)
+        return clock.check_day(value)
+    except clock.OutOfRange:
+        if field is None:
+            raise
+        raise _Reject((R_RANGE_OPEN if open_ended else R_RANGE).format(field)) from None
+
+
+def parse_instant(value: str, field: str | None = None, *,
+                  open_ended: bool = False) -> datetime | None:
+    """An ISO 8601 instant (no offset: Paris time) or ``DD/MM/YYYY[ HH:MM[:SS]]`` in UTC; None
+    when unreadable. Out of range (``app.clock``): the row is rejected naming ``field``."""
     try:
         d = datetime.fromisoformat(value)
     except ValueError:
@@ -263,20 +282,23 @@ def parse_instant(value: str) -> datetime | None:
             return None
     if d.tzinfo is None:
         d = d.replace(tzinfo=PARIS)
-    return d.astimezone(UTC)
+    return _in_range(d, field, open_ended).astimezone(UTC)
 
 
-def parse_day(value: str) -> date | None:
+def parse_day(value: str, field: str | None = None, *, open_ended: bool = False) -> date | None:
+    """``YYYY-MM-DD`` or ``DD/MM/YYYY``; None when unreadable. Out of range (``app.clock``):
+    the row is rejected naming ``field``."""
     try:
-        return date.fromisoformat(value)
+        d = date.fromisoformat(value)
     except ValueError:
         m = _FR_DATE.match(value)
         if not m or m.group(4):
             return None
         try:
-            return date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
+            d = date(int(m.group(3)), int(m.group(2)), int(m.group(1)))
         except ValueError:
             return None
+    return _in_range(d, field, open_ended)
 
 
 _encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]
@@ -544,7 +566,7 @@ class _Stager:
         raw = fields[gi].strip() if gi < n else ""
         if not raw:
             raise _Reject(R_MISSING.format("given_at"))
-        given_at = parse_instant(raw)
+        given_at = parse_instant(raw, "given_at")
         if given_at is None:
             raise _Reject(R_DATETIME.format("given_at"))
         scope_raw = fields[si].strip() if si < n else ""
@@ -556,7 +578,7 @@ class _Stager:
             raise _Reject(R_TOO_LONG.format("channel"))
         expires_at = None
         if raw := (fields[xi].strip() if xi < n else ""):
-            expires = parse_instant(raw)
+            expires = parse_instant(raw, "expires_at", open_ended=True)
             if expires is None:
                 raise _Reject(R_DATETIME.format("expires_at"))
             if expires <= given_at:
@@ -581,12 +603,12 @@ class _Stager:
         raw = get(fields, "starts_on")
         if not raw:
             raise _Reject(R_MISSING.format("starts_on"))
-        starts_on = parse_day(raw)
+        starts_on = parse_day(raw, "starts_on")
         if starts_on is None:
             raise _Reject(R_DATE.format("starts_on"))
         ends_on = None
         if raw := get(fields, "ends_on"):
-            ends_on = parse_day(raw)
+            ends_on = parse_day(raw, "ends_on", open_ended=True)
             if ends_on is None:
                 raise _Reject(R_DATE.format("ends_on"))
             if ends_on < starts_on:

@@ -29,14 +29,58 @@ class Kind(StrEnum):
 
 _HELP = (
     "Import a CSV file of {kind} for one tenant.\n\n"
-    "A header names the columns (French or English: numero|telephone|phone|callee, …); `;` or "
-    "`,`; gzip or not; national or E.164 numbers. Each row is created, updated or left "
-    "unchanged by its natural key ({key}), or rejected with its line number and reason. Rows "
+    "Header line (column names in any order; case, accents, spaces and hyphens ignored; "
+    "other columns ignored and listed in the report), one column per field:\n"
+    "{columns}\n\n"
+    "{dates}\n\n"
+    "File: ; , or tab (whichever the header holds most of); UTF-8 with or without BOM, "
+    "CP-1252 or UTF-16; gzip or not; numbers national (06 12 34 56 78) or E.164 (+33 6…, "
+    "0033 6…). Sample: docs/examples/{kind}.csv.\n\n"
+    "Each row is created, updated or left unchanged by its natural key ({key}), or rejected "
+    "with its line number and reason. The report (a table; --json: JSON) gives lines = "
+    "created + updated + unchanged + rejected + blank, the first 100 rejected rows (line, "
+    "value, error) and every rejection counted by reason, the file's sha256 and bytes, which "
+    "column gave each field, the ignored columns, the delimiter and the seconds taken. Rows "
     "are written once the file is read whole, in batches: an interrupted import leaves every "
-    "row wholly in or out, and "
-    "running the same import again completes it. Exit codes: 0 imported (even with rejected "
-    "rows), 1 failed, 2 usage error."
+    "row wholly in or out, and running the same import again completes it. Exit codes: 0 "
+    "imported (even with rejected rows), 1 failed (e.g. a required column missing: the "
+    "accepted names are listed), 2 usage error."
 )
+_NUMBER = ("  number (required): numero, telephone, tel, phone, callee, number, msisdn, mobile, "
+           "numero_de_telephone, numero_telephone, phone_number")
+_COLUMNS = {
+    "consents": "\n".join((
+        _NUMBER,
+        "  given_at (required): date_consentement, given_at, date_du_consentement, consenti_le, "
+        "consent_date",
+        "  scope: portee, scope — canvassing (also prospection, demarchage; the default) or "
+        "outside_hours (also hors_horaires: calls outside the legal days and hours)",
+        "  channel: canal, channel — free text (default import)",
+        "  evidence: preuve, evidence — a JSON object, or text stored as {\"text\": …}",
+        "  expires_at: expire, expires_at, expiration, date_expiration, expire_le — empty: never",
+    )),
+    "contracts": "\n".join((
+        _NUMBER,
+        "  reference (required): reference, contrat, contract, ref, reference_contrat",
+        "  starts_on (required): debut, starts_on, date_debut, start, start_date",
+        "  ends_on: fin, ends_on, date_fin, end, end_date — inclusive; empty: open-ended",
+        "  sector: secteur, sector — general (the default), energy_renovation, home_adaptation, "
+        "cpf_training, premium_rate_callback, press_subscription",
+    )),
+    "oppositions": "\n".join((
+        _NUMBER,
+        "  source: source, origine — free text (default import)",
+    )),
+}
+_DATES = {
+    "consents": "Instants (given_at, expires_at): ISO 8601 (2026-09-16T10:12:00+02:00, "
+                "2026-10-02 18:45:00, 2026-10-01) or DD/MM/YYYY, DD/MM/YYYY HH:MM, "
+                "DD/MM/YYYY HH:MM:SS, DD/MM/YYYY HHhMM (15/09/2026 14:03, 01/10/2026 09h30); "
+                "without an offset, Paris time.",
+    "contracts": "Days (starts_on, ends_on): YYYY-MM-DD or DD/MM/YYYY (2026-03-01, "
+                 "01/04/2026).",
+    "oppositions": "No dates: an opposition is recorded when it is imported.",
+}
 _KEYS = {"consents": "number, scope, given_at", "contracts": "reference",
          "oppositions": "number"}
 
@@ -160,7 +204,8 @@ def _command(kind: Kind) -> None:
         elif not quiet:
             _show(report)
 
-    run.__doc__ = _HELP.format(kind=kind.value, key=_KEYS[kind.value])
+    run.__doc__ = _HELP.format(kind=kind.value, key=_KEYS[kind.value],
+                               columns=_COLUMNS[kind.value], dates=_DATES[kind.value])
     import_cli.command(kind.value, help=run.__doc__)(run)
 
 

@@ -29,6 +29,9 @@ _DESCRIPTION = (
     "unchanged by their natural key, or rejected with their line number and reason. Rows are "
     "written once the file is read whole, in batches: an interrupted import leaves every row "
     "wholly in or out, and importing the same file again completes it."
+    " Dates (YYYY-MM-DD or DD/MM/YYYY) and instants (ISO 8601; no offset: Paris time) lie in "
+    "2000-01-01 … 2100-12-31, or the row is rejected naming the column; no end date or expiry "
+    "is an empty cell."
 )
 
 

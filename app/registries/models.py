@@ -66,7 +66,10 @@ class Refusal(Base):
     """The consumer refused during a conversation (60-day cooldown; withdraws consent)."""
 
     __tablename__ = "refusals"
-    __table_args__ = (Index("ix_refusals_tenant_callee", "tenant_id", "callee"),)
+    __table_args__ = (
+        Index("ix_refusals_tenant_callee", "tenant_id", "callee"),
+        Index("uq_refusals_attempt", "attempt_id", unique=True),  # one per attempt's outcome
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -79,7 +82,10 @@ class Quarantine(Base):
     """A number reported unassigned (SIP 404/410/484/604): not to be called until ``until``."""
 
     __tablename__ = "quarantines"
-    __table_args__ = (Index("ix_quarantines_tenant_callee", "tenant_id", "callee"),)
+    __table_args__ = (
+        Index("ix_quarantines_tenant_callee", "tenant_id", "callee"),
+        Index("uq_quarantines_attempt", "attempt_id", unique=True),  # one per attempt's outcome
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))

@@ -30,10 +30,16 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _day(value: str) -> date:
+    from app.clock import OutOfRange, check_day
+
     text = value.strip()
     if _DATE.fullmatch(text):
         with contextlib.suppress(ValueError):
-            return date.fromisoformat(text)
+            day = date.fromisoformat(text)
+            try:
+                return check_day(day)
+            except OutOfRange as exc:
+                raise typer.BadParameter(str(exc)) from None
     raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}")
 
 

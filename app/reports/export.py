@@ -24,8 +24,9 @@ Formats
       BOM, ``;`` separator, CRLF, and a decimal comma in money (``penalty_eur`` ``"0,02"``,
       ``"1500,00"``: no thousands separator, so Excel reads a number, not text).
     * ``jsonl``: one JSON object per line, the same keys and values as the CSV, with ``null``
-      for empty cells and integers for ``duration_s`` and ``sip_code``; not neutralised (not a
-      spreadsheet format).
+      for empty cells, integers for ``duration_s`` and ``sip_code``, and ``reason_codes`` as a
+      JSON array of codes (``[]`` when none; the CSV keeps them space-separated in one cell);
+      not neutralised (not a spreadsheet format).
 
 Formula injection (CSV only)
     A cell whose first character is ``=``, ``+``, ``-``, ``@``, TAB or CR gets a leading
@@ -256,8 +257,10 @@ def csv_chunks(tenant_id: str, f: Filters, *, excel_fr: bool = False) -> Iterato
 
 
 def jsonl_chunks(tenant_id: str, f: Filters) -> Iterator[str]:
-    """The JSON-lines export: the CSV's keys and values, typed, not neutralised."""
+    """The JSON-lines export: the CSV's keys and values, typed (``reason_codes`` an array),
+    not neutralised."""
     eur = _Memo(format_eur)
+    codes = _Memo(str.split)  # the lists are shared between rows: only ever serialised
     reasons = _Memo(format_reasons)
     dumps = json.JSONEncoder(ensure_ascii=False).encode
     for batch in _batches(tenant_id, f):
@@ -265,7 +268,7 @@ def jsonl_chunks(tenant_id: str, f: Filters) -> Iterator[str]:
             dumps({
                 "attempt_id": r[0], "checked_at": iso_utc(r[1]), "campaign": r[2],
                 "callee": r[3], "caller_id": r[4], "agent_id": r[5], "decision": r[6],
-                "reason_codes": r[7], "penalty_eur": eur[r[8]], "regime": r[9],
+                "reason_codes": codes[r[7]], "penalty_eur": eur[r[8]], "regime": r[9],
                 "outcome_status": r[10], "duration_s": r[11], "reasons": reasons[r[12]],
                 "external_id": r[13], "contract_ref": r[14], "ruleset_version": r[15],
                 "next_allowed_at": iso_utc(r[16]), "outcome_at": iso_utc(r[17]),

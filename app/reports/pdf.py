@@ -14,6 +14,7 @@ absent is said to be unavailable, never guessed. Dates are Paris civil dates.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
@@ -83,6 +84,7 @@ REASONS_FR = {
     "CALLER_ID_SPECIAL_SERVICE": "Numéro présenté surtaxé ou à coût partagé",
     "CALLER_ID_NOT_OWNED": "Numéro présenté non enregistré par le client",
     "CALLER_ID_NOT_IN_CAMPAIGN": "Numéro présenté hors campagne",
+    "CALLER_ID_NOT_VERIFIED": "Numéro présenté non vérifié par l'opérateur",
     "CALLER_ID_MOBILE_AUTOMATED": "Numéro mobile présenté pour des appels automatisés",
     "CALLER_ID_MOBILE_SHARED": "Numéro mobile partagé",
     "CALLER_ID_MOBILE_VOLUME": "Volume quotidien d'un numéro mobile dépassé",
@@ -390,18 +392,29 @@ def _empty(text: str = "Aucune tentative sur la période.") -> Table:
 # --- charts --------------------------------------------------------------------------------------
 
 
-def _nice_axis(maximum: float, ticks: int = 5) -> tuple[float, float]:
-    """(valueMax, valueStep) with a 1-2-5 step and at least ``maximum``."""
+def _nice_axis(maximum: float, ticks: int = 5, unit: float = 1.0) -> tuple[float, float]:
+    """(valueMax, valueStep): a 1-2-2.5-5 step, a whole multiple of ``unit`` (1 for counts,
+    0.01 for euros: a €0.02 week gets ticks 0,00 · 0,01 · 0,02 €, not 0 € · 1 €), and a top
+    at least ``maximum``."""
     if maximum <= 0:
-        return 1.0, 1.0
+        return unit * ticks if unit < 1 else 1.0, unit if unit < 1 else 1.0
     raw = maximum / ticks
-    magnitude = 10 ** len(str(int(raw))) / 10 if raw >= 1 else 1.0
-    step = next((m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw),
-                10 * magnitude)
-    if maximum < 5:  # small counts: whole units
-        step = 1.0
-    top = step * -(-maximum // step)
-    return float(top), float(step)
+    magnitude = 10.0 ** math.floor(math.log10(raw))
+    cents = round(1 / unit)  # steps are compared in units, as integers: no float drift
+    step_units = next(
+        (n for n in (round(m * magnitude * cents, 6) for m in (1, 2, 2.5, 5, 10))
+         if n >= raw * cents - 1e-9 and float(n).is_integer() and n >= 1),
+        max(1, math.ceil(raw * cents)))
+    step = int(step_units) / cents
+    top = step * math.ceil(round(maximum / step, 9))
+    return float(round(top, 6)), float(step)
+
+
+def _eur_tick(value: float, step: float) -> str:
+    """An axis label in euros: cents when the step has cents (``0,02 €``), else whole euros
+    (``1 500 €``)."""
+    amount = round(value, 2)
+    return fr_eur(f"{amount:.2f}") if step < 1 else fr_eur(f"{amount:.2f}").replace(",00", "")
 
 
 def _legend(x: float, y: float, pairs: list[tuple[colors.Color, str]]) -> Legend:
@@ -459,9 +472,9 @@ def _stacked_bars(title: str, labels: list[str], series: list[tuple[str, colors.
     chart.barSpacing = 0
     chart.groupSpacing = 1 if n > 60 else 3 if n > 20 else 6
     totals = [sum(v) for v in zip(*chart.data, strict=True)] if chart.data else [0]
-    top, step = _nice_axis(max(totals, default=0))
+    top, step = _nice_axis(max(totals, default=0), unit=0.01 if money else 1.0)
     axis = _value_axis(chart.valueAxis, top, step)
-    axis.labelTextFormat = (lambda v: fr_eur(v).replace(",00", "")) if money else (
+    axis.labelTextFormat = (lambda v: _eur_tick(v, step)) if money else (
         lambda v: fr_int(v) if float(v).is_integer() else f"{v:.1f}".replace(".", ","))
     chart.bars.strokeColor = None
     for i, (_, color, _) in enumerate(series):
@@ -611,8 +624,10 @@ class _Report:
     def seal_block(self) -> Flowable:
         seal = self.seal
         if not seal:
-            return _key_values([("Sceau du registre", "non disponible")],
-                               (45 * mm, BODY_W - 45 * mm))
+            return _key_values([
+                ("Sceau du registre", "aucun pour l'instant : rien n'a encore été scellé"),
+                ("Pourquoi", Paragraph(escape(_no_seal_yet()), STYLES["cell"])),
+            ], (45 * mm, BODY_W - 45 * mm))
         rows: list[tuple[str, Any]] = []
         if seal.get("error"):
             rows.append(("Sceau du registre", f"non disponible ({seal['error']})"))
@@ -660,6 +675,12 @@ class _Report:
         for code, amount in (s.get("penalties_by_code") or {}).items():
             rows.append([T(f"dont {REASONS_FR.get(code, code)} ({code})", "cell_in"),
                          fr_eur(amount), ""])
+        breaches = s.get("dialled_despite_deny")
+        if breaches is not None:
+            # rules-fr.md §7: denied, then reported dialled — a breach of the operator's terms
+            rows.append([T("Appels composés malgré un refus de la passerelle (manquement ; "
+                           f"sur {fr_int(denied)} tentatives refusées)"), fr_int(breaches),
+                         _share(int(breaches), denied)])
         short = s.get("short_calls")
         if isinstance(short, Mapping):
             under = (f"de moins de {fr_int(short['under_s'])} s, "
@@ -902,6 +923,33 @@ class _Report:
             *self.breakdown(6, "Par numéro présenté", "by_caller_id", "Numéro présenté", _caller),
             *self.rulesets(), *self.method(),
         ]
+
+
+def _fr_duration(seconds: float) -> str:
+    """300 → ``5 min``, 90 → ``90 s``, 7200 → ``2 h``."""
+    s = round(seconds)
+    if s and s % 3600 == 0:
+        return f"{s // 3600} h"
+    if s and s % 60 == 0:
+        return f"{s // 60} min"
+    return f"{s} s"
+
+
+def _no_seal_yet() -> str:
+    """Why the cover shows no seal: the sealer's schedule, read from the settings."""
+    from app.config import get_settings
+
+    settings = get_settings()
+    command = f"«{NBSP}gateway audit seal{NBSP}»"
+    grace = f"{_fr_duration(settings.seal_grace_s)} (GATEWAY_SEAL_GRACE_S)"
+    if not settings.seal_interval_s:
+        return ("Le serveur ne scelle pas de lui-même (GATEWAY_SEAL_INTERVAL_S = 0) : le "
+                f"registre est scellé par la commande {command}, chaque tentative une fois "
+                f"âgée de {grace}. Générez à nouveau le rapport après le premier scellement.")
+    return (f"Le serveur scelle le registre toutes les {_fr_duration(settings.seal_interval_s)}"
+            f" (GATEWAY_SEAL_INTERVAL_S), chaque tentative une fois âgée de {grace} ; on peut "
+            f"aussi sceller aussitôt avec la commande {command}. Générez à nouveau le rapport "
+            "après le premier scellement pour y lire le sceau.")
 
 
 def _bloctel(bloctel: Mapping[str, Any]) -> list[Flowable]:

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from app.clock import RANGE
 from app.errors import Unprocessable
 from app.reports import service
 from app.reports.schemas import Summary
@@ -13,8 +14,10 @@ from app.tenancy.auth import Compliance
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
-FROM = Query(default=None, alias="from", description="Date (Paris day) or ISO 8601 instant.")
-TO = Query(default=None, description="Date (inclusive Paris day) or ISO instant (exclusive).")
+FROM = Query(default=None, alias="from",
+              description=f"Date (Paris day) or ISO 8601 instant, {RANGE}.")
+TO = Query(default=None,
+            description=f"Date (inclusive Paris day) or ISO instant (exclusive), {RANGE}.")
 CAMPAIGN = Query(default=None, max_length=100, description="Campaign id.")
 CALLER_ID = Query(default=None, max_length=200,
                   description="Presented number (national form or E.164).")

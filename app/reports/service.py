@@ -20,6 +20,9 @@ Readings chosen (documented in README.md, "Reports"):
   gateway reads as unassigned (404, 410, 484, 604, as ``app.calls.service`` does) — over the
   *dialled* attempts: those with an outcome other than ``not_dialed`` (an attempt without an
   outcome is not known to have been dialled). A share is ``null`` when its denominator is 0.
+* ``dialled_despite_deny`` (total, and per campaign in ``by_campaign``): attempts the gateway
+  denied that were reported dialled anyway — an outcome other than ``not_dialed``
+  (rules-fr.md §7: a breach of the operator's terms).
 * ``consent_coverage``: the attempt row records the decision, not which exception let a consumer
   call through, so it is derived from the registries as the rules read them
   (``rules_fr.rules``): among allowed attempts of commercial consumer campaigns, ``consent``
@@ -41,7 +44,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,13 +64,14 @@ from app import clock
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.campaigns.models import Campaign
-from app.clock import parse_instant
+from app.clock import parse_bound
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
 from app.registries.models import Consent, Contract
 from app.reports import export
 from app.reports.export import Filters
+from app.schemas import control_character, storable
 from bloctel.models import BloctelVersion
 from rules_fr import data as rules_data
 from rules_fr.numbering import classify
@@ -79,29 +83,12 @@ _a = Attempt.__table__
 _p = PenaltyLine.__table__
 
 
-def parse_bound(value: str | None, *, end: bool, name: str | None = None) -> datetime | None:
-    """An ISO instant with offset, or a date (Paris day: start, or the end of that day);
-    ``name`` (the query parameter) prefixes the 422's message."""
-    if value is None or value == "":
-        return None
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value) + timedelta(days=1 if end else 0)
-            return datetime.combine(day, time.min, PARIS).astimezone(UTC)
-        return parse_instant(value).astimezone(UTC)
-    except (ValueError, OverflowError) as exc:  # InstantError included
-        where = f"{name}: " if name else ""
-        raise Unprocessable(
-            f"{where}not a date (YYYY-MM-DD) or an ISO 8601 instant with offset: {value!r}"
-        ) from exc
-
-
 def _text(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     if value == "" or value != value.strip():
         raise Unprocessable(f"{name}: empty, or with leading or trailing spaces: {value!r}")
-    if any(ord(ch) < 32 or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+    if control_character(value) is not None or not storable(value):
         raise Unprocessable(f"{name}: control characters are not allowed: {value!r}")
     return value
 
@@ -300,14 +287,17 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
     by_day: dict[str, dict[str, int]] = defaultdict(_split)
     by_hour = {f"{h:02d}": _split() for h in range(24)}
     by_reason: Counter[str] = Counter()
+    breaches: Counter[str] = Counter()
     total = allowed = 0
     with engine.connect() as conn:
-        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count()),
+        breach = func.coalesce(func.sum(case((c.dialled_despite_deny.is_(True), 1), else_=0)), 0)
+        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count(), breach),
                    tenant_id, f).group_by(hour, c.campaign_id, c.caller_id, c.decision)
-        for h, campaign, caller, decision, n in conn.execute(q):
+        for h, campaign, caller, decision, n, n_breach in conn.execute(q):
             paris = _paris(h)
             total += n
             allowed += n if decision == "allow" else 0
+            breaches[campaign] += int(n_breach)
             _add(by_campaign[campaign], decision, n)
             _add(by_caller[caller or "(none)"], decision, n)
             _add(by_day[paris.date().isoformat()], decision, n)
@@ -371,9 +361,11 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
         "penalties_by_code": {k: format_eur(v) for k, v in sorted(by_code.items())},
         "penalties_by_week": {k: format_eur(v) for k, v in sorted(by_week.items())},
         "by_reason": dict(by_reason.most_common()),
+        "dialled_despite_deny": sum(breaches.values()),
         "by_campaign": {
             k: (by_campaign[k] if k in by_campaign else _split())
-            | {"penalty_eur": format_eur(campaign_pen.get(k, 0))}
+            | {"penalty_eur": format_eur(campaign_pen.get(k, 0)),
+               "dialled_despite_deny": breaches.get(k, 0)}
             for k in campaigns
         },
         "by_caller_id": dict(sorted(by_caller.items())),

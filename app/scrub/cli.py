@@ -96,7 +96,7 @@ def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: s
             raise _Failed(f"no tenant {tenant_id!r}", error="not_found")
         p = Principal(key_id="cli", role="admin", tenant_id=row.id,
                       tenant_suspended=row.status == "suspended",
-                      policy=policy_from_json(row.policy))
+                      policy=policy_from_json(row.policy, row.sanctions))
     return Scrub(p, campaign, caller_id=caller_id, agent_id=agent_id)
 
 

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from app import clock
 from app.calls.facts import NO_FACTS, batch_facts
 from app.calls.service import _MOBILE_CLI_COUNT, LOOKBACK, PARIS
-from app.campaigns.service import caller_registration, campaign_facts
+from app.campaigns.service import caller_registration, campaign_facts, verification_required
 from app.db import get_engine
 from app.errors import NotFound
 from app.scrub.numbers import Normaliser, save_templates
@@ -117,6 +117,7 @@ class Scrub:
         call = CallFacts(
             at=self.at, campaign=self.campaign, callee=info, caller=self.caller,
             caller_registration=self.registration, agent_id=self.agent_id,
+            caller_id_verification_required=verification_required(),
             tenant_suspended=self.p.tenant_suspended, policy=self.p.policy,
             **extra, **self._mobile,
         )

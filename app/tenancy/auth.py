@@ -4,21 +4,30 @@ Keys are 256-bit random secrets shown once; only their SHA-256 is stored (a fast
 right tool for high-entropy secrets: there is nothing to brute-force). A key resolves to a
 ``Principal``; the resolution is cached per worker for ``GATEWAY_CACHE_TTL_S``. Each resolved
 key then spends a token of its rate-limit bucket (``app.tenancy.ratelimit``; 429 when empty).
+
+A revoked key (``revoked_at`` set) no longer loads: 401 at once on the worker that revoked it,
+on every other worker and replica within ``GATEWAY_CACHE_TTL_S``. A key's ``last_used_at`` is
+written when a worker loads it from the database, never on the request path: see
+``LAST_USED_PRECISION_S``.
 """
 
 
 import asyncio
 import hashlib
+import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 
 from app.cache import cache
+from app.clock import now
 from app.db import session_scope
 from app.errors import Forbidden, Unauthorized
 from app.tenancy.models import ApiKey, Tenant
@@ -56,6 +65,27 @@ def hash_key(key: str) -> str:
 _principals = cache()
 
 
+#: ``last_used_at`` is written when a worker loads the key from the database (a cache miss: at
+#: most once per ``GATEWAY_CACHE_TTL_S`` per worker), by a background thread so that no request
+#: waits on a write, and only when the stored time is older than this: it is the key's last use
+#: to within this many seconds (plus the cache TTL).
+LAST_USED_PRECISION_S = 60.0
+
+log = logging.getLogger("gateway.auth")
+_touches = ThreadPoolExecutor(max_workers=1, thread_name_prefix="key-last-used")
+
+
+def _touch(key_id: str, at: datetime) -> None:
+    try:
+        with session_scope(write=True) as s:
+            s.execute(update(ApiKey)
+                      .where(ApiKey.id == key_id,
+                             or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < at))
+                      .values(last_used_at=at))
+    except Exception:  # best effort: a lost "last used" must never fail a request
+        log.warning("could not record the last use of key %s", key_id, exc_info=True)
+
+
 def _load(key_hash: str) -> Principal | None:
     with session_scope() as s:
         row = s.execute(
@@ -66,12 +96,18 @@ def _load(key_hash: str) -> Principal | None:
         if row is None:
             return None
         key, tenant = row
+        at = now()
+        if key.last_used_at is None or (
+            (at - key.last_used_at).total_seconds() >= LAST_USED_PRECISION_S
+        ):
+            _touches.submit(_touch, key.id, at)
         return Principal(
             key_id=key.id,
             role=key.role,
             tenant_id=key.tenant_id,
             tenant_suspended=tenant is not None and tenant.status == "suspended",
-            policy=policy_from_json(tenant.policy if tenant else None),
+            policy=policy_from_json(tenant.policy if tenant else None,
+                                    tenant.sanctions if tenant else None),
         )
 
 

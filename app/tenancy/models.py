@@ -21,6 +21,9 @@ class Tenant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     suspended_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    # the operator's sanctions for this tenant (tariff, monitor floors), over the platform's;
+    # the tenant cannot write them. See app.tenancy.sanctions
+    sanctions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ApiKey(Base):
@@ -35,3 +38,7 @@ class ApiKey(Base):
     prefix: Mapped[str] = mapped_column(String(16))  # first characters, to recognise a key
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    label: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # set when a worker loads the key from the database (not on every request): see
+    # app.tenancy.auth.LAST_USED_PRECISION_S
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

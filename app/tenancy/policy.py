@@ -1,4 +1,6 @@
-"""Per-tenant policy: overrides of ``rules_fr.model.Policy``'s defaults, stored as JSON."""
+"""Per-tenant policy: overrides of ``rules_fr.model.Policy``'s defaults, stored as JSON, under
+the operator's sanctions (``app.tenancy.sanctions``: penalties and monitors the tenant may
+tighten, never loosen)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from pydantic import Field, field_validator
 from app.schemas import ApiModel
 from rules_fr.model import Policy
 
-DEFAULT = Policy()
+DEFAULT = Policy()  # rules-fr.md's defaults (the tariff: app.tenancy.sanctions)
 
 
 class PolicyIn(ApiModel):
@@ -21,8 +23,11 @@ class PolicyIn(ApiModel):
     local_holidays: bool | None = None
     bloctel_after_opt_in: Literal["notice", "block"] | None = None
     mobile_daily_cap: int | None = Field(default=None, ge=1, le=100_000)
-    denied_attempt_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000)
-    unassigned_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000)
+    #: at least the operator's tariff (403 below it); whole cents (422 for "0.005")
+    denied_attempt_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000,
+                                                       decimal_places=2)
+    unassigned_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000,
+                                                   decimal_places=2)
     unassigned_quarantine_days: int | None = Field(default=None, ge=1, le=3650)
     #: not a rule: how long ``gateway audit purge`` keeps this tenant's attempts
     #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
@@ -44,9 +49,13 @@ class PolicyIn(ApiModel):
             raise ValueError(str(exc)) from exc
 
 
-def policy_from_json(data: dict[str, Any] | None) -> Policy:
-    if not data:
-        return DEFAULT
+def policy_from_json(data: dict[str, Any] | None,
+                     sanctions: dict[str, Any] | None = None) -> Policy:
+    """The rules' policy for a tenant: its overrides (``data``), each penalty at least the
+    operator's amount (``sanctions``: ``tenants.sanctions``; ``None``: the platform's)."""
+    from app.tenancy.sanctions import amounts_in_force
+
+    data = data or {}
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(Policy):
         if f.name in data and data[f.name] is not None:
@@ -54,12 +63,17 @@ def policy_from_json(data: dict[str, Any] | None) -> Policy:
             if isinstance(f.default, Decimal):
                 value = Decimal(str(value))
             kwargs[f.name] = value
+    kwargs |= amounts_in_force(data, sanctions)
     return Policy(**kwargs)
 
 
-def policy_to_json(policy: Policy, stored: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The rules' policy in force, and the tenant's ledger retention (``stored``: its JSON)."""
+def policy_to_json(policy: Policy, stored: dict[str, Any] | None = None,
+                   sanctions: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The rules' policy in force, the tenant's ledger retention (``stored``: its JSON), its
+    monitors in force and what the operator set (``operator``: the tariff and floors)."""
     from app.config import get_settings
+    from app.monitors.policy import effective, floors
+    from app.tenancy.sanctions import tariff
 
     out: dict[str, Any] = {}
     for f in dataclasses.fields(Policy):
@@ -67,11 +81,13 @@ def policy_to_json(policy: Policy, stored: dict[str, Any] | None = None) -> dict
         out[f.name] = str(value) if isinstance(value, Decimal) else value
     out["ledger_retention_days"] = ((stored or {}).get("ledger_retention_days")
                                     or get_settings().retention_days)
-    from app.monitors.policy import effective
-
     out["monitors"] = {name: {"threshold": m.threshold, "action": m.action,
                               "min_events": m.min_events, "window_s": m.window_s}
-                       for name, m in effective(stored).items()}
+                       for name, m in effective(stored, sanctions).items()}
+    out["operator"] = {
+        "tariff": {k: str(v) for k, v in tariff(sanctions).items()},
+        "monitors": {name: dataclasses.asdict(f) for name, f in floors(sanctions).items()},
+    }
     return out
 
 

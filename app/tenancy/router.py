@@ -2,15 +2,28 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from app.db import session_scope
-from app.errors import NotFound
+from app.errors import Forbidden, NotFound
+from app.monitors.policy import Weakened, check_floors, floors
 from app.tenancy import service
 from app.tenancy.auth import Admin, Operator, Principal, authenticate, invalidate_principals
-from app.tenancy.models import Tenant
+from app.tenancy.models import ApiKey, Tenant
 from app.tenancy.policy import PolicyIn, merge, policy_from_json, policy_to_json
-from app.tenancy.schemas import KeyIn, KeyOut, SuspendIn, TenantIn, TenantOut
+from app.tenancy.sanctions import TARIFF_FIELDS, tariff
+from app.tenancy.schemas import (
+    KeyIn,
+    KeyInfo,
+    KeyOut,
+    OperatorSanctions,
+    PolicyOut,
+    SanctionsIn,
+    SanctionsOut,
+    SuspendIn,
+    TenantIn,
+    TenantOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["tenancy"])
 
@@ -31,19 +44,80 @@ def list_tenants(_: Operator) -> list[TenantOut]:
         return [_out(t) for t in service.list_tenants(s)]
 
 
-@router.post("/tenants/{tenant_id}/keys", status_code=201, response_model=KeyOut)
-def create_key(
-    tenant_id: str, body: KeyIn, principal: Annotated[Principal, Depends(authenticate)]
-) -> KeyOut:
+def _key_info(k: ApiKey) -> KeyInfo:
+    return KeyInfo(id=k.id, role=k.role, tenant=k.tenant_id, label=k.label, prefix=k.prefix,
+                   created_at=k.created_at, last_used_at=k.last_used_at,
+                   revoked_at=k.revoked_at)
+
+
+def _new_key(row: ApiKey, key: str) -> KeyOut:
+    return KeyOut(id=row.id, key=key, role=row.role, tenant=row.tenant_id, label=row.label)
+
+
+def _for_tenant(principal: Principal, tenant_id: str) -> None:
+    """The operator, or this tenant's admin; anyone else: as if the tenant did not exist."""
     allowed = principal.role == "operator" or (
         principal.role == "admin" and principal.tenant_id == tenant_id
     )
     if not allowed:
-        # another tenant's object: answer as if it did not exist
         raise NotFound(f"no tenant {tenant_id}")
+
+
+Caller = Annotated[Principal, Depends(authenticate)]
+ActiveOnly = Annotated[bool, Query(alias="active", description="Only keys not revoked.")]
+
+
+@router.post("/tenants/{tenant_id}/keys", status_code=201, response_model=KeyOut)
+def create_key(tenant_id: str, body: KeyIn, principal: Caller) -> KeyOut:
+    _for_tenant(principal, tenant_id)
     with session_scope(write=True) as s:
-        row, key = service.create_key(s, body.role, tenant_id)
-        return KeyOut(id=row.id, key=key, role=row.role, tenant=row.tenant_id)
+        return _new_key(*service.create_key(s, body.role, tenant_id, body.label))
+
+
+@router.get("/tenants/{tenant_id}/keys", response_model=list[KeyInfo])
+def list_keys(tenant_id: str, principal: Caller, active: ActiveOnly = False) -> list[KeyInfo]:
+    """The tenant's keys, revoked ones included (unless ``active=true``); never a secret."""
+    _for_tenant(principal, tenant_id)
+    with session_scope() as s:
+        return [_key_info(k) for k in service.list_keys(s, tenant_id, active_only=active)]
+
+
+@router.delete("/tenants/{tenant_id}/keys/{key_id}", response_model=KeyInfo)
+def revoke_key(tenant_id: str, key_id: str, principal: Caller) -> KeyInfo:
+    """Revoke one of the tenant's keys: 401 at once on this worker, on every worker within
+    ``GATEWAY_CACHE_TTL_S``. Revoking a revoked key changes nothing."""
+    _for_tenant(principal, tenant_id)
+    with session_scope(write=True) as s:
+        return _key_info(service.revoke_key(s, service.get_key(s, key_id, tenant_id)))
+
+
+@router.post("/tenants/{tenant_id}/keys/{key_id}/rotate", status_code=201,
+             response_model=KeyOut)
+def rotate_key(tenant_id: str, key_id: str, principal: Caller) -> KeyOut:
+    """A new key (shown once) with the same role and label; the old one revoked."""
+    _for_tenant(principal, tenant_id)
+    with session_scope(write=True) as s:
+        return _new_key(*service.rotate_key(s, service.get_key(s, key_id, tenant_id)))
+
+
+@router.get("/keys", response_model=list[KeyInfo])
+def list_operator_keys(_: Operator, active: ActiveOnly = False) -> list[KeyInfo]:
+    """The operator's own keys (no tenant); a tenant's: ``/v1/tenants/{id}/keys``."""
+    with session_scope() as s:
+        return [_key_info(k) for k in service.list_keys(s, None, active_only=active)]
+
+
+@router.delete("/keys/{key_id}", response_model=KeyInfo)
+def revoke_any_key(key_id: str, _: Operator) -> KeyInfo:
+    """Revoke any key by its id, the operator's own or a tenant's (operator)."""
+    with session_scope(write=True) as s:
+        return _key_info(service.revoke_key(s, service.get_key(s, key_id, any_tenant=True)))
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201, response_model=KeyOut)
+def rotate_any_key(key_id: str, _: Operator) -> KeyOut:
+    with session_scope(write=True) as s:
+        return _new_key(*service.rotate_key(s, service.get_key(s, key_id, any_tenant=True)))
 
 
 @router.post("/tenants/{tenant_id}/suspend", response_model=TenantOut)
@@ -58,19 +132,78 @@ def reactivate(tenant_id: str, _: Operator) -> TenantOut:
         return _out(service.set_status(s, tenant_id, "active"))
 
 
-@router.get("/policy")
-def get_policy(principal: Admin) -> dict[str, Any]:
-    """The tenant's policy in force (defaults from rules-fr.md, with its overrides)."""
+def _operator_sanctions(sanctions: dict[str, Any] | None) -> OperatorSanctions:
+    return OperatorSanctions.model_validate(policy_to_json(policy_from_json(None, sanctions),
+                                                           None, sanctions)["operator"])
+
+
+def _sanctions_out(t: Tenant) -> SanctionsOut:
+    own = t.sanctions or {}
+    return SanctionsOut(tenant_id=t.id, tariff=own.get("tariff") or {},
+                        monitors=own.get("monitors") or {},
+                        in_force=_operator_sanctions(t.sanctions))
+
+
+@router.get("/tenants/{tenant_id}/sanctions", response_model=SanctionsOut)
+def get_sanctions(tenant_id: str, _: Operator) -> SanctionsOut:
+    """The operator's tariff and monitor floors for this tenant: those set for it, and those
+    in force (with the platform's where none is set)."""
     with session_scope() as s:
-        stored = service.get_tenant(s, principal.tenant_id or "").policy
-    return policy_to_json(principal.policy, stored)
+        return _sanctions_out(service.get_tenant(s, tenant_id))
 
 
-@router.patch("/policy")
+@router.put("/tenants/{tenant_id}/sanctions", response_model=SanctionsOut)
+def put_sanctions(tenant_id: str, body: SanctionsIn, _: Operator) -> SanctionsOut:
+    """Set this tenant's tariff and monitor floors (replacing those set before; a null or
+    absent value: the platform's). Penalties already written keep their amount."""
+    stored: dict[str, Any] = {}
+    own_tariff = {k: str(v) for k, v in body.tariff.model_dump().items() if v is not None}
+    if own_tariff:
+        stored["tariff"] = own_tariff
+    own_floors = {name: {k: v for k, v in f.model_dump().items() if v is not None}
+                  for name, f in body.monitors.items()}
+    own_floors = {name: f for name, f in own_floors.items() if f}
+    if own_floors:
+        stored["monitors"] = own_floors
+    with session_scope(write=True) as s:
+        return _sanctions_out(service.set_sanctions(s, tenant_id, stored))
+
+
+@router.get("/policy", response_model=PolicyOut)
+def get_policy(principal: Admin) -> dict[str, Any]:
+    """The tenant's policy in force (defaults from rules-fr.md, with its overrides, under the
+    operator's sanctions: ``operator``)."""
+    with session_scope() as s:
+        tenant = service.get_tenant(s, principal.tenant_id or "")
+        return policy_to_json(policy_from_json(tenant.policy, tenant.sanctions), tenant.policy,
+                              tenant.sanctions)
+
+
+def _not_weaker(body: PolicyIn, sanctions: dict[str, Any] | None) -> None:
+    """A tenant may raise a penalty or tighten a monitor, never go below the operator: 403
+    naming the field and the operator's value."""
+    amounts = tariff(sanctions)
+    for field in TARIFF_FIELDS:
+        value = getattr(body, field)
+        if value is not None and value < amounts[field]:
+            raise Forbidden(f"{field}: {value} is below the operator's tariff "
+                            f"{amounts[field]}", extra={"field": field,
+                                                        "operator_value": str(amounts[field])})
+    try:
+        check_floors(body.monitors or {}, floors(sanctions))
+    except Weakened as exc:
+        raise Forbidden(f"{exc} (the operator's sanction)",
+                        extra={"field": exc.field, "operator_value": exc.operator_value}
+                        ) from exc
+
+
+@router.patch("/policy", response_model=PolicyOut)
 def update_policy(body: PolicyIn, principal: Admin) -> dict[str, Any]:
     with session_scope(write=True) as s:
         tenant = service.get_tenant(s, principal.tenant_id or "")
+        _not_weaker(body, tenant.sanctions)
         tenant.policy = merge(tenant.policy, body)
-        result = policy_to_json(policy_from_json(tenant.policy), tenant.policy)
+        result = policy_to_json(policy_from_json(tenant.policy, tenant.sanctions),
+                                tenant.policy, tenant.sanctions)
     invalidate_principals()
     return result

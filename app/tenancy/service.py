@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import now
-from app.errors import NotFound, Unprocessable
+from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
 from app.tenancy.auth import ROLES, invalidate_principals, new_key
 from app.tenancy.models import ApiKey, Tenant
@@ -27,7 +29,8 @@ def get_tenant(s: Session, tenant_id: str) -> Tenant:
     return tenant
 
 
-def create_key(s: Session, role: str, tenant_id: str | None) -> tuple[ApiKey, str]:
+def create_key(s: Session, role: str, tenant_id: str | None,
+               label: str | None = None) -> tuple[ApiKey, str]:
     if role not in ROLES:
         raise Unprocessable(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     if (role == "operator") != (tenant_id is None):
@@ -37,7 +40,7 @@ def create_key(s: Session, role: str, tenant_id: str | None) -> tuple[ApiKey, st
     key, key_hash = new_key()
     row = ApiKey(
         id=new_id("key"), tenant_id=tenant_id, role=role, key_hash=key_hash, prefix=key[:10],
-        created_at=now(),
+        created_at=now(), label=label,
     )
     s.add(row)
     s.flush()
@@ -56,3 +59,84 @@ def set_status(s: Session, tenant_id: str, status: str, reason: str | None = Non
 
 def list_tenants(s: Session) -> list[Tenant]:
     return list(s.scalars(select(Tenant).order_by(Tenant.created_at)))
+
+
+# --------------------------------------------------------------------------- keys
+#
+# A key belongs to one tenant, or to the platform (operator keys: tenant null). ``tenant_id``
+# below scopes a look-up: a key of another tenant — or an operator key, looked up under a
+# tenant — is "not found", so a tenant's admin can neither see nor revoke the operator's keys.
+
+_OPERATOR = object()  # the scope of the operator's own keys (tenant null)
+
+
+def list_keys(s: Session, tenant_id: str | None, *, every_tenant: bool = False,
+              active_only: bool = False) -> list[ApiKey]:
+    """A tenant's keys (``tenant_id``), the operator's (``None``), or all (``every_tenant``)."""
+    q = select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)
+    if not every_tenant:
+        if tenant_id is None:
+            q = q.where(ApiKey.tenant_id.is_(None))
+        else:
+            get_tenant(s, tenant_id)
+            q = q.where(ApiKey.tenant_id == tenant_id)
+    if active_only:
+        q = q.where(ApiKey.revoked_at.is_(None))
+    return list(s.scalars(q))
+
+
+def get_key(s: Session, key_id: str, tenant_id: str | None | object = _OPERATOR,
+            *, any_tenant: bool = False) -> ApiKey:
+    """The key ``key_id`` within the scope: a tenant's id, ``None`` (the operator's keys) or
+    ``any_tenant``; otherwise 404."""
+    row = s.get(ApiKey, key_id)
+    scope = None if tenant_id is _OPERATOR else tenant_id
+    if row is None or (not any_tenant and row.tenant_id != scope):
+        raise NotFound(f"no key {key_id}")
+    return row
+
+
+def revoke_key(s: Session, row: ApiKey) -> ApiKey:
+    """Revoke a key (again: nothing changes). Effective at once in this process, within the
+    cache TTL everywhere else."""
+    if row.revoked_at is None:
+        row.revoked_at = now()
+        s.flush()
+    invalidate_principals()
+    return row
+
+
+def rotate_key(s: Session, row: ApiKey) -> tuple[ApiKey, str]:
+    """A new key with the same tenant, role and label; the old one revoked."""
+    if row.revoked_at is not None:
+        raise Conflict(f"key {row.id} is revoked: create a new one instead")
+    new_row, key = create_key(s, row.role, row.tenant_id, row.label)
+    revoke_key(s, row)
+    return new_row, key
+
+
+def revoke_labelled(s: Session, tenant_id: str | None, role: str | None, label: str) -> int:
+    """Revoke every active key with this label (of this tenant, or the operator's): the demo
+    seed's earlier keys."""
+    q = select(ApiKey).where(ApiKey.label == label, ApiKey.revoked_at.is_(None))
+    q = q.where(ApiKey.tenant_id.is_(None) if tenant_id is None
+                else ApiKey.tenant_id == tenant_id)
+    if role is not None:
+        q = q.where(ApiKey.role == role)
+    rows = list(s.scalars(q))
+    for row in rows:
+        row.revoked_at = now()
+    s.flush()
+    invalidate_principals()
+    return len(rows)
+
+
+# --------------------------------------------------------------------------- sanctions
+
+
+def set_sanctions(s: Session, tenant_id: str, sanctions: dict[str, Any] | None) -> Tenant:
+    tenant = get_tenant(s, tenant_id)
+    tenant.sanctions = sanctions or None
+    s.flush()
+    invalidate_principals()
+    return tenant

@@ -9,8 +9,13 @@ step through the back-off on a fixed clock.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 import re
+import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,11 +24,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from app import db as app_db
-from app.alerts.delivery import backoff_s, deliver_due
+from app.alerts import targets
+from app.alerts.delivery import backoff_s, deliver_due, new_client
 from app.alerts.models import Alert, WebhookDelivery
 from app.alerts.service import raise_alert
 from app.config import get_settings
@@ -49,7 +58,8 @@ class Receiver:
     """A real HTTP server on 127.0.0.1 recording every POST; it answers the statuses of
     ``plan`` in turn (then ``then``), after ``delay_s``."""
 
-    def __init__(self, plan: list[int] | None = None, then: int = 200, delay_s: float = 0.0):
+    def __init__(self, plan: list[int] | None = None, then: int = 200, delay_s: float = 0.0,
+                 location: str | None = None):
         self.plan, self.then, self.delay_s = list(plan or []), then, delay_s
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -66,6 +76,8 @@ class Receiver:
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 self.send_response(status)
+                if location is not None:
+                    self.send_header("Location", location)
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -91,11 +103,41 @@ class Receiver:
             return [r["headers"]["x-gateway-delivery"] for r in self.requests]
 
 
+LOCAL = "127.0.0.1"  # the operator's allow-list in these tests: the local receivers
+PUBLIC = "1.2.3.4"  # a public address the fake resolver gives the tests' example names
+
+
 @pytest.fixture(autouse=True)
 def no_deliverer_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The tests drive ``deliver_due`` themselves (before ``client`` starts the app)."""
+    """The tests drive ``deliver_due`` themselves (before ``client`` starts the app), and
+    the operator allows the local receivers (``GATEWAY_WEBHOOK_ALLOW``)."""
     monkeypatch.setenv("GATEWAY_WEBHOOK_POLL_S", "0")
+    allow(monkeypatch, LOCAL)
+
+
+def allow(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("GATEWAY_WEBHOOK_ALLOW", value)
     get_settings.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[str]]:
+    """The resolver the gateway uses (``targets.resolve``), with names of the tests' own
+    (edit the dict to re-point one); other names go to the system's resolver."""
+    table: dict[str, list[str]] = {
+        "soc.example.fr": [PUBLIC], "a.fr": [PUBLIC], "public-host.example": [PUBLIC],
+        "mixed.example": [PUBLIC, "10.0.0.7"], "intranet.example": ["192.168.1.10"],
+        "metadata.example": ["169.254.169.254"],
+    }
+    real = targets.resolve
+
+    def fake(host: str, port: int) -> list[Any]:
+        if host in table:
+            return [ipaddress.ip_address(a) for a in table[host]]
+        return real(host, port)
+
+    monkeypatch.setattr(targets, "resolve", fake)
+    return table
 
 
 @pytest.fixture
@@ -106,8 +148,6 @@ def receiver() -> Iterator[Receiver]:
 
 def closed_port_url() -> str:
     """A URL nobody listens on (the port is bound then released)."""
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -305,19 +345,26 @@ def test_a_delivery_gives_up_after_max_attempts_and_keeps_the_log(
             log[failing]["last_error"], log[failing]["next_attempt_at"]) == (
         "failed", 3, 500, "HTTP 500", None)
     assert (log[nobody]["state"], log[nobody]["attempts"], log[nobody]["last_status"],
-            log[nobody]["next_attempt_at"]) == ("failed", 3, None, None)
-    assert "ConnectError" in log[nobody]["last_error"]
+            log[nobody]["last_error"], log[nobody]["next_attempt_at"]) == (
+        "failed", 3, None, "delivery failed", None)  # not "connection refused"
     assert all(d["delivered_at"] is None for d in log.values())
 
 
-def test_a_redirect_is_not_followed_and_counts_as_a_failure(tenant: Tenant) -> None:
-    with Receiver(then=301) as moved:
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_to_an_internal_address_is_not_followed_and_counts_as_a_failure(
+    tenant: Tenant, status: int
+) -> None:
+    """An allowed receiver answering "go to <an internal service>": the deliverer does not
+    go, whatever the address (here a second local server that records what reaches it)."""
+    with Receiver() as internal, Receiver(then=status, location=internal.url) as moved:
         add_webhook(tenant, moved.url)
         (queued,) = deliveries(alert(tenant.id)["id"])
         assert deliver_due(now=T0) == 1
+        assert len(moved.requests) == 1
+        assert internal.requests == []
     row = delivery(queued.id)
     assert (row.state, row.last_status, row.last_error) == (
-        "pending", 301, "HTTP 301 (redirects are not followed)")
+        "pending", status, f"HTTP {status} (redirects are not followed)")
 
 
 def test_backoff_doubles_from_one_second_up_to_a_cap_with_jitter_that_only_delays() -> None:
@@ -392,7 +439,7 @@ def test_a_webhook_secret_is_shown_once_and_never_listed(tenant: Tenant) -> None
     assert listed.status_code == 200
     assert listed.json() == [{k: v for k, v in created.items() if k != "secret"}]
     assert created["secret"] not in listed.text
-    second = add_webhook(tenant, "http://localhost:8080/x")
+    second = add_webhook(tenant, "https://a.fr:8443/x")
     assert second["secret"] != created["secret"]
 
 
@@ -591,3 +638,307 @@ def test_unknown_ids_are_404s(tenant: Tenant) -> None:
         key = tenant.compliance if method == "get" else tenant.admin
         r = getattr(tenant.client, method)(path, headers=auth(key))
         assert r.status_code in (404, 422), (path, r.text)  # PostgreSQL refuses NUL: 422
+
+
+# --- where a webhook may send (SSRF) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("https://127.0.0.1/hook", "loopback"),
+    ("https://127.9.9.9:8443/hook", "loopback"),
+    ("https://[::1]/hook", "loopback"),
+    ("https://10.0.0.1/hook", "private"),
+    ("https://172.16.0.1/hook", "private"),
+    ("https://192.168.1.1/hook", "private"),
+    ("https://[fc00::1]/hook", "private"),
+    ("https://169.254.169.254/latest/meta-data/", "link-local"),
+    ("https://[fe80::1]/hook", "link-local"),
+    ("https://100.64.0.1/hook", "shared"),
+    ("https://198.18.0.1/hook", "benchmarking"),
+    ("https://240.0.0.1/hook", "reserved"),
+    ("https://0.0.0.0/hook", "unspecified"),
+    ("https://[::]/hook", "unspecified"),
+    ("https://224.0.0.1/hook", "multicast"),
+    ("https://[ff02::1]/hook", "multicast"),
+    ("https://255.255.255.255/hook", "broadcast"),
+    ("https://[::ffff:127.0.0.1]/hook", "IPv4 address 127.0.0.1"),
+    ("https://[::ffff:169.254.169.254]/hook", "IPv4 address 169.254.169.254"),
+    ("https://[2002:7f00:1::]/hook", "IPv4 address 127.0.0.1"),  # 6to4
+    ("https://2130706433/hook", "public addresses only"),  # 127.0.0.1 as one number
+    ("https://localhost/hook", "public addresses only"),  # the system's resolver: 127.0.0.1
+    ("https://intranet.example/hook", "public addresses only"),  # → 192.168.1.10
+    ("https://metadata.example/hook", "public addresses only"),  # → 169.254.169.254
+    ("https://mixed.example/hook", "public addresses only"),  # one public, one private
+    ("https://no-such-host.invalid/hook", "public addresses only"),
+    ("http://public-host.example/hook", "https://"),
+    ("https://user:pass@public-host.example/hook", "credentials"),
+    ("https://token@public-host.example/hook", "credentials"),
+    ("https://public-host.example/hook#section", "fragment"),
+])
+def test_a_forbidden_webhook_target_is_refused_at_registration(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, url: str, why: str
+) -> None:
+    allow(monkeypatch, "")  # no allow-list: the default
+    r = tenant.post("/v1/webhooks", {"url": url})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "invalid"
+    assert "url" in json.dumps(body["detail"]) or body.get("field") == "url", body
+    assert why in json.dumps(body["detail"]), body
+    assert tenant.client.get("/v1/webhooks", headers=auth(tenant.admin)).json() == []
+
+
+def test_a_name_is_not_answered_with_what_it_resolves_to(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The intranet's names are not the tenant's to map: an internal name and an unknown one
+    are refused with the same words, no address in them."""
+    allow(monkeypatch, "")
+    details = [tenant.post("/v1/webhooks", {"url": f"https://{host}/h"}).json()["detail"]
+               for host in ("intranet.example", "no-such-host.invalid")]
+    assert details[0].replace("intranet.example", "H") == \
+        details[1].replace("no-such-host.invalid", "H")
+    assert "192.168" not in details[0]
+
+
+def test_a_public_https_target_is_accepted_on_any_port(tenant: Tenant) -> None:
+    for url in ("https://public-host.example/hook", "https://public-host.example:8443/h?k=v",
+                "https://1.2.3.4/hook", "https://[2606:4700:4700::1111]/hook"):
+        add_webhook(tenant, url)
+
+
+def test_the_allow_list_lets_local_receivers_through_even_over_http(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, dns: dict[str, list[str]]
+) -> None:
+    dns["hooks.corp.example"] = [LOCAL]
+    dns["a.hooks.corp.example"] = [LOCAL]
+    with Receiver() as local:
+        port = local.server.server_address[1]
+        by_name = [f"http://hooks.corp.example:{port}/n", f"http://a.hooks.corp.example:{port}/w"]
+        for value, url in ((LOCAL, local.url), ("127.0.0.0/8", local.url),
+                           ("hooks.corp.example", by_name[0]),
+                           ("*.hooks.corp.example", by_name[1])):
+            allow(monkeypatch, "")
+            assert tenant.post("/v1/webhooks", {"url": url}).status_code == 422, url
+            allow(monkeypatch, f"10.9.0.0/16, {value}")
+            add_webhook(tenant, url)
+        allow(monkeypatch, f"{LOCAL},hooks.corp.example,*.hooks.corp.example")
+        raised = alert(tenant.id)["id"]
+        assert deliver_due(now=T0) == 4
+        hosts = sorted(r["headers"]["host"] for r in local.requests)
+    # the names were resolved by the gateway (the system knows none of them) and the request
+    # went to the address it checked, the name kept in Host
+    assert hosts == sorted([f"127.0.0.1:{port}"] * 2 + [f"hooks.corp.example:{port}",
+                                                         f"a.hooks.corp.example:{port}"])
+    log = tenant.get(f"/v1/alerts/{raised}").json()["deliveries"]
+    assert {(d["state"], d["last_status"]) for d in log} == {("delivered", 200)}
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "not a host!", "*", "http://x.fr", "1.2.3.4/x"])
+def test_a_malformed_allow_list_stops_the_server_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_WEBHOOK_ALLOW", value)
+    get_settings.cache_clear()
+    with pytest.raises(ValueError, match="GATEWAY_WEBHOOK_ALLOW"):
+        get_settings()
+
+
+_INTERNAL_V4 = ["0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+                "172.16.0.0/12", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
+                "240.0.0.0/4"]
+
+
+@given(st.sampled_from(_INTERNAL_V4), st.integers(min_value=0), st.sampled_from(
+    ["{a}", "[::ffff:{a}]", "[64:ff9b::{a}]", "[2002:{hi:x}:{lo:x}::1]"]))
+@settings(max_examples=300, deadline=None)
+def test_no_form_of_an_internal_ipv4_address_is_ever_a_target(
+    network: str, offset: int, form: str
+) -> None:
+    """Whatever the address inside those networks, written as IPv4, IPv4-mapped IPv6, NAT64
+    or 6to4, the rules refuse it (no allow-list)."""
+    net = ipaddress.ip_network(network)
+    a = net[offset % net.num_addresses]
+    literal = form.format(a=a, hi=int(a) >> 16, lo=int(a) & 0xFFFF)
+    with pytest.raises(targets.Refused):
+        targets.check(f"https://{literal}/hook", allow=targets.AllowList())
+
+
+@given(st.ip_addresses(v=4))
+@settings(max_examples=300, deadline=None)
+def test_an_ipv4_address_and_its_nat64_form_get_the_same_verdict(ip: Any) -> None:
+    nat64 = ipaddress.ip_address(f"64:ff9b::{ip}")
+    assert targets.is_public(ip) == targets.is_public(nat64)
+    assert not targets.is_public(ipaddress.ip_address(f"::ffff:{ip}"))
+
+
+class Listener:
+    """A TCP port on 127.0.0.1 that counts the connections made to it (and closes them)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_a_name_re_pointed_at_loopback_after_registration_is_refused_at_delivery(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, dns: dict[str, list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """DNS rebinding: public when registered, 127.0.0.1 when delivered. Nothing connects,
+    and the tenant's log says only "delivery failed"; the server log says why."""
+    allow(monkeypatch, "")
+    dns["rebind.example"] = [PUBLIC]
+    listener = Listener()
+    try:
+        add_webhook(tenant, f"https://rebind.example:{listener.port}/hook")
+        dns["rebind.example"] = [LOCAL]
+        raised = alert(tenant.id)["id"]
+        with caplog.at_level(logging.WARNING, logger="gateway.alerts"):
+            assert deliver_due(now=T0) == 1
+        time.sleep(0.2)
+        assert listener.accepted == 0
+        (entry,) = tenant.get(f"/v1/alerts/{raised}").json()["deliveries"]
+        assert (entry["state"], entry["attempts"], entry["last_status"], entry["last_error"]) \
+            == ("pending", 1, None, "delivery failed")
+        assert "target refused" in caplog.text and "rebind.example" in caplog.text
+
+        # the control: the same delivery, once the operator allows 127.0.0.1, does connect
+        # there (to the port of the URL) — so the refusal above was the check, not chance
+        allow(monkeypatch, LOCAL)
+        assert deliver_due(now=T0 + timedelta(minutes=1)) == 1
+        deadline = time.monotonic() + 5
+        while listener.accepted == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert listener.accepted >= 1
+    finally:
+        listener.close()
+
+
+def test_the_address_checked_is_the_address_connected_to(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, dns: dict[str, list[str]]
+) -> None:
+    """The name is resolved once per attempt, by the check: a resolver that answers a public
+    address first and loopback afterwards (a rebinding attacker's TTL-0 trick) gets one
+    question per attempt, and the connection goes to the first answer."""
+    allow(monkeypatch, "")
+    calls: list[str] = []
+    answers = iter([[PUBLIC], [PUBLIC]] + [[LOCAL]] * 10)
+
+    def flapping(host: str, port: int) -> list[Any]:
+        calls.append(host)
+        return [ipaddress.ip_address(a) for a in next(answers)]
+
+    monkeypatch.setattr(targets, "resolve", flapping)
+    listener = Listener()
+    connected: list[Any] = []
+    real_connect = socket.create_connection
+
+    def spy(address: Any, *args: Any, **kw: Any) -> Any:
+        connected.append(address)
+        raise ConnectionRefusedError("the test stops here")
+
+    monkeypatch.setattr(socket, "create_connection", spy)
+    try:
+        add_webhook(tenant, f"https://flap.example:{listener.port}/hook")  # 1st answer
+        alert(tenant.id)
+        assert deliver_due(now=T0) == 1  # 2nd answer: public, pinned
+    finally:
+        monkeypatch.setattr(socket, "create_connection", real_connect)
+        listener.close()
+    assert calls == ["flap.example", "flap.example"]
+    assert connected and {a[0] for a in connected} == {PUBLIC}
+    assert listener.accepted == 0
+
+
+def test_closed_ports_timeouts_and_refused_targets_look_the_same_to_the_tenant(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, dns: dict[str, list[str]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dns["gone-internal.example"] = [PUBLIC]
+    with Receiver(delay_s=0.5) as slow, Receiver(then=503) as answering:
+        urls = [closed_port_url(), slow.url, answering.url,
+                "https://gone-internal.example/hook"]
+        ids = [add_webhook(tenant, u)["id"] for u in urls]
+        dns["gone-internal.example"] = ["10.0.0.1"]
+        raised = alert(tenant.id)["id"]
+        with caplog.at_level(logging.WARNING, logger="gateway.alerts"):
+            assert deliver_due(now=T0, client=_short_timeout_client()) == 4
+    log = {d["webhook_id"]: d for d in tenant.get(f"/v1/alerts/{raised}").json()["deliveries"]}
+    shown = [(log[i]["last_status"], log[i]["last_error"]) for i in ids]
+    assert shown == [(None, "delivery failed"), (None, "delivery failed"), (503, "HTTP 503"),
+                     (None, "delivery failed")]
+    # the operator's log has the precise causes
+    assert "ConnectError" in caplog.text
+    assert "ReadTimeout" in caplog.text
+    assert "target refused" in caplog.text
+
+
+def _short_timeout_client() -> httpx.Client:
+    client = new_client()
+    client.timeout = httpx.Timeout(0.2)
+    return client
+
+
+# --- TLS to a pinned address: SNI and certificate on the original name --------------------
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    cert, key = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize("certified", ["hooks.corp.example", "someone-else.example"])
+def test_tls_to_the_pinned_address_verifies_the_original_name(
+    tenant: Tenant, monkeypatch: pytest.MonkeyPatch, dns: dict[str, list[str]],
+    tmp_path: Path, certified: str,
+) -> None:
+    """An https receiver allowed by name, resolved by the gateway to 127.0.0.1: the TLS
+    handshake names ``hooks.corp.example`` (SNI) and the certificate must be for that name —
+    one for another name is a failed delivery, not a silent success."""
+    cert, key = _certificate(tmp_path, certified)
+    dns["hooks.corp.example"] = [LOCAL]
+    allow(monkeypatch, "hooks.corp.example")
+    with Receiver() as secure:
+        server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_ctx.load_cert_chain(cert, key)
+        sni: list[str | None] = []
+        server_ctx.sni_callback = lambda _sock, name, _ctx: sni.append(name)  # type: ignore[assignment,misc]
+        secure.server.socket = server_ctx.wrap_socket(secure.server.socket, server_side=True)
+        port = secure.server.server_address[1]
+        add_webhook(tenant, f"https://hooks.corp.example:{port}/hook")
+        raised = alert(tenant.id)["id"]
+        client_ctx = ssl.create_default_context(cafile=str(cert))  # the test's own "CA"
+        with httpx.Client(verify=client_ctx, timeout=5, follow_redirects=False,
+                          trust_env=False,
+                          limits=httpx.Limits(max_keepalive_connections=0)) as client:
+            assert deliver_due(now=T0, client=client) == 1
+        got = list(secure.requests)
+    (entry,) = tenant.get(f"/v1/alerts/{raised}").json()["deliveries"]
+    assert sni == ["hooks.corp.example"]
+    if certified == "hooks.corp.example":
+        assert (entry["state"], entry["last_status"]) == ("delivered", 200)
+        assert got[0]["headers"]["host"] == f"hooks.corp.example:{port}"
+    else:
+        assert (entry["state"], entry["last_error"]) == ("pending", "delivery failed")
+        assert got == []

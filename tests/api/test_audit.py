@@ -275,6 +275,8 @@ def test_cli_seal_verify_purge(tenant: Tenant, years: dict[str, Any], freeze: An
     verified = runner.invoke(cli, ["audit", "verify", "--tenant", tenant.id])
     assert verified.exit_code == 0, verified.output
     assert "Ledger intact" in verified.output
+    row = next(line for line in verified.output.splitlines() if "first broken seal" in line)
+    assert row.strip(" │|").split()[-1] == "none", verified.output  # not "{}" nor "None"
     dry = runner.invoke(cli, ["audit", "purge", "--tenant", tenant.id, "--dry-run", "--json"])
     assert dry.exit_code == 0 and '"attempts": 2' in dry.stdout
     assert runner.invoke(cli, ["audit", "purge", "--before", "not a date"]).exit_code == 2
@@ -289,6 +291,8 @@ def test_cli_seal_verify_purge(tenant: Tenant, years: dict[str, Any], freeze: An
         conn.execute(update(_a).where(_a.c.tenant_id == tenant.id).values(agent_id="x"))
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1 and "BROKEN" in broken.output
+    row = next(line for line in broken.output.splitlines() if "first broken seal" in line)
+    assert "none" not in row and "a row was changed" in broken.output, broken.output
 
 
 def test_the_server_seals_by_itself_in_one_process(tenant: Tenant, freeze: Any) -> None:

@@ -13,7 +13,15 @@ import pytest
 
 from app.monitors import service
 from app.monitors.evaluate import Measure, evaluate, jump
-from app.monitors.policy import MONITORS, PolicyError, effective, validate
+from app.monitors.policy import (
+    MONITORS,
+    PolicyError,
+    Weakened,
+    check_floors,
+    effective,
+    platform_floors,
+    validate,
+)
 from tests.api.conftest import codes, outcome
 from tests.factories import CALLEE, Tenant, add_consent, auth
 
@@ -70,7 +78,6 @@ def test_policy_validation_and_ceilings(monkeypatch: pytest.MonkeyPatch) -> None
         "denied_share": {"threshold": 0.3, "action": "suspend"}}
     for bad, why in [
         ({"nope": {}}, "unknown monitor"),
-        ({"denied_share": {"threshold": 0.95}}, "above the operator's ceiling"),
         ({"denied_share": {"action": "ignore"}}, "action must be"),
         ({"denied_share": {"enabled": False}}, "cannot be switched off"),
         ({"denied_share": {"threshold": -1}}, "positive"),
@@ -78,6 +85,10 @@ def test_policy_validation_and_ceilings(monkeypatch: pytest.MonkeyPatch) -> None
     ]:
         with pytest.raises(PolicyError, match=why):
             validate(bad)
+    with pytest.raises(Weakened, match="above the operator's 0.8"):
+        check_floors(validate({"denied_share": {"threshold": 0.95}}), platform_floors())
+    with pytest.raises(Weakened, match="weaker than the operator's throttle"):
+        check_floors(validate({"denied_share": {"action": "notice"}}), platform_floors())
     from app.config import get_settings
 
     monkeypatch.setenv("GATEWAY_MONITOR_CEILINGS", '{"attempts_per_minute": 100}')
@@ -85,8 +96,8 @@ def test_policy_validation_and_ceilings(monkeypatch: pytest.MonkeyPatch) -> None
     try:  # the operator lowers a ceiling: a tenant's looser threshold is capped
         assert effective({"monitors": {"attempts_per_minute": {"threshold": 500}}}
                          )["attempts_per_minute"].threshold == 100
-        with pytest.raises(PolicyError):
-            validate({"attempts_per_minute": {"threshold": 500}})
+        with pytest.raises(Weakened):
+            check_floors({"attempts_per_minute": {"threshold": 500.0}}, platform_floors())
     finally:
         monkeypatch.delenv("GATEWAY_MONITOR_CEILINGS")
         get_settings.cache_clear()
@@ -104,7 +115,8 @@ def test_thresholds_are_tenant_policy(tenant: Tenant) -> None:
     assert r.json()["monitors"]["denied_share"]["threshold"] == 0.3
     assert r.json()["monitors"]["denied_share"]["min_events"] == 10
     bad = set_monitors(tenant, {"denied_share": {"threshold": 0.99}})
-    assert bad.status_code == 422 and "ceiling" in bad.text
+    assert bad.status_code == 403 and bad.json()["field"] == "monitors.denied_share.threshold"
+    assert bad.json()["operator_value"] == 0.8
     r = set_monitors(tenant, {"denied_share": None})  # back to the defaults
     assert r.json()["monitors"]["denied_share"]["threshold"] == 0.5
 

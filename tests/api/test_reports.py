@@ -157,9 +157,12 @@ def test_summary_is_consistent_with_the_checks(tenant: Tenant, other: Tenant, le
                                       "ILLEGITIMATE_ATTEMPT": "0.04"}
     assert s["by_reason"] == {"CONSENT_REQUIRED": 1, "CALLEE_INVALID": 1}
     assert s["by_campaign"] == {
-        "autumn": {"total": 2, "allowed": 1, "denied": 1, "penalty_eur": "0.04"},
-        "spring-2026": {"total": 2, "allowed": 1, "denied": 1, "penalty_eur": "0.02"},
+        "autumn": {"total": 2, "allowed": 1, "denied": 1, "penalty_eur": "0.04",
+                   "dialled_despite_deny": 0},
+        "spring-2026": {"total": 2, "allowed": 1, "denied": 1, "penalty_eur": "0.02",
+                        "dialled_despite_deny": 0},
     }
+    assert s["dialled_despite_deny"] == 0  # no denied attempt was reported dialled
     assert s["by_day"] == {
         "2026-11-23": {"total": 3, "allowed": 1, "denied": 2},
         "2026-11-24": {"total": 1, "allowed": 1, "denied": 0},

@@ -126,6 +126,9 @@ def test_jsonl_has_the_same_rows_typed_and_not_neutralised(tenant: Tenant, week)
         for k in export.COLUMNS:
             if k == "callee" and j[k] == "=1+1":
                 assert c[k] == "'=1+1"
+            elif k == "reason_codes":  # an array of codes in JSON, space-separated in CSV
+                assert isinstance(j[k], list) and all(isinstance(x, str) for x in j[k])
+                assert c[k] == " ".join(j[k]), k
             elif j[k] is None:
                 assert c[k] == "", k
             else:
@@ -133,6 +136,22 @@ def test_jsonl_has_the_same_rows_typed_and_not_neutralised(tenant: Tenant, week)
     tuesday = as_json[-1]
     assert (tuesday["sip_code"], tuesday["duration_s"], tuesday["next_allowed_at"]) == (
         404, 0, None)
+
+
+def test_jsonl_reason_codes_are_an_array_of_codes(tenant: Tenant, week) -> None:
+    r = tenant.check(callee=OTHER_CALLEE, caller_id=None)  # no consent and no caller ID
+    assert r.status_code == 200, r.text
+    several = r.json()["attempt_id"]
+    rows = {j["attempt_id"]: j for j in jsonl_rows(tenant)}
+    assert rows[week["ids"]["consent"]]["reason_codes"] == []
+    assert rows[week["ids"]["no_consent"]]["reason_codes"] == ["CONSENT_REQUIRED"]
+    assert len(rows[several]["reason_codes"]) >= 2
+    assert {"CONSENT_REQUIRED", "CALLER_ID_MISSING"} <= set(rows[several]["reason_codes"])
+    as_csv = {c["attempt_id"]: c for c in csv_rows(tenant)}
+    for attempt_id, j in rows.items():  # the same codes, in order, as the reasons and the CSV
+        assert j["reason_codes"] == [p.split(":")[0].split(" (")[0]
+                                     for p in j["reasons"].split(" | ") if p]
+        assert as_csv[attempt_id]["reason_codes"] == " ".join(j["reason_codes"])
 
 
 def test_rfc4180_csv_is_comma_crlf_without_bom(tenant: Tenant, week) -> None:

@@ -7,6 +7,7 @@ poppler's ``pdftoppm``; the text is read back with pypdf.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 import subprocess
@@ -20,12 +21,15 @@ from typing import Any
 import pypdf
 import pypdfium2 as pdfium
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from app.reports import pdf as report_pdf
 from app.reports.pdf import Period, fr_date, fr_eur, fr_pct, render_audit_pdf
 from app.reports.service import parse_bound
 from tests.api.conftest import outcome
+from tests.conftest import IN_CI
 from tests.factories import CALLEE, Tenant, add_campaign, add_consent
 
 PDF_PATH = "/v1/reports/audit.pdf"
@@ -68,8 +72,9 @@ def render_pdftoppm(content: bytes, page: int, tmp: Path) -> Image.Image:
 
 RENDERERS = [
     pytest.param(render_pypdfium2, id="pypdfium2"),
+    # under CI=true .ci/run installs poppler-utils, so this never skips there
     pytest.param(render_pdftoppm, id="pdftoppm", marks=pytest.mark.skipif(
-        shutil.which("pdftoppm") is None,
+        shutil.which("pdftoppm") is None and not IN_CI,
         reason="pdftoppm (poppler-utils) is not installed on this machine; pypdfium2 renders")),
 ]
 
@@ -143,8 +148,73 @@ def test_the_report_says_who_when_and_how_much(tenant: Tenant, ledger, monkeypat
     for i, page in enumerate(pages, start=1):
         assert f"Acme — période : {PERIOD}" in page, i
         assert f"page {i} / {len(pages)}" in page, i
-    # nothing sealed yet: said so, not invented
-    assert "Sceau du registre non disponible" in cover
+    # nothing sealed yet: said so, not invented, and why (the sealer's schedule, the command)
+    assert "Sceau du registre aucun pour l'instant : rien n'a encore été scellé" in cover
+    assert "« gateway audit seal »" in cover  # (the tests' server does not seal by itself)
+    # penalties per week: 0.06 € in one week, an axis in cents (not 0 € · 1 €)
+    (penalties,) = [p for p in pages if "Pénalités par semaine" in p]
+    assert re.search(r"0,00 € 0,02 € 0,04 € 0,06 €", penalties), penalties
+    assert not re.search(r"(?<![\d,])1 €", penalties), penalties
+
+
+@pytest.mark.parametrize(("interval", "grace", "says"), [
+    ("300", "120", "Le serveur scelle le registre toutes les 5 min (GATEWAY_SEAL_INTERVAL_S), "
+     "chaque tentative une fois âgée de 2 min (GATEWAY_SEAL_GRACE_S) ; on peut aussi sceller "
+     "aussitôt avec la commande « gateway audit seal »"),
+    ("3600", "90", "toutes les 1 h (GATEWAY_SEAL_INTERVAL_S), chaque tentative une fois âgée "
+     "de 90 s (GATEWAY_SEAL_GRACE_S)"),
+    ("0", "120", "Le serveur ne scelle pas de lui-même (GATEWAY_SEAL_INTERVAL_S = 0) : le "
+     "registre est scellé par la commande « gateway audit seal », chaque tentative une fois "
+     "âgée de 2 min"),
+])
+def test_the_cover_says_why_no_seal_is_shown_yet(
+        tenant: Tenant, ledger, interval: str, grace: str, says: str) -> None:
+    from app.config import get_settings
+
+    saved = {k: os.environ.get(k) for k in ("GATEWAY_SEAL_INTERVAL_S", "GATEWAY_SEAL_GRACE_S")}
+    os.environ.update({"GATEWAY_SEAL_INTERVAL_S": interval, "GATEWAY_SEAL_GRACE_S": grace})
+    get_settings.cache_clear()
+    try:
+        cover = pdf_pages(get_pdf(tenant))[0]
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+    assert "Sceau du registre aucun pour l'instant : rien n'a encore été scellé" in cover
+    assert says in cover, cover
+
+
+@pytest.mark.parametrize(("maximum", "unit", "ticks"), [
+    (0.02, 0.01, ["0,00 €", "0,01 €", "0,02 €"]),
+    (0.06, 0.01, ["0,00 €", "0,02 €", "0,04 €", "0,06 €"]),
+    (0.1, 0.01, ["0,00 €", "0,02 €", "0,04 €", "0,06 €", "0,08 €", "0,10 €"]),
+    (0.13, 0.01, ["0,00 €", "0,05 €", "0,10 €", "0,15 €"]),
+    (1.0, 0.01, ["0,00 €", "0,20 €", "0,40 €", "0,60 €", "0,80 €", "1,00 €"]),
+    (1234.0, 0.01, ["0 €", "250 €", "500 €", "750 €", "1 000 €", "1 250 €"]),
+    (0, 0.01, ["0,00 €", "0,01 €", "0,02 €", "0,03 €", "0,04 €", "0,05 €"]),
+    (3, 1.0, ["0", "1", "2", "3"]),
+    (11, 1.0, ["0", "5", "10", "15"]),
+])
+def test_value_axes_have_readable_ticks(maximum: float, unit: float, ticks: list[str]) -> None:
+    top, step = report_pdf._nice_axis(maximum, unit=unit)
+    values = [i * step for i in range(round(top / step) + 1)]
+    if unit < 1:
+        got = [report_pdf._eur_tick(v, step).replace("\u00a0", " ") for v in values]
+    else:
+        got = [report_pdf.fr_int(v) for v in values]
+    assert got == ticks
+
+
+@given(st.decimals(min_value=0, max_value=10**7, places=2), st.sampled_from([0.01, 1.0]))
+def test_an_axis_holds_its_maximum_in_whole_units(amount: Any, unit: float) -> None:
+    maximum = float(amount)
+    top, step = report_pdf._nice_axis(maximum, unit=unit)
+    assert top >= maximum and top - step < max(maximum, 0) + 1e-9 or maximum == 0
+    assert round(step / unit, 6).is_integer() and step >= unit  # whole cents / whole counts
+    assert 1 <= round(top / step) <= 10  # a handful of ticks
 
 
 def test_the_cover_shows_the_ledger_seal(tenant: Tenant, ledger, monkeypatch) -> None:

@@ -33,9 +33,10 @@ def test_summary_of_the_week(tenant: Tenant, week) -> None:  # noqa: F811
     assert s["penalties_by_code"] == {"CALLEE_UNASSIGNED": "0.02", "ILLEGITIMATE_ATTEMPT": "0.08"}
     assert s["penalties_by_week"] == {"2026-W48": "0.10"}
     assert s["by_campaign"] == {
-        "autumn": split(2, 1) | {"penalty_eur": "0.04"},
-        "spring-2026": split(5, 2) | {"penalty_eur": "0.06"},
+        "autumn": split(2, 1) | {"penalty_eur": "0.04", "dialled_despite_deny": 0},
+        "spring-2026": split(5, 2) | {"penalty_eur": "0.06", "dialled_despite_deny": 0},
     }
+    assert s["dialled_despite_deny"] == 0
     assert s["by_caller_id"] == {"(none)": split(1, 0), "+33162000001": split(6, 3)}
     assert list(s["by_hour"]) == HOURS
     assert {h: v for h, v in s["by_hour"].items() if v["total"]} == {
@@ -96,7 +97,7 @@ def test_empty_period_has_every_key_and_null_shares(tenant: Tenant) -> None:
 
 
 def test_another_tenants_ledger_never_shows(tenant: Tenant, other: Tenant, week) -> None:  # noqa: F811
-    for params in ({}, {"campaign": "spring-2026"}, {"caller_id": "+33162000001"}):
+    for params in ({}, {"campaign": "spring-2026"}, {"caller_id": other.canvassing_cli}):
         theirs = summary(other, **params)
         assert (theirs["total"], theirs["penalty_eur"]) == (2, "0.02"), params
         assert theirs["consent_coverage"]["consumer_allowed"] == 1

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from app.alerts.delivery import deliver_due
+from app.config import get_settings
 from app.monitors import service
 from tests.api.conftest import codes
 from tests.factories import Tenant, auth
@@ -25,7 +26,9 @@ T0 = datetime.fromisoformat("2026-11-23T10:30:00+01:00")
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    monkeypatch.setenv("GATEWAY_WEBHOOK_ALLOW", "127.0.0.1")  # the operator allows it
+    get_settings.cache_clear()
     got: list[dict[str, Any]] = []
 
     class Handler(BaseHTTPRequestHandler):

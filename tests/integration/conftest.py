@@ -196,6 +196,7 @@ def server(
         "GATEWAY_FROZEN_NOW": FROZEN_NOW,
         "GATEWAY_LOG_LEVEL": "info",  # the readiness wait reads uvicorn's start-up lines
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        "GATEWAY_WEBHOOK_ALLOW": "127.0.0.1",  # the tests' local webhook receivers
     }
     with stderr_path.open("wb") as err:
         proc = subprocess.Popen(

@@ -84,7 +84,7 @@ def test_every_worker_serves_a_new_version_within_a_second(live: Server, http: A
             with httpx.Client(base_url=live.base_url) as fresh:
                 r = fresh.post("/v1/calls/evaluate", json={
                     "campaign": "spring-2026", "callee": f"+{numbers[-1]}",
-                    "caller_id": "+33162000001"}, headers={"Authorization": f"Bearer {t.dialer}"})
+                    "caller_id": t.canvassing_cli}, headers={"Authorization": f"Bearer {t.dialer}"})
                 assert "BLOCTEL_LISTED" in [x["code"] for x in r.json()["reasons"]], r.text
     ready = http.get("/readyz").json()
     assert ready["bloctel"] == {"version": 3, "numbers": 300_000}

@@ -267,23 +267,38 @@ def test_concurrent_replays_of_one_external_id_create_one_attempt(
 def test_concurrent_replays_in_varied_forms_still_create_one_attempt(
     live: Server, http: httpx.Client
 ) -> None:
-    """The same external_id in bodies that differ (the callee written three ways, and even
-    another callee): on PostgreSQL these take different advisory locks, so the unique
-    (tenant, external_id) constraint and the service's IntegrityError fallback must hold."""
+    """The same external_id in bodies that differ (the callee written three ways, and another
+    callee): on PostgreSQL these take different advisory locks, so the unique
+    (tenant, external_id) constraint and the service's IntegrityError fallback must hold — and
+    the fallback compares the request: the same callee in any form replays the one attempt,
+    the other callee is 409 idempotency_conflict (never the stored "allow")."""
     t = tenant(http, "VariedReplays", CALLEE, OTHER_CALLEE)
     forms = ["06 12 34 56 78", CALLEE, "0033612345678", OTHER_CALLEE]
+    bodies = [body(forms[i % len(forms)], "dialer-call-9c1d") for i in range(BURST)]
 
-    answers = burst(live, t, [body(forms[i % len(forms)], "dialer-call-9c1d")
-                              for i in range(BURST)])
+    answers = asyncio.run(fire(live, t, bodies))
 
-    decided = [a.json() for a in answers]
-    ids = Counter(d["attempt_id"] for d in decided)
+    assert {a.worker for a in answers} == live.worker_pids
+    ok = [(a.json(), b) for a, b in zip(answers, bodies, strict=True)
+          if a.response.status_code == 200]
+    refused = [(a.response, b) for a, b in zip(answers, bodies, strict=True)
+               if a.response.status_code != 200]
+    ids = Counter(d["attempt_id"] for d, _ in ok)
     assert len(ids) == 1, ids
-    assert sum(not d["replayed"] for d in decided) == 1
-    assert len({d["callee"] for d in decided}) == 1  # the attempt, as first recorded
+    assert sum(not d["replayed"] for d, _ in ok) == 1
+    winner = ok[0][0]["callee"]
+    # every body for the winner's callee (in any form) replayed; every other one is a 409
+    assert all(normalised(b["callee"]) == winner for _, b in ok)
+    assert refused and all(normalised(b["callee"]) != winner for _, b in refused)
+    for r, _ in refused:
+        assert r.status_code == 409, r.text
+        assert (r.json()["error"], r.json()["differs"]) == ("idempotency_conflict", ["callee"])
     assert [r["attempt_id"] for r in report_rows(t)] == list(ids)
-    first = decided[0]["callee"]
-    assert db_attempts(t.id, first) == (1, 1, 1)
+    assert db_attempts(t.id, winner) == (1, 1, 1)
+
+
+def normalised(callee: str) -> str:
+    return OTHER_CALLEE if callee == OTHER_CALLEE else CALLEE
 
 
 def test_second_callee_in_parallel_gets_its_own_limit(
