@@ -19,6 +19,7 @@ class Split(_Open):
 
 class CampaignSplit(Split):
     penalty_eur: str = Field(description="Penalties of the campaign's attempts, euros.")
+    dialled_despite_deny: int = Field(description="Its denied attempts dialled anyway.")
 
 
 class SummaryFilters(_Open):
@@ -88,6 +89,8 @@ class Summary(_Open):
     allowed: int
     denied: int
     penalty_eur: str = Field(description="Penalties recorded in the period, euros.")
+    dialled_despite_deny: int = Field(
+        description="Denied attempts with an outcome other than not_dialed: a breach.")
     penalties_by_code: dict[str, str]
     penalties_by_week: dict[str, str] = Field(description='Paris ISO weeks, "2026-W48".')
     by_reason: dict[str, int]
