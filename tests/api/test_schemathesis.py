@@ -1,6 +1,6 @@
 """schemathesis against the real app: every operation of ``/openapi.json``, with the keys of
 every role, must answer without a server error and as documented (a documented status code,
-the documented content type, a body that conforms to the documented schema).
+the documented content type and headers, a body that conforms to the documented schema).
 
 Bounded and deterministic: for each operation at most 25 generated examples (positive and
 negative data; Hypothesis derandomised, no example database, no shrinking), each sent with the
@@ -25,6 +25,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
@@ -37,7 +38,7 @@ from tests.factories import Tenant
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}  # 25 per operation
 BUDGET_S = 90.0  # per database: 3 minutes for both
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
+          response_headers_conformance, response_schema_conformance]
 ROLES = ("operator", "admin", "compliance", "dialer")
 
 #: Failures found in other agents' areas while issue 11 is being merged, each with its owner;
