@@ -2,9 +2,10 @@
 every role, must answer without a server error and as documented (a documented status code,
 the documented content type and headers, a body that conforms to the documented schema).
 
-Bounded and deterministic: for each operation at most 25 generated examples (positive and
-negative data; Hypothesis derandomised, no example database, no shrinking), each sent with the
-operator's, the admin's, the compliance officer's and the dialer's key; ``BUDGET_S`` per
+Bounded and deterministic: for each operation at most 25 generated examples (valid and invalid
+input, and valid input on objects that exist: the tenant's campaign, consent, attempt, number;
+Hypothesis derandomised, no example database, no shrinking), each sent with the operator's,
+the admin's, the compliance officer's and the dialer's key; ``BUDGET_S`` per
 database. Rate limits are lifted for the run (429s would hide the answers).
 """
 
@@ -33,9 +34,11 @@ from schemathesis.specs.openapi.checks import (
 from app.config import get_settings
 from app.main import create_app
 from app.tenancy import ratelimit
-from tests.factories import Tenant
+from tests.factories import CALLEE, Tenant, add_consent
 
-EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}  # 25 per operation
+#: examples per operation: generated valid input, generated invalid input, and valid input on
+#: objects that exist (path parameters of the tenant's campaign, consent, attempt, number)
+EXAMPLES = {"positive": 10, "negative": 7, "existing": 8}  # 25 per operation
 BUDGET_S = 90.0  # per database: 3 minutes for both
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
@@ -61,13 +64,22 @@ def unlimited(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     ratelimit.reset()
 
 
-def _explore(operation: Any, mode: GenerationMode, keys: dict[str, str],
+def _explore(operation: Any, mode: str, keys: dict[str, str], existing: dict[str, str],
              found: dict[str, list[str]], deadline: float) -> int:
     sent = 0
+    if mode == "existing":
+        known = {p.name: existing[p.name] for p in operation.path_parameters
+                 if p.name in existing}
+        if not known:
+            return 0
+        strategy = operation.as_strategy(generation_mode=GenerationMode.POSITIVE,
+                                         path_parameters=known)
+    else:
+        strategy = operation.as_strategy(generation_mode=GenerationMode(mode))
 
     @settings(max_examples=EXAMPLES[mode], derandomize=True, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy(generation_mode=mode))
+    @given(case=strategy)
     def explore(case: Any) -> None:
         nonlocal sent
         if time.monotonic() > deadline:
@@ -79,7 +91,7 @@ def _explore(operation: Any, mode: GenerationMode, keys: dict[str, str],
                                        checks=CHECKS)
             except FailureGroup as group:
                 for failure in group.exceptions:
-                    title = f"{role}, {mode.value}: {failure.title}"
+                    title = f"{role}, {mode}: {failure.title}"
                     if not any(x.startswith(title) for x in found.setdefault(
                             operation.label, [])):
                         found[operation.label].append(f"{title}\n{failure.message[:600]}\n"
@@ -95,6 +107,11 @@ def test_every_operation_answers_as_documented_for_every_role(
     tenant: Tenant, unlimited: None
 ) -> None:
     keys = {role: getattr(tenant, role) for role in ROLES}
+    existing = {
+        "tenant_id": tenant.id, "campaign_id": "spring-2026", "number": CALLEE,
+        "consent_id": add_consent(tenant)["id"],
+        "attempt_id": tenant.check(callee=CALLEE).json()["attempt_id"],
+    }
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
     started = time.monotonic()
     deadline = started + BUDGET_S
@@ -105,7 +122,7 @@ def test_every_operation_answers_as_documented_for_every_role(
             operation = result.ok()
             operations += 1
             for mode in EXAMPLES:
-                sent += _explore(operation, mode, keys, found, deadline)
+                sent += _explore(operation, mode, keys, existing, found, deadline)
     finally:
         shutdown_lifespans()
     elapsed = time.monotonic() - started
