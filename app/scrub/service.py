@@ -243,13 +243,21 @@ class Scrub:
             {"rows": self.rows, "invalid": self.invalid, "rejected_samples": self.samples})
 
 
-_DANGER = re.compile(r"[=+\-@\t\r]")
+@functools.lru_cache(maxsize=8)
+def _danger(delimiter: str) -> re.Pattern[str]:
+    """In a row without quotes: a cell starting with what ``neutralise`` guards against, a
+    ``+``/``-`` followed by digits and spaces only (``+33 6 12…``) excepted — ``neutralise``'s
+    own rule, as a regular expression (60 % of rows start with ``+33``: parsing each costs a
+    fifth of the scrub's time)."""
+    d = re.escape(delimiter)
+    return re.compile(rf"(?:^|{d})(?:[=@\t\r]|[+\-](?![\d ]*\d[\d ]*(?:{d}|$)))")
 
 
 def _safe_row(line: str, *, delimiter: str, one_column: bool) -> str:
     """``line`` with every cell a spreadsheet would run as a formula neutralised
-    (``app.reports.export.neutralise``); unchanged, quoting included, when none is."""
-    if not _DANGER.search(line):
+    (``app.reports.export.neutralise``); unchanged, quoting included, when none is. Rows with
+    quotes are parsed; the others are searched (``_danger``), parsed only on a match."""
+    if '"' not in line and not _danger(delimiter).search(line):
         return line
     if one_column:
         return line if neutralise(line) == line else csv_cell(line, delimiter)
