@@ -28,13 +28,13 @@ log = logging.getLogger("gateway.bloctel")
 router = APIRouter(prefix="/v1/bloctel", tags=["bloctel"])
 
 
-class RejectedLine(BaseModel):
+class BloctelRejectedLine(BaseModel):
     line: int
     value: str
     error: str
 
 
-class ImportReport(BaseModel):
+class BloctelImportReport(BaseModel):
     """A BLOCTEL import: what the file held and what became of it."""
 
     import_id: str
@@ -51,7 +51,7 @@ class ImportReport(BaseModel):
     duplicates: int
     rejected: int
     rejected_share: float
-    rejected_samples: list[RejectedLine]
+    rejected_samples: list[BloctelRejectedLine]
     rejected_reasons: dict[str, int]
     sha256: str
     file_bytes: int
@@ -67,13 +67,13 @@ class ImportReport(BaseModel):
         default=None, description="When the reading stopped early (too many lines rejected).")
 
 
-class ImportRefusal(BaseModel):
+class BloctelImportRefusal(BaseModel):
     error: str = Field(description="`import_refused` (the report under `import`) or `invalid`.")
     detail: Any
-    import_: ImportReport | None = Field(default=None, alias="import")
+    import_: BloctelImportReport | None = Field(default=None, alias="import")
 
 
-class LastImport(BaseModel):
+class BloctelLastImport(BaseModel):
     import_id: str
     version: int
     status: str
@@ -81,7 +81,7 @@ class LastImport(BaseModel):
     error: str | None
 
 
-class Status(BaseModel):
+class BloctelStatus(BaseModel):
     """The list in force (null fields: no list) and its freshness."""
 
     version: int | None
@@ -91,10 +91,10 @@ class Status(BaseModel):
     age_days: int | None = Field(description="Paris days since as_of.")
     stale: bool = Field(description="No list, or as_of more than stale_after_days ago.")
     stale_after_days: int
-    last_import: LastImport | None
+    last_import: BloctelLastImport | None
 
 
-class Version(BaseModel):
+class BloctelImportEntry(BaseModel):
     """One import in the history."""
 
     import_id: str
@@ -109,7 +109,7 @@ class Version(BaseModel):
     duplicates: int | None
     rejected: int | None
     rejected_share: float
-    rejected_samples: list[RejectedLine] | None
+    rejected_samples: list[BloctelRejectedLine] | None
     sha256: str
     file_bytes: int | None
     format: str | None
@@ -126,9 +126,9 @@ class Version(BaseModel):
 
 
 @router.post(
-    "/imports", status_code=201, response_model=ImportReport,
+    "/imports", status_code=201, response_model=BloctelImportReport,
     response_model_exclude_none=False,
-    responses={**error_responses(409), 422: {"model": ImportRefusal, "description": (
+    responses={**error_responses(409), 422: {"model": BloctelImportRefusal, "description": (
         "`import_refused`: read and refused (the report under `import`: mostly rejected — "
         "the reading then stops past the first 1,000 lines —, empty, shrinking by half, older "
         "than the list in force); `invalid`: unreadable file, bad mode or as_of.")},
@@ -181,12 +181,12 @@ async def import_list(
         ) from e
 
 
-@router.get("", response_model=Status)
+@router.get("", response_model=BloctelStatus)
 def get_status(_: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
     return status.current()
 
 
-@router.get("/imports", response_model=list[Version])
+@router.get("/imports", response_model=list[BloctelImportEntry])
 def list_imports(
     _: Operator, limit: int = Query(default=100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:

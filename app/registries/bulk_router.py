@@ -37,13 +37,13 @@ _DESCRIPTION = (
 )
 
 
-class RejectedSample(BaseModel):
+class BulkRejectedSample(BaseModel):
     line: int = Field(description="Physical line of the file (the header is line 1).")
     value: str = Field(description="The line's text (first 100 characters).")
     error: str = Field(description="Why the row was rejected.")
 
 
-class ImportReport(BaseModel):
+class BulkImportReport(BaseModel):
     """What an import did: `lines` = created + updated + unchanged + rejected + blank."""
 
     import_id: str
@@ -54,7 +54,7 @@ class ImportReport(BaseModel):
     unchanged: int
     rejected: int
     blank: int
-    rejected_samples: list[RejectedSample] = Field(description="The first 100 rejected rows.")
+    rejected_samples: list[BulkRejectedSample] = Field(description="The first 100 rejected rows.")
     reasons: dict[str, int] = Field(description="Rejected rows counted by reason.")
     sha256: str = Field(description=(
         "SHA-256 of the bytes as uploaded (in a refusal: of those read before the stop)."))
@@ -67,17 +67,17 @@ class ImportReport(BaseModel):
         default=None, description="Only in a refusal: lines read when the import stopped.")
 
 
-class ImportRefusal(BaseModel):
+class BulkImportRefusal(BaseModel):
     error: str = Field(description="`import_refused`, `import_invalid`, or `invalid`.")
     detail: Any
-    import_: ImportReport | None = Field(
+    import_: BulkImportReport | None = Field(
         default=None, alias="import",
         description="With `import_refused`: the counts so far and the rejected samples.")
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     **error_responses(409),
-    422: {"model": ImportRefusal, "description": (
+    422: {"model": BulkImportRefusal, "description": (
         "`import_refused` (too many rejected rows: the report so far under `import`), "
         "`import_invalid` (no usable header, unreadable file) or `invalid` (a query "
         "parameter).")},
@@ -115,7 +115,7 @@ def _route(kind: bulk.Kind, columns: str) -> None:
     endpoint.__name__ = f"import_{kind}"
     router.post(
         f"/{kind}/import", status_code=200, summary=f"Import {kind} from a CSV file",
-        description=f"Columns: {columns}.\n\n{_DESCRIPTION}", response_model=ImportReport,
+        description=f"Columns: {columns}.\n\n{_DESCRIPTION}", response_model=BulkImportReport,
         response_model_exclude_none=True,
         responses=_RESPONSES, openapi_extra=request_body(f"The CSV file of {kind}."),
     )(endpoint)
@@ -127,4 +127,4 @@ _route("contracts", "numero|telephone|phone|callee, reference|contrat, secteur|s
        "debut|starts_on, fin|ends_on")
 _route("oppositions", "numero|telephone|phone|callee, source")
 
-__all__ = ["ImportReport", "router"]
+__all__ = ["BulkImportReport", "router"]

@@ -141,8 +141,9 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
                         body = r.json()
                     except ValueError:
                         body = None
-                    raise _Failed(f"the gateway answered {r.status_code}: "
-                                  f"{_detail(body, r.text[:200])}", error="http")
+                    detail = _detail(body, r.text[:200]).replace("force=true", "--force")
+                    raise _Failed(f"the gateway answered {r.status_code}: {detail}",
+                                  error="http")
                 rows = int(r.headers.get("X-Scrub-Rows", "0"))
                 for chunk in r.iter_bytes():
                     sink.write(chunk)

@@ -59,7 +59,7 @@ def _read(spool: IO[bytes]) -> Iterator[bytes]:
         spool.close()
 
 
-class InvalidSample(BaseModel):
+class ScrubInvalidRow(BaseModel):
     line: int
     value: str
     error: str
@@ -68,7 +68,7 @@ class InvalidSample(BaseModel):
 class ScrubCounts(BaseModel):
     rows: int
     invalid: int = Field(description="Rows without a valid telephone number.")
-    rejected_samples: list[InvalidSample]
+    rejected_samples: list[ScrubInvalidRow]
 
 
 class ScrubRefusal(BaseModel):

@@ -257,3 +257,42 @@ def test_an_upload_trickling_past_the_wall_clock_limit_is_408(tight: Server) -> 
         assert "GATEWAY_UPLOAD_MAX_SECONDS" in r.json()["detail"]
         assert time.monotonic() - started >= MAX_SECONDS
 
+
+
+def test_a_client_gone_mid_upload_leaves_nothing_and_frees_the_imports(live: Server) -> None:
+    """A client that closes its connection half-way through an upload: the BLOCTEL version is
+    recorded ``failed``, no consent is written, and the next imports run at once."""
+    import socket
+
+    operator = operator_key()
+    log_from = len(live.stderr())
+    with httpx.Client(base_url=live.base_url, timeout=30) as client:
+        t = make_tenant(client, "Acme", operator=operator)
+        uploads = {
+            "/v1/bloctel/imports?as_of=2026-11-20": (operator, b"0612345678\n" * 100_000),
+            "/v1/consents/import": (t.admin, b"numero;date_consentement\n"
+                                    + b"0612345678;2026-09-01\n" * 50_000),
+        }
+        for target, (key, part) in uploads.items():
+            with socket.create_connection(("127.0.0.1", live.port)) as sock:
+                sock.sendall(
+                    f"POST {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                    f"Content-Type: text/csv\r\nContent-Length: {len(part) * 10}\r\n\r\n"
+                    .encode() + part)
+        deadline = time.monotonic() + 15
+        history: list[dict[str, str]] = []
+        while time.monotonic() < deadline:
+            history = client.get("/v1/bloctel/imports", headers=auth(operator)).json()
+            if history and history[0]["status"] != "loading":
+                break
+            time.sleep(0.2)
+        assert [h["status"] for h in history] == ["failed"], history
+        assert client.get("/v1/consents", headers=auth(t.compliance)).json() == []
+        r = client.post("/v1/consents/import", content=b"numero;date_consentement\n"
+                        b"0612345678;2026-09-01\n",
+                        headers=auth(t.admin) | {"Content-Type": "text/csv"})
+        assert r.status_code == 200, r.text
+        r = client.post("/v1/bloctel/imports", params={"as_of": "2026-11-20"},
+                        content=b"0612345678\n", headers=auth(operator))
+        assert r.status_code == 201, r.text
+        assert "Traceback" not in live.stderr()[log_from:]
