@@ -874,8 +874,9 @@ def _consume(rows: Any, first_line: int, mapping: Mapping, report: Report,
     physical line ``first_line`` of the file) until ``report.lines`` reaches ``stop_at`` (then
     True) or the records run out (False). ``guard``: the import's limits, judged as it goes."""
     last_needed = max(mapping.columns.values())
-    max_rows = guard.max_rows if guard else 1 << 62
-    check_at = min(guard.next_check, max_rows + 1) if guard else 1 << 62
+    guard = guard or _Guard(Limits())  # none: never checks
+    max_rows = guard.max_rows
+    check_at = min(guard.next_check, max_rows + 1)
     done = 0  # physical lines the reader has consumed so far
     for fields in rows:
         line = first_line + done
@@ -889,14 +890,14 @@ def _consume(rows: Any, first_line: int, mapping: Mapping, report: Report,
             stager.add(line, fields)
         if progress and report.lines % 10_000 == 0:
             progress.lines_read(report.lines)
-        if report.lines >= check_at:
+        if report.lines >= check_at:  # one comparison per row; the rest now and then
             if report.lines > max_rows:
-                guard.too_many()  # type: ignore[union-attr]
-            if report.lines >= guard.next_check:  # type: ignore[union-attr]
+                guard.too_many()
+            if report.lines >= guard.next_check:
                 stager.flush()  # every row read so far judged
-                guard.judge(report.lines - report.blank, report.rejected)  # type: ignore[union-attr]
-                guard.next_check = report.lines + PARSE_BATCH  # type: ignore[union-attr]
-            check_at = min(guard.next_check, max_rows + 1)  # type: ignore[union-attr]
+                guard.judge(report.lines - report.blank, report.rejected)
+                guard.next_check = report.lines + PARSE_BATCH
+            check_at = min(guard.next_check, max_rows + 1)
         if report.lines == stop_at:
             return True
     return False
@@ -957,7 +958,7 @@ class _Workers:
     def __init__(self, workers: int, kind: Kind, mapping: Mapping, drivername: str,
                  report: Report, runs: _Runs, guard: _Guard | None = None) -> None:
         self.args = (kind, mapping, drivername)
-        self.report, self.runs, self.guard = report, runs, guard
+        self.report, self.runs, self.guard = report, runs, guard or _Guard(Limits())
         self.decided = report.lines  # rows judged: those read in-process, then each chunk's
         self.dir = tempfile.mkdtemp(prefix="gateway-import-")
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -984,8 +985,7 @@ class _Workers:
             r.rejected_samples = sorted(r.rejected_samples + part.rejected_samples,
                                         key=lambda x: x["line"])[:SAMPLES]
         self.decided += part.lines
-        if self.guard is not None:
-            self.guard.judge(self.decided - r.blank, r.rejected)
+        self.guard.judge(self.decided - r.blank, r.rejected)
 
     def finish(self) -> None:
         while self.inflight:
@@ -1003,12 +1003,12 @@ def _read_rest(workers: _Workers, capture: _Capture, rows: Any, first_line: int,
     capture.on = True
     base = rows.line_num
     start, n = first_line, 0
-    max_rows = workers.guard.max_rows if workers.guard else 1 << 62
+    max_rows = workers.guard.max_rows
     for _ in rows:
         n += 1
         report.lines += 1
         if report.lines > max_rows:
-            workers.guard.too_many()  # type: ignore[union-attr]
+            workers.guard.too_many()
         if n == WORKER_CHUNK:
             workers.submit(start, capture.take())
             start, n = first_line + rows.line_num - base, 0
