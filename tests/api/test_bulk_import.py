@@ -458,3 +458,31 @@ def test_upload_endpoints_are_documented() -> None:
     assert {"status", "version", "error"} <= set(
         model("/v1/bloctel/imports", "get", "200")["properties"])
     assert "force" in {p["name"] for p in paths["/v1/consents/import"]["post"]["parameters"]}
+
+
+HOSTILE_BODIES = {
+    "empty": b"",
+    "binary": bytes(range(256)) * 64,
+    "NUL bytes": b"\x00" * 5000,
+    "broken gzip": b"\x1f\x8b\x08\x00" + b"\xff" * 500,
+    "gzip of binary": gzip.compress(bytes(range(256)) * 64),
+    "BOM only": b"\xef\xbb\xbf",
+    "UTF-16 junk": "numéro;☎\n\ud7ff\n".encode("utf-16"),
+    "a 100 KB line": b"0" * (100 << 10),
+    "header only": b"numero;date_consentement;reference;debut;source\n",
+    "quotes unbalanced": b'numero;source\n"0612345678;crm\n"06;"x\n',
+    "CR only": b"numero\r0612345678\r\r\r",
+    "control characters": b"numero;source\n\x01\x02\x03;\x1b[31m\n",
+}
+
+
+@pytest.mark.parametrize("body", list(HOSTILE_BODIES.values()), ids=list(HOSTILE_BODIES))
+def test_no_hostile_upload_is_a_server_error(tenant: Tenant, body: bytes) -> None:
+    """Whatever the body, every upload endpoint answers a documented 2xx or 4xx envelope."""
+    for path, params, role in UPLOADS:
+        r = tenant.client.post(path, params=params, content=body,
+                               headers=auth(getattr(tenant, role))
+                               | {"Content-Type": "application/octet-stream"})
+        assert r.status_code < 500, (path, r.status_code, r.text[:300])
+        if r.status_code >= 400:
+            assert set(r.json()) >= {"error", "detail"}, (path, r.text[:300])
