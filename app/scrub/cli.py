@@ -37,13 +37,7 @@ def scrub(
     url: UrlOption = None,
     key: DialerKey = None,
 ) -> None:
-    """Annotate every row of a prospect file with e164, callable_now, blocking_reasons and
-    next_allowed_at, judged now by the full rule set. Nothing is logged.
-
-    Cells a spreadsheet would run as formulas (=, +, -, @, tab, CR first) come back with a '
-    before them, as in the reports' CSV export (+33 numbers kept). A file where, past its first
-    1,000 rows, more than half the rows hold no valid number (junk, or the numbers not in one
-    column) stops with an error unless --force. Exit codes: 0 scrubbed, 1 failed, 2 usage."""
+    """``gateway scrub`` (its --help: ``scrub.__doc__``, set below)."""
     from app.cli import _database, _fail, _Failed, _progress_bars, console
     from app.scrub.service import ScrubRefused
 
@@ -150,3 +144,16 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
         except httpx.HTTPError as exc:
             raise _Failed(f"cannot reach {url}: {exc}", error="unreachable") from exc
     return rows
+
+
+scrub.__doc__ = (
+    "Annotate every row of a prospect file with e164, callable_now, blocking_reasons and "
+    "next_allowed_at, judged now by the full rule set. Nothing is logged.\n\n"
+    "Cells a spreadsheet would run as formulas (=, +, -, @, tab, CR first) come back with a ' "
+    "before them, as in the reports' CSV export (+33 numbers kept). A file where, past its "
+    "first 1,000 rows, more than half the rows (GATEWAY_SCRUB_MAX_INVALID) hold no valid "
+    "number — junk, or the numbers not in one column — stops with an error unless --force. "
+    "Through a gateway (--url) its upload limits apply (GATEWAY_SCRUB_MAX_BYTES, "
+    "GATEWAY_SCRUB_MAX_ROWS, GATEWAY_UPLOAD_STALL_S, GATEWAY_UPLOAD_MAX_SECONDS).\n\n"
+    "Exit codes: 0 scrubbed, 1 failed or refused, 2 usage error."
+)
