@@ -127,7 +127,6 @@ class BloctelImportEntry(BaseModel):
 
 @router.post(
     "/imports", status_code=201, response_model=BloctelImportReport,
-    response_model_exclude_none=False,
     responses={**error_responses(409), 422: {"model": BloctelImportRefusal, "description": (
         "`import_refused`: read and refused (the report under `import`: mostly rejected — "
         "the reading then stops past the first 1,000 lines —, empty, shrinking by half, older "
