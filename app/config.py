@@ -13,6 +13,11 @@
 * ``GATEWAY_LOG_LEVEL`` (``info``).
 * ``GATEWAY_CALLER_ID_VERIFICATION`` (``off``): ``required``: a caller ID is usable only once
   the operator verified it.
+* Uploads (``app.uploads``): ``GATEWAY_UPLOAD_STALL_S`` (``60``), ``GATEWAY_UPLOAD_MAX_SECONDS``
+  (``1800``), ``GATEWAY_IMPORT_MAX_BYTES`` / ``GATEWAY_SCRUB_MAX_BYTES`` (1 GiB),
+  ``GATEWAY_BLOCTEL_MAX_BYTES`` (2 GiB), ``GATEWAY_IMPORT_MAX_ROWS`` /
+  ``GATEWAY_SCRUB_MAX_ROWS`` (10 M), ``GATEWAY_IMPORT_MAX_REJECTED`` (``0.05``),
+  ``GATEWAY_SCRUB_MAX_INVALID`` (``0.5``).
 """
 
 from __future__ import annotations
@@ -79,6 +84,21 @@ class Settings(BaseSettings):
 
         parse_allow(value)  # a clear ValueError at start-up, not at the first delivery
         return value
+    #: uploads (``app.uploads``; BLOCTEL, bulk imports, scrub): seconds without a byte before
+    #: 408, seconds an upload may take to be read, bytes (raw, and once decompressed) and data
+    #: rows per upload before 413; past the first rows, the rejected share at which a bulk
+    #: import stops (422, ``force`` overrides) and the share of rows without a valid number at
+    #: which a scrub stops
+    upload_stall_s: float = Field(default=60.0, alias="GATEWAY_UPLOAD_STALL_S", gt=0)
+    upload_max_seconds: float = Field(default=1800.0, alias="GATEWAY_UPLOAD_MAX_SECONDS", gt=0)
+    import_max_bytes: int = Field(default=1 << 30, alias="GATEWAY_IMPORT_MAX_BYTES", gt=0)
+    scrub_max_bytes: int = Field(default=1 << 30, alias="GATEWAY_SCRUB_MAX_BYTES", gt=0)
+    bloctel_max_bytes: int = Field(default=2 << 30, alias="GATEWAY_BLOCTEL_MAX_BYTES", gt=0)
+    import_max_rows: int = Field(default=10_000_000, alias="GATEWAY_IMPORT_MAX_ROWS", gt=0)
+    scrub_max_rows: int = Field(default=10_000_000, alias="GATEWAY_SCRUB_MAX_ROWS", gt=0)
+    import_max_rejected: float = Field(
+        default=0.05, alias="GATEWAY_IMPORT_MAX_REJECTED", ge=0, le=1)
+    scrub_max_invalid: float = Field(default=0.5, alias="GATEWAY_SCRUB_MAX_INVALID", ge=0, le=1)
 
     @field_validator("rate_limits")
     @classmethod

@@ -16,6 +16,10 @@
 
 Any error before that last transaction marks the version ``failed`` and leaves the list in
 force untouched; workers swap to the new version by themselves (``bloctel.lookup``).
+
+A file mostly rejected is refused as soon as that is clear: past its first ``EARLY_SAMPLE``
+lines, after each block read, a rejected share above the limit stops the reading (unless
+forced) — 100 million lines of junk are refused in seconds, not read to the end.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO, NoReturn, Protocol
 
 import numpy as np
 from sqlalchemy import Engine, func, insert, select, update
@@ -43,6 +47,7 @@ from bloctel.store import ImportBusy
 log = logging.getLogger("gateway.bloctel")
 
 MODES = ("replace", "add", "remove")
+EARLY_SAMPLE = 1000
 SHRINK_LIMIT = 0.5  # a replace keeping less than half of the list in force needs force
 
 _v = BloctelVersion.__table__
@@ -80,6 +85,7 @@ class _Quiet:
 class _Parsed:
     keys: np.ndarray  # sorted unique
     report: dict[str, Any]
+    stopped: bool = False  # the reading stopped early: too many lines rejected
 
 
 def check_request(mode: str, as_of: date) -> None:
@@ -89,15 +95,25 @@ def check_request(mode: str, as_of: date) -> None:
         raise BloctelImportError(f"as_of {as_of.isoformat()} is in the future")
 
 
-def _parse(raw: BinaryIO, progress: Progress) -> _Parsed:
-    reader = Reader(raw, on_bytes=progress.bytes_read)
+def _parse(raw: BinaryIO, progress: Progress, max_rejected: float | None = None,
+           max_bytes: int | None = None) -> _Parsed:
+    """``max_rejected``: past ``EARLY_SAMPLE`` lines, the rejected share that stops the reading
+    (None: read it all)."""
+    reader = Reader(raw, on_bytes=progress.bytes_read, max_bytes=max_bytes)
     parser: BlockParser | None = None
     parts: list[np.ndarray] = []
+    stopped = False
     for block in reader.blocks():
         if parser is None:
             parser = BlockParser(sniff(block))
         parts.append(parser.parse(block, parser.tally.lines + 1))
         progress.lines_read(parser.tally.lines)
+        t = parser.tally
+        if (max_rejected is not None and t.lines >= EARLY_SAMPLE
+                and t.rejected > (t.valid + t.rejected) * max_rejected):
+            stopped = True
+            log.info("BLOCTEL import stopped after %d lines: %d rejected", t.lines, t.rejected)
+            break
     if parser is None:
         raise FormatError("the file is empty")
     progress.phase("sorting")
@@ -121,7 +137,9 @@ def _parse(raw: BinaryIO, progress: Progress) -> _Parsed:
         "rejected_reasons": dict(sorted(t.reasons.items(), key=lambda kv: -kv[1])),
         "sha256": reader.sha.hexdigest(), "file_bytes": reader.bytes_read, "format": layout,
     }
-    return _Parsed(keys, report)
+    if stopped:
+        report["stopped_after_lines"] = t.lines
+    return _Parsed(keys, report, stopped)
 
 
 def _refusal(mode: str, as_of: date, report: dict[str, Any], result_size: int,
@@ -129,9 +147,12 @@ def _refusal(mode: str, as_of: date, report: dict[str, Any], result_size: int,
     """Why the import must not be activated without ``force`` (None: it may)."""
     if report["rejected_share"] > max_rejected:
         considered = report["accepted"] + report["duplicates"] + report["rejected"]
+        stopped = report.get("stopped_after_lines")
         return (
-            f"{report['rejected']} of {considered} lines ({report['rejected_share']:.1%}) were "
-            f"rejected, more than the {max_rejected:.1%} allowed: is it the right file? "
+            f"{report['rejected']} of {'the first ' if stopped else ''}{considered} lines "
+            f"({report['rejected_share']:.1%}) were rejected, more than the "
+            f"{max_rejected:.1%} allowed: is it the right file? "
+            f"{'The reading stopped there. ' if stopped else ''}"
             f"(see rejected_samples; force to import anyway)"
         )
     if result_size == 0:
@@ -179,8 +200,10 @@ def _base_keys(engine: Engine, base: store.Active) -> np.ndarray:
 def import_file(
     engine: Engine, raw: BinaryIO, *, mode: str, as_of: date, imported_by: str | None = None,
     force: bool = False, max_rejected: float | None = None, progress: Progress | None = None,
+    max_bytes: int | None = None,
 ) -> dict[str, Any]:
     """Import ``raw`` (a binary stream) and activate it. Returns the report (see contract).
+    ``max_bytes``: the file's size once decompressed (``bloctel.parse.TooLarge``).
 
     Raises ``BloctelImportError`` (bad request), ``ImportBusy`` (another import runs),
     ``ImportRefused`` (read and refused; the report is attached), ``FormatError`` (unreadable).
@@ -202,7 +225,7 @@ def import_file(
                 "as_of": as_of.isoformat(), "imported_by": imported_by, "forced": force}
         try:
             return _run(engine, raw, version, meta, mode, as_of, force, limit, progress,
-                        started)
+                        started, max_bytes)
         except ImportRefused:
             raise
         except BaseException as exc:
@@ -211,16 +234,19 @@ def import_file(
 
 
 def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode: str,
-         as_of: date, force: bool, limit: float, progress: Progress, started: float
-         ) -> dict[str, Any]:
+         as_of: date, force: bool, limit: float, progress: Progress, started: float,
+         max_bytes: int | None = None) -> dict[str, Any]:
     progress.phase("reading")
-    parsed = _parse(raw, progress)
+    parsed = _parse(raw, progress, None if force else limit, max_bytes)
     report = {**meta, **parsed.report}
     columns = {k: report[k] for k in (
         "lines", "header", "blank", "accepted", "duplicates", "rejected", "rejected_samples",
         "sha256", "file_bytes")} | {"file_format": report["format"]}
     with engine.connect() as conn:
         base = store.active(conn)
+    if parsed.stopped:  # refused for its rejected lines: no list to build
+        _refuse(engine, version, _refusal(mode, as_of, report, 0, base, limit) or "",
+                columns, report, started)
 
     # the new list: the file (replace), or the list in force plus / minus the file
     new = parsed.keys
@@ -251,13 +277,7 @@ def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode
 
     refusal = None if force else _refusal(mode, as_of, report, len(new), base, limit)
     if refusal is not None:
-        with write_transaction(engine) as conn:
-            conn.execute(update(_v).where(_v.c.version == version).values(
-                status="refused", error=refusal, finished_at=now(), **columns))
-        report |= {"status": "refused", "error": refusal, "total_numbers": None,
-                   "added": None, "removed": None, "activated_at": None,
-                   "seconds": round(time.monotonic() - started, 3)}
-        raise ImportRefused(refusal, report)
+        _refuse(engine, version, refusal, columns, report, started)
 
     progress.phase("writing", total=len(new))
     total = len(new)
@@ -294,6 +314,17 @@ def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode
         "base_version": base.version if base else None, "activated_at": activated.isoformat(),
         "seconds": round(time.monotonic() - started, 3),
     }
+
+
+def _refuse(engine: Engine, version: int, refusal: str, columns: dict[str, Any],
+            report: dict[str, Any], started: float) -> NoReturn:
+    with write_transaction(engine) as conn:
+        conn.execute(update(_v).where(_v.c.version == version).values(
+            status="refused", error=refusal, finished_at=now(), **columns))
+    report |= {"status": "refused", "error": refusal, "total_numbers": None,
+               "added": None, "removed": None, "activated_at": None,
+               "seconds": round(time.monotonic() - started, 3)}
+    raise ImportRefused(refusal, report)
 
 
 def _fail(engine: Engine, version: int, exc: BaseException) -> None:

@@ -81,14 +81,26 @@ class FormatError(ValueError):
     """The file cannot be read at all (not text, broken gzip…)."""
 
 
+class TooLarge(FormatError):
+    """The file, once decompressed, is larger than the reader's ``max_bytes`` (a gzip bomb, or
+    just too big)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file is larger than {limit:,} bytes once decompressed")
+        self.limit = limit
+
+
 # --------------------------------------------------------------------------- reading
 
 
 class Reader:
     """Decoded text blocks (bytes, UTF-8) that end at a line end, from an uploaded stream."""
 
-    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None):
+    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None] | None = None,
+                 max_bytes: int | None = None):
         self._raw = raw
+        self.max_bytes = max_bytes  # of text once decompressed: more raises ``TooLarge``
+        self.decoded_bytes = 0
         self.sha = hashlib.sha256()
         self.bytes_read = 0
         self.gzip = False
@@ -121,7 +133,11 @@ class Reader:
             self.encoding = "utf-16"
             decoder = codecs.getincrementaldecoder("utf-16")(errors="replace")
         data = first
+        limit = self.max_bytes
         while data:
+            self.decoded_bytes += len(data)
+            if limit is not None and self.decoded_bytes > limit:
+                raise TooLarge(limit)
             yield decoder.decode(data).encode("utf-8") if decoder else data
             data = _read(stream, BLOCK)
         if decoder:

@@ -1,19 +1,25 @@
 from __future__ import annotations
 
-import io
+import functools
 import logging
 from typing import Annotated, Any, Literal
 
-import anyio.from_thread
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import select
-from starlette.requests import ClientDisconnect
 
 from app.clock import DATE_RANGE_DOC, Day
 from app.db import get_engine, session_scope
 from app.errors import ApiError, Conflict, Unprocessable
 from app.tenancy.auth import Operator, Principal, authenticate
+from app.uploads import (
+    ErrorBody,
+    Limits,
+    check_content_type,
+    error_responses,
+    receive,
+    request_body,
+)
 from bloctel import importer, status
 from bloctel.models import BloctelVersion
 from bloctel.parse import FormatError
@@ -22,46 +28,113 @@ log = logging.getLogger("gateway.bloctel")
 router = APIRouter(prefix="/v1/bloctel", tags=["bloctel"])
 
 
-IDLE_TIMEOUT_S = 60.0
+class BloctelRejectedLine(BaseModel):
+    line: int
+    value: str
+    error: str
 
 
-class UploadStalled(FormatError):
-    pass
+class BloctelImportReport(BaseModel):
+    """A BLOCTEL import: what the file held and what became of it."""
+
+    import_id: str
+    version: int
+    mode: str
+    as_of: str = Field(description="YYYY-MM-DD")
+    imported_by: str | None = None
+    forced: bool
+    status: str = Field(description="`active` (201) or `refused` (422).")
+    lines: int
+    header: int
+    blank: int
+    accepted: int
+    duplicates: int
+    rejected: int
+    rejected_share: float
+    rejected_samples: list[BloctelRejectedLine]
+    rejected_reasons: dict[str, int]
+    sha256: str
+    file_bytes: int
+    format: str
+    total_numbers: int | None
+    added: int | None
+    removed: int | None
+    base_version: int | None = None
+    activated_at: str | None = Field(description="ISO 8601; null when refused.")
+    error: str | None = None
+    seconds: float
+    stopped_after_lines: int | None = Field(
+        default=None, description="When the reading stopped early (too many lines rejected).")
 
 
-class _Body(io.RawIOBase):
-    """The request body as a blocking stream, read from the import's worker thread: the upload
-    is parsed as it arrives, never held whole in memory or on disk. A client that sends nothing
-    for ``IDLE_TIMEOUT_S`` fails the import (it holds the import lock meanwhile)."""
-
-    def __init__(self, request: Request) -> None:
-        self._chunks = request.stream()
-        self._buf = b""
-        self._done = False
-
-    def readable(self) -> bool:
-        return True
-
-    async def _next(self) -> bytes:
-        with anyio.fail_after(IDLE_TIMEOUT_S):
-            return await self._chunks.__anext__()
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._buf and not self._done:
-            try:
-                self._buf = anyio.from_thread.run(self._next)
-            except StopAsyncIteration:
-                self._done = True
-            except TimeoutError:
-                raise UploadStalled(
-                    f"the upload stalled: nothing received for {IDLE_TIMEOUT_S:.0f} s") from None
-        n = min(len(buffer), len(self._buf))
-        buffer[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
+class BloctelImportRefusal(BaseModel):
+    error: str = Field(description="`import_refused` (the report under `import`) or `invalid`.")
+    detail: Any
+    import_: BloctelImportReport | None = Field(default=None, alias="import")
 
 
-@router.post("/imports", status_code=201)
+class BloctelLastImport(BaseModel):
+    import_id: str
+    version: int
+    status: str
+    created_at: str
+    error: str | None
+
+
+class BloctelStatus(BaseModel):
+    """The list in force (null fields: no list) and its freshness."""
+
+    version: int | None
+    total_numbers: int
+    as_of: str | None = Field(description="YYYY-MM-DD")
+    activated_at: str | None
+    age_days: int | None = Field(description="Paris days since as_of.")
+    stale: bool = Field(description="No list, or as_of more than stale_after_days ago.")
+    stale_after_days: int
+    last_import: BloctelLastImport | None
+
+
+class BloctelImportEntry(BaseModel):
+    """One import in the history."""
+
+    import_id: str
+    version: int
+    mode: str
+    status: str = Field(description="loading, active, superseded, refused or failed.")
+    as_of: str
+    lines: int | None
+    header: int | None
+    blank: int | None
+    accepted: int | None
+    duplicates: int | None
+    rejected: int | None
+    rejected_share: float
+    rejected_samples: list[BloctelRejectedLine] | None
+    sha256: str
+    file_bytes: int | None
+    format: str | None
+    total_numbers: int | None
+    added: int | None
+    removed: int | None
+    base_version: int | None
+    forced: bool
+    error: str | None
+    imported_by: str | None
+    created_at: str
+    finished_at: str | None
+    activated_at: str | None
+
+
+@router.post(
+    "/imports", status_code=201, response_model=BloctelImportReport,
+    responses={**error_responses(409), 422: {"model": BloctelImportRefusal, "description": (
+        "`import_refused`: read and refused (the report under `import`: mostly rejected — "
+        "the reading then stops past the first 1,000 lines —, empty, shrinking by half, older "
+        "than the list in force); `invalid`: unreadable file, bad mode or as_of.")},
+        500: {"model": ErrorBody, "description": "`import_failed`: the list in force is "
+              "unchanged."}},
+    openapi_extra=request_body("The list: text or CSV, one number per line, gzip or not."),
+)
 async def import_list(
     request: Request,
     p: Operator,
@@ -81,30 +154,26 @@ async def import_list(
     ),
 ) -> Any:
     """Upload a list as a new version: plain text or CSV (the number column is found), national
-    or E.164 forms, UTF-8 with or without BOM, CRLF, gzip (detected by content). Streamed."""
-    if request.headers.get("content-type", "").lower().startswith("multipart/"):
-        raise ApiError(
-            "send the file itself as the request body (curl --data-binary @list.csv), not a "
-            "multipart form: the form's envelope would be read as lines and hashed as the file",
-            code="unsupported_media_type", status=415)
+    or E.164 forms, UTF-8 with or without BOM, CRLF, gzip (detected by content). Streamed.
+    Limits (``app.uploads``): GATEWAY_BLOCTEL_MAX_BYTES (raw and decompressed) → 413; stalls
+    and GATEWAY_UPLOAD_MAX_SECONDS → 408. A stopped upload is recorded as a failed version."""
+    limits = Limits.of("bloctel")
+    work = functools.partial(
+        importer.import_file, get_engine(), mode=mode, as_of=as_of, imported_by=p.key_id,
+        force=force, max_rejected=max_rejected, max_bytes=limits.max_bytes)
     try:
+        check_content_type(request, "list.csv")  # before check_request: as every upload
         importer.check_request(mode, as_of)
-        return await run_in_threadpool(
-            importer.import_file, get_engine(), io.BufferedReader(_Body(request), 1 << 20),
-            mode=mode, as_of=as_of, imported_by=p.key_id, force=force,
-            max_rejected=max_rejected,
-        )
+        return await receive(request, limits, work, example="list.csv",
+                             what="BLOCTEL import")
     except importer.ImportRefused as e:
         raise Unprocessable(str(e), code="import_refused", extra={"import": e.report}) from e
     except importer.ImportBusy as e:
         raise Conflict(str(e), code="import_running") from e
-    except UploadStalled as e:
-        raise ApiError(str(e), code="upload_stalled", status=408) from e
+    except ApiError:
+        raise
     except (importer.BloctelImportError, FormatError) as e:
         raise Unprocessable(str(e)) from e
-    except ClientDisconnect:  # recorded as a failed version; nobody is left to answer
-        log.info("BLOCTEL upload: the client disconnected; the import is recorded as failed")
-        return Response(status_code=400)
     except Exception as e:  # recorded as a failed version; the list in force is unchanged
         log.exception("BLOCTEL import failed")
         raise ApiError(
@@ -113,12 +182,12 @@ async def import_list(
         ) from e
 
 
-@router.get("")
+@router.get("", response_model=BloctelStatus)
 def get_status(_: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]:
     return status.current()
 
 
-@router.get("/imports")
+@router.get("/imports", response_model=list[BloctelImportEntry])
 def list_imports(
     _: Operator, limit: int = Query(default=100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:

@@ -190,3 +190,40 @@ def test_remote_import_through_a_running_gateway(live: Server, tmp_path: Path) -
     with session_scope(write=True) as s:  # keys of no tenant (operator) cannot import either
         key = create_key(s, "operator", None)[1]
     assert gateway("consents", str(path), "--url", live.base_url, "--key", key).exit_code == 1
+
+
+def junk_file(path: Path, good: int, junk: int) -> Path:
+    consents_file(path, good)
+    with path.open("a") as f:
+        f.write("pas un numéro;hier;web;\n" * junk)
+    return path
+
+
+def test_a_mostly_rejected_file_stops_unless_forced(local: str, tmp_path: Path) -> None:
+    """Locally too: past the first 1,000 rows, more than 5 % rejected stops the import, exit 1,
+    nothing written, the summary and samples shown, ``--force`` named; ``--force`` imports."""
+    path = junk_file(tmp_path / "c.csv", 900, 5000)
+    refused = gateway("consents", str(path), "--tenant", local)
+    assert refused.exit_code == 1, refused.output
+    assert "Rejected lines" in refused.stdout and "--force" in refused.stderr
+    assert count(Consent) == 0
+    as_json = gateway("consents", str(path), "--tenant", local, "--json")
+    body = json.loads(as_json.stdout)
+    assert body["error"] == "import_refused"
+    assert body["import"]["rejected_samples"][0]["line"] == 902
+    forced = gateway("consents", str(path), "--tenant", local, "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert (json.loads(forced.stdout)["created"], count(Consent)) == (900, 900)
+
+
+def test_remote_force(live: Server, tmp_path: Path) -> None:  # noqa: F811
+    with httpx.Client(base_url=live.base_url) as http:
+        t = make_tenant(http, "Acme", operator=operator_key())
+    path = junk_file(tmp_path / "c.csv", 900, 5000)
+    refused = gateway("consents", str(path), "--url", live.base_url, "--key", t.admin)
+    assert refused.exit_code == 1, refused.output
+    assert "Rejected lines" in refused.stdout and "--force" in refused.stderr
+    forced = gateway("consents", str(path), "--url", live.base_url, "--key", t.admin,
+                     "--force", "--json")
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(forced.stdout)["rejected"] == 5000

@@ -83,3 +83,15 @@ def test_remote_scrub_through_a_running_gateway(live: Server, tmp_path: Path) ->
         assert [r[0] for r in rows[1:-1]] == [f"Client {i}" for i in range(n)]
         wrong = scrub(str(out), "--campaign", "nope", "--url", live.base_url, "--key", t.dialer)
         assert wrong.exit_code == 1 and "404" in wrong.stderr
+
+
+def test_a_file_of_junk_stops_unless_forced(tenant: Tenant, tmp_path: Path) -> None:
+    path = tmp_path / "junk.csv"
+    path.write_text("telephone\n" + "0600000007\n" * 100 + "n/a\n" * 5000)
+    refused = scrub(str(path), "--campaign", "spring-2026", "--tenant", tenant.id, "-q")
+    assert refused.exit_code == 1, refused.output
+    assert "GATEWAY_SCRUB_MAX_INVALID" in refused.stderr and "--force" in refused.stderr
+    forced = scrub(str(path), "--campaign", "spring-2026", "--tenant", tenant.id, "-q",
+                   "--force")
+    assert forced.exit_code == 0, forced.output
+    assert len(forced.stdout.splitlines()) == 5101

@@ -161,6 +161,81 @@ class ImportBusy(RuntimeError):
     """Another import for this tenant is running."""
 
 
+class ImportRefused(BulkImportError):
+    """Too many rows rejected (``Limits.max_rejected``): the import stopped, nothing written;
+    ``report`` has the counts so far and the rejected samples."""
+
+    def __init__(self, message: str, report: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class TooManyRows(BulkImportError):
+    """The file has more rows than ``Limits.max_rows``: nothing written."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file has more than {limit:,} rows: split it")
+        self.limit = limit
+
+
+#: Data rows read before the rejected share is first judged; then again after every
+#: ``PARSE_BATCH`` rows (every chunk, with worker processes) and at the end of the file.
+EARLY_SAMPLE = 1000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What an import may be. ``max_rejected``: past the first ``EARLY_SAMPLE`` data rows, the
+    share of rejected rows above which the import stops (``ImportRefused``; None: never, as
+    ``force`` asks); ``max_rows``: rows (lines after the header) above which it stops
+    (``TooManyRows``); ``max_bytes``: the file's size once decompressed
+    (``bloctel.parse.TooLarge``). Nothing is written when an import stops."""
+
+    max_rejected: float | None = None
+    max_rows: int | None = None
+    max_bytes: int | None = None
+
+    @classmethod
+    def from_settings(cls, *, force: bool = False, local: bool = False) -> Limits:
+        """The settings' limits (``GATEWAY_IMPORT_*``); ``local`` (the shell, the operator's
+        own file): only the rejected share."""
+        from app.config import get_settings
+
+        s = get_settings()
+        share = None if force else s.import_max_rejected
+        if local:
+            return cls(max_rejected=share)
+        return cls(max_rejected=share, max_rows=s.import_max_rows,
+                   max_bytes=s.import_max_bytes)
+
+
+class _Guard:
+    """``Limits`` applied while a file is read (the main process only)."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.max_rejected = limits.max_rejected
+        self.max_rows = limits.max_rows or (1 << 62)
+        self.next_check = EARLY_SAMPLE if limits.max_rejected is not None else 1 << 62
+
+    def too_many(self) -> None:
+        raise TooManyRows(self.max_rows)
+
+    def judge(self, considered: int, rejected: int) -> None:
+        """Stop (``_Stop``) if ``rejected`` of ``considered`` data rows is too large a share."""
+        limit = self.max_rejected
+        if limit is None or considered < EARLY_SAMPLE or rejected <= considered * limit:
+            return
+        raise _Stop(
+            f"{rejected:,} of the first {considered:,} rows were rejected "
+            f"({rejected / considered:.1%}), more than the {limit:.1%} allowed "
+            f"(GATEWAY_IMPORT_MAX_REJECTED): is it the right file? The import stopped and "
+            f"nothing was written (see rejected_samples; force=true imports it anyway)")
+
+
+class _Stop(Exception):
+    """The guard's decision to stop an import for its rejected rows (``ImportRefused``)."""
+
+
 class Progress(Protocol):
     def phase(self, name: str, total: int | None = None) -> None: ...
     def bytes_read(self, n: int) -> None: ...
@@ -815,11 +890,15 @@ WORKER_CHUNK = 100_000
 
 
 def _consume(rows: Any, first_line: int, mapping: Mapping, report: Report,
-             stager: _Stager, progress: Progress | None = None, stop_at: int = 0) -> bool:
+             stager: _Stager, progress: Progress | None = None, stop_at: int = 0,
+             guard: _Guard | None = None) -> bool:
     """Count, check and stage the CSV records of ``rows`` (a ``csv.reader``; its first line is
     physical line ``first_line`` of the file) until ``report.lines`` reaches ``stop_at`` (then
-    True) or the records run out (False)."""
+    True) or the records run out (False). ``guard``: the import's limits, judged as it goes."""
     last_needed = max(mapping.columns.values())
+    guard = guard or _Guard(Limits())  # none: never checks
+    max_rows = guard.max_rows
+    check_at = min(guard.next_check, max_rows + 1)
     done = 0  # physical lines the reader has consumed so far
     for fields in rows:
         line = first_line + done
@@ -833,6 +912,14 @@ def _consume(rows: Any, first_line: int, mapping: Mapping, report: Report,
             stager.add(line, fields)
         if progress and report.lines % 10_000 == 0:
             progress.lines_read(report.lines)
+        if report.lines >= check_at:  # one comparison per row; the rest now and then
+            if report.lines > max_rows:
+                guard.too_many()
+            if report.lines >= guard.next_check:
+                stager.flush()  # every row read so far judged
+                guard.judge(report.lines - report.blank, report.rejected)
+                guard.next_check = report.lines + PARSE_BATCH
+            check_at = min(guard.next_check, max_rows + 1)
         if report.lines == stop_at:
             return True
     return False
@@ -891,9 +978,10 @@ class _Workers:
     unlinked as soon as it is opened here; the directory is removed at the end."""
 
     def __init__(self, workers: int, kind: Kind, mapping: Mapping, drivername: str,
-                 report: Report, runs: _Runs) -> None:
+                 report: Report, runs: _Runs, guard: _Guard | None = None) -> None:
         self.args = (kind, mapping, drivername)
-        self.report, self.runs = report, runs
+        self.report, self.runs, self.guard = report, runs, guard or _Guard(Limits())
+        self.decided = report.lines  # rows judged: those read in-process, then each chunk's
         self.dir = tempfile.mkdtemp(prefix="gateway-import-")
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         self.inflight: collections.deque[Future[Any]] = collections.deque()
@@ -918,6 +1006,8 @@ class _Workers:
         if part.rejected_samples:
             r.rejected_samples = sorted(r.rejected_samples + part.rejected_samples,
                                         key=lambda x: x["line"])[:SAMPLES]
+        self.decided += part.lines
+        self.guard.judge(self.decided - r.blank, r.rejected)
 
     def finish(self) -> None:
         while self.inflight:
@@ -935,9 +1025,12 @@ def _read_rest(workers: _Workers, capture: _Capture, rows: Any, first_line: int,
     capture.on = True
     base = rows.line_num
     start, n = first_line, 0
+    max_rows = workers.guard.max_rows
     for _ in rows:
         n += 1
         report.lines += 1
+        if report.lines > max_rows:
+            workers.guard.too_many()
         if n == WORKER_CHUNK:
             workers.submit(start, capture.take())
             start, n = first_line + rows.line_num - base, 0
@@ -1086,17 +1179,22 @@ def _refresh_statistics(engine: Engine, kind: str, created: int) -> None:
 def import_csv(
     engine: Engine, raw: BinaryIO, *, kind: Kind, tenant_id: str,
     progress: Progress | None = None, batch: int | None = None,
-    on_batch: Callable[[Report], None] | None = None,
+    on_batch: Callable[[Report], None] | None = None, limits: Limits | None = None,
 ) -> dict[str, Any]:
-    """Import a CSV file into one tenant's registry ``kind`` (see the module docstring).
+    """Import a CSV file into one tenant's registry ``kind`` (see the module docstring), within
+    ``limits`` (default: none).
 
-    Raises ``ImportBusy`` (another import for this tenant), ``BulkImportError`` (no usable
-    header) or ``bloctel.parse.FormatError`` (not readable as text)."""
+    Raises ``ImportBusy`` (another import for this tenant), ``ImportRefused`` (too many rows
+    rejected), ``TooManyRows``, ``BulkImportError`` (no usable header) or
+    ``bloctel.parse.FormatError`` (not readable as text; ``TooLarge``)."""
     if kind not in KINDS:
         raise BulkImportError(f"unknown registry {kind!r}; one of {', '.join(KINDS)}")
     started = time.perf_counter()
     report = Report(kind=kind)
-    reader = Reader(raw, on_bytes=progress.bytes_read if progress else None)
+    limits = limits or Limits()
+    guard = _Guard(limits)
+    reader = Reader(raw, on_bytes=progress.bytes_read if progress else None,
+                    max_bytes=limits.max_bytes)
     with tenant_lock(engine, tenant_id):
         if progress:
             progress.phase("reading")
@@ -1118,14 +1216,22 @@ def import_csv(
             workers = import_workers()
             capture = _Capture(lines)
             rows = csv.reader(capture, delimiter=mapping.delimiter)
-            more = _consume(rows, header_line + 1, mapping, report, stager, progress,
-                            stop_at=PARALLEL_AFTER if workers else 0)
-            stager.flush()
-            if more:
-                pool = parallel.enter_context(contextlib.closing(_Workers(
-                    workers, kind, mapping, engine.url.drivername, report, runs)))
-                _read_rest(pool, capture, rows, header_line + 1 + rows.line_num, report,
-                           progress)
+            try:
+                more = _consume(rows, header_line + 1, mapping, report, stager, progress,
+                                stop_at=PARALLEL_AFTER if workers else 0, guard=guard)
+                stager.flush()
+                if more:
+                    pool = parallel.enter_context(contextlib.closing(_Workers(
+                        workers, kind, mapping, engine.url.drivername, report, runs, guard)))
+                    _read_rest(pool, capture, rows, header_line + 1 + rows.line_num, report,
+                               progress)
+                else:
+                    guard.judge(report.lines - report.blank, report.rejected)
+            except _Stop as stop:
+                log.info("bulk import of %s stopped after %d rows: %s", kind, report.lines,
+                         stop)
+                raise ImportRefused(str(stop), _answer(report, reader, mapping, started)
+                                    | {"stopped_after_lines": report.lines}) from None
             parallel.close()
             if progress:
                 progress.lines_read(report.lines)
@@ -1138,8 +1244,14 @@ def import_csv(
             parallel.close()
             runs.close()
         _refresh_statistics(engine, kind, report.created)
+    return _answer(report, reader, mapping, started)
+
+
+def _answer(report: Report, reader: Reader, mapping: Mapping, started: float
+            ) -> dict[str, Any]:
+    """The import report (``ImportReport`` in ``app.registries.bulk_router``)."""
     return {
-        "import_id": report.import_id, "kind": kind, "lines": report.lines,
+        "import_id": report.import_id, "kind": report.kind, "lines": report.lines,
         "created": report.created, "updated": report.updated, "unchanged": report.unchanged,
         "rejected": report.rejected, "blank": report.blank,
         "rejected_samples": report.rejected_samples, "reasons": report.reasons,
@@ -1149,4 +1261,5 @@ def import_csv(
     }
 
 
-__all__ = ["BulkImportError", "FormatError", "ImportBusy", "import_csv", "tenant_lock"]
+__all__ = ["BulkImportError", "FormatError", "ImportBusy", "ImportRefused", "Limits",
+           "TooManyRows", "import_csv", "tenant_lock"]

@@ -42,10 +42,15 @@ _HELP = (
     "value, error) and every rejection counted by reason, the file's sha256 and bytes, which "
     "column gave each field, the ignored columns, the delimiter and the seconds taken. Rows "
     "are written once the file is read whole, in batches: an interrupted import leaves every "
-    "row wholly in or out, and running the same import again completes it. Exit codes: 0 "
-    "imported (even with rejected rows), 1 failed (e.g. a required column missing: the "
-    "accepted names are listed), 2 usage error."
+    "row wholly in or out, and running the same import again completes it.\n\n"
+    "Past the first 1,000 rows, a file with more than GATEWAY_IMPORT_MAX_REJECTED (5 %) of its "
+    "rows rejected stops at once, nothing written, with the rejected samples (--force imports "
+    "it anyway). Through a gateway (--url) its limits apply too: GATEWAY_IMPORT_MAX_BYTES, "
+    "GATEWAY_IMPORT_MAX_ROWS, GATEWAY_UPLOAD_STALL_S, GATEWAY_UPLOAD_MAX_SECONDS.\n\n"
+    "Exit codes: 0 imported (even with some rejected rows), 1 failed or refused (e.g. a "
+    "required column missing: the accepted names are listed), 2 usage error."
 )
+_REFUSED_HINT = "Nothing was written; --force imports the file anyway."
 _NUMBER = ("  number (required): numero, telephone, tel, phone, callee, number, msisdn, mobile, "
            "numero_de_telephone, numero_telephone, phone_number")
 _COLUMNS = {
@@ -85,10 +90,17 @@ _KEYS = {"consents": "number, scope, given_at", "contracts": "reference",
          "oppositions": "number"}
 
 
-def _local(kind: str, file: Path, tenant: str | None, show: bool) -> dict[str, Any]:
+def _local(kind: str, file: Path, tenant: str | None, show: bool, force: bool = False
+           ) -> dict[str, Any]:
     from app.cli import _database, _Failed, _phases
     from app.db import get_engine, session_scope
-    from app.registries.bulk import BulkImportError, ImportBusy, import_csv
+    from app.registries.bulk import (
+        BulkImportError,
+        ImportBusy,
+        ImportRefused,
+        Limits,
+        import_csv,
+    )
     from app.tenancy.models import Tenant
     from bloctel.parse import FormatError
 
@@ -102,7 +114,11 @@ def _local(kind: str, file: Path, tenant: str | None, show: bool) -> dict[str, A
                     raise _Failed(f"no tenant {tenant!r} in the database", error="not_found")
             with file.open("rb") as raw, _phases(show, file.stat().st_size) as phases:
                 return import_csv(get_engine(), raw, kind=kind,  # type: ignore[arg-type]
-                                  tenant_id=tenant, progress=phases)
+                                  tenant_id=tenant, progress=phases,
+                                  limits=Limits.from_settings(force=force, local=True))
+    except ImportRefused as exc:
+        raise _Failed(f"import refused: {exc}", error="import_refused", detail=str(exc),
+                      report=exc.report, hint=_REFUSED_HINT) from exc
     except ImportBusy as exc:
         raise _Failed(f"{exc}: try again when it is done", error="import_running") from exc
     except (BulkImportError, FormatError) as exc:
@@ -112,7 +128,8 @@ def _local(kind: str, file: Path, tenant: str | None, show: bool) -> dict[str, A
         raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
 
 
-def _remote(kind: str, file: Path, show: bool, url: str, key: str | None) -> dict[str, Any]:
+def _remote(kind: str, file: Path, show: bool, url: str, key: str | None,
+            force: bool = False) -> dict[str, Any]:
 
     from app.cli import _call, _client, _Failed, _phases, _upload_chunks
 
@@ -124,6 +141,7 @@ def _remote(kind: str, file: Path, show: bool, url: str, key: str | None) -> dic
 
         try:
             return _call(client, "POST", f"/v1/{kind}/import",
+                         params={"force": "true"} if force else None,
                          forbidden="Imports need an admin key of the tenant.",
                          content=_upload_chunks(file, phases),
                          headers={"Content-Type": "text/csv", "Content-Length": str(size)})
@@ -186,6 +204,9 @@ def _command(kind: Kind) -> None:
         as_json: JsonOption = False,
         quiet: Annotated[bool, typer.Option(
             "--quiet", "-q", help="No progress and no summary; errors only.")] = False,
+        force: Annotated[bool, typer.Option(
+            "--force", help="Import even if more than GATEWAY_IMPORT_MAX_REJECTED (5 %) of the "
+            "rows are rejected (the good rows are imported, the others reported).")] = False,
         url: UrlOption = None,
         key: AdminKey = None,
     ) -> None:
@@ -194,10 +215,17 @@ def _command(kind: Kind) -> None:
         show = not (as_json or quiet)
         try:
             if url:
-                report = _remote(kind.value, file, show, url, key)
+                report = _remote(kind.value, file, show, url, key, force)
             else:
-                report = _local(kind.value, file, tenant, show)
+                report = _local(kind.value, file, tenant, show, force)
         except _Failed as exc:
+            if exc.error == "import_refused":  # this command's summary and hint, not BLOCTEL's
+                exc.hint = _REFUSED_HINT
+                exc.message = exc.message.replace("force=true", "--force")
+                if exc.report is not None and not as_json:
+                    if not quiet:
+                        _show(exc.report)
+                    exc.report = None
             _fail(exc, as_json=as_json, quiet=quiet)
         if as_json:
             print(_dumps(report))

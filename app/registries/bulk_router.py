@@ -1,75 +1,132 @@
 """``POST /v1/{consents,contracts,oppositions}/import``: a CSV file as the body, streamed.
 
-See ``app.registries.bulk`` for the file format, the natural keys and the failure semantics.
+See ``app.registries.bulk`` for the file format, the natural keys and the failure semantics,
+``app.uploads`` for the limits every upload has.
 """
 
 from __future__ import annotations
 
-import io
-import logging
-from typing import Any
+import functools
+from typing import Any, BinaryIO
 
-from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from starlette.requests import ClientDisconnect
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from app.db import get_engine
-from app.errors import ApiError, Conflict, Unprocessable
+from app.errors import Conflict, Unprocessable
 from app.registries import bulk
 from app.tenancy.auth import Admin
+from app.uploads import Limits, TooManyRows, error_responses, receive, request_body
 from bloctel.parse import FormatError
-from bloctel.router import UploadStalled, _Body
 
-log = logging.getLogger("gateway.registries.bulk")
 router = APIRouter(prefix="/v1", tags=["registries"])
 
 _DESCRIPTION = (
-    "Send the CSV file itself as the body (`curl --data-binary @file.csv`), gzip or not; `;` or "
-    "`,`; a header naming the columns in French or English. Rows are created, updated or left "
-    "unchanged by their natural key, or rejected with their line number and reason. Rows are "
-    "written once the file is read whole, in batches: an interrupted import leaves every row "
-    "wholly in or out, and importing the same file again completes it."
-    " Dates (YYYY-MM-DD or DD/MM/YYYY) and instants (ISO 8601; no offset: Paris time) lie in "
-    "2000-01-01 … 2100-12-31, or the row is rejected naming the column; no end date or expiry "
-    "is an empty cell."
+    "Send the CSV file itself as the body (`curl --data-binary @file.csv -H 'Content-Type: "
+    "text/csv'`), gzip or not; `;` or `,`; a header naming the columns in French or English. "
+    "Rows are created, updated or left unchanged by their natural key, or rejected with their "
+    "line number and reason. Rows are written once the file is read whole, in batches: an "
+    "interrupted import leaves every row wholly in or out, and importing the same file again "
+    "completes it. Dates (YYYY-MM-DD or DD/MM/YYYY) and instants (ISO 8601; no offset: Paris "
+    "time) lie in 2000-01-01 … 2100-12-31, or the row is rejected naming the column; no end "
+    "date or expiry is an empty cell.\n\n"
+    "**Early stop.** Past the first 1,000 data rows, an import whose share of rejected rows is "
+    "above GATEWAY_IMPORT_MAX_REJECTED (5 %) stops at once with 422 `import_refused` and the "
+    "rejected samples under `import`; nothing is written (`force=true` imports it anyway). "
+    "**Limits**: GATEWAY_IMPORT_MAX_BYTES (raw and decompressed) → 413 `upload_too_large`; "
+    "GATEWAY_IMPORT_MAX_ROWS → 413 `too_many_rows`; no byte for GATEWAY_UPLOAD_STALL_S → 408 "
+    "`upload_stalled`; not read within GATEWAY_UPLOAD_MAX_SECONDS → 408 `upload_timeout`."
 )
 
 
-async def _import(request: Request, p: Any, kind: bulk.Kind) -> Any:
-    if request.headers.get("content-type", "").lower().startswith("multipart/"):
-        raise ApiError(
-            "send the file itself as the request body (curl --data-binary @file.csv), not a "
-            "multipart form", code="unsupported_media_type", status=415)
+class BulkRejectedSample(BaseModel):
+    line: int = Field(description="Physical line of the file (the header is line 1).")
+    value: str = Field(description="The line's text (first 100 characters).")
+    error: str = Field(description="Why the row was rejected.")
+
+
+class BulkImportReport(BaseModel):
+    """What an import did: `lines` = created + updated + unchanged + rejected + blank."""
+
+    import_id: str
+    kind: str
+    lines: int = Field(description="Lines after the header.")
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+    blank: int
+    rejected_samples: list[BulkRejectedSample] = Field(description="The first 100 rejected rows.")
+    reasons: dict[str, int] = Field(description="Rejected rows counted by reason.")
+    sha256: str = Field(description=(
+        "SHA-256 of the bytes as uploaded (in a refusal: of those read before the stop)."))
+    bytes: int = Field(description="Bytes read.")
+    columns: dict[str, str] = Field(description="Field → the file's column giving it.")
+    ignored_columns: list[str]
+    delimiter: str
+    seconds: float
+    stopped_after_lines: int | None = Field(
+        default=None, description="Only in a refusal: lines read when the import stopped.")
+
+
+class BulkImportRefusal(BaseModel):
+    error: str = Field(description="`import_refused`, `import_invalid`, or `invalid`.")
+    detail: Any
+    import_: BulkImportReport | None = Field(
+        default=None, alias="import",
+        description="With `import_refused`: the counts so far and the rejected samples.")
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **error_responses(409),
+    422: {"model": BulkImportRefusal, "description": (
+        "`import_refused` (too many rejected rows: the report so far under `import`), "
+        "`import_invalid` (no usable header, unreadable file) or `invalid` (a query "
+        "parameter).")},
+}
+
+Force = Query(default=False, description=(
+    "Import even if more than GATEWAY_IMPORT_MAX_REJECTED of the rows are rejected."))
+
+
+def _run(kind: bulk.Kind, tenant_id: str, limits: bulk.Limits, raw: BinaryIO) -> Any:
+    return bulk.import_csv(get_engine(), raw, kind=kind, tenant_id=tenant_id, limits=limits)
+
+
+async def _import(request: Request, p: Any, kind: bulk.Kind, force: bool) -> Any:
+    limits = Limits.of("import")
+    work = functools.partial(_run, kind, p.tenant_id or "",
+                             bulk.Limits.from_settings(force=force))
     try:
-        return await run_in_threadpool(
-            bulk.import_csv, get_engine(), io.BufferedReader(_Body(request), 1 << 20),
-            kind=kind, tenant_id=p.tenant_id or "")
+        return await receive(request, limits, work, example=f"{kind}.csv",
+                             what=f"bulk import of {kind}")
     except bulk.ImportBusy as e:
         raise Conflict(str(e), code="import_running") from e
-    except UploadStalled as e:
-        raise ApiError(str(e), code="upload_stalled", status=408) from e
+    except bulk.ImportRefused as e:
+        raise Unprocessable(str(e), code="import_refused", extra={"import": e.report}) from e
+    except bulk.TooManyRows as e:
+        raise TooManyRows(e.limit, "GATEWAY_IMPORT_MAX_ROWS") from e
     except (bulk.BulkImportError, FormatError) as e:
         raise Unprocessable(str(e), code="import_invalid") from e
-    except ClientDisconnect:  # the file was not read whole: nothing was written
-        log.info("bulk import of %s: the client disconnected", kind)
-        return Response(status_code=400)
 
 
-@router.post("/consents/import", status_code=200, description=_DESCRIPTION)
-async def import_consents(request: Request, p: Admin) -> Any:
-    """Columns: numero|telephone|phone|callee, date_consentement|given_at, portee|scope,
-    canal|channel, preuve|evidence (JSON object or text), expire|expires_at."""
-    return await _import(request, p, "consents")
+def _route(kind: bulk.Kind, columns: str) -> None:
+    async def endpoint(request: Request, p: Admin, force: bool = Force) -> Any:
+        return await _import(request, p, kind, force)
+
+    endpoint.__name__ = f"import_{kind}"
+    router.post(
+        f"/{kind}/import", status_code=200, summary=f"Import {kind} from a CSV file",
+        description=f"Columns: {columns}.\n\n{_DESCRIPTION}", response_model=BulkImportReport,
+        response_model_exclude_none=True,
+        responses=_RESPONSES, openapi_extra=request_body(f"The CSV file of {kind}."),
+    )(endpoint)
 
 
-@router.post("/contracts/import", status_code=200, description=_DESCRIPTION)
-async def import_contracts(request: Request, p: Admin) -> Any:
-    """Columns: numero|telephone|phone|callee, reference|contrat, secteur|sector,
-    debut|starts_on, fin|ends_on."""
-    return await _import(request, p, "contracts")
+_route("consents", "numero|telephone|phone|callee, date_consentement|given_at, portee|scope, "
+       "canal|channel, preuve|evidence (JSON object or text), expire|expires_at")
+_route("contracts", "numero|telephone|phone|callee, reference|contrat, secteur|sector, "
+       "debut|starts_on, fin|ends_on")
+_route("oppositions", "numero|telephone|phone|callee, source")
 
-
-@router.post("/oppositions/import", status_code=200, description=_DESCRIPTION)
-async def import_oppositions(request: Request, p: Admin) -> Any:
-    """Columns: numero|telephone|phone|callee, source."""
-    return await _import(request, p, "oppositions")
+__all__ = ["BulkImportReport", "router"]

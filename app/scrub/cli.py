@@ -31,12 +31,15 @@ def scrub(
     agent_id: Annotated[str | None, typer.Option(help="Agent placing the calls.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress, no summary.")
                      ] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Scrub even if, past the first 1,000 rows, more than "
+        "GATEWAY_SCRUB_MAX_INVALID (50 %) of the rows hold no valid number.")] = False,
     url: UrlOption = None,
     key: DialerKey = None,
 ) -> None:
-    """Annotate every row of a prospect file with e164, callable_now, blocking_reasons and
-    next_allowed_at, judged now by the full rule set. Nothing is logged."""
+    """``gateway scrub`` (its --help: ``scrub.__doc__``, set below)."""
     from app.cli import _database, _fail, _Failed, _progress_bars, console
+    from app.scrub.service import ScrubRefused
 
     size = file.stat().st_size
     show = not quiet
@@ -54,14 +57,15 @@ def scrub(
                     bars.advance(task, n)
 
             if url:
-                rows = _remote(file, url, key, campaign, caller_id, agent_id, sink, advance)
+                rows = _remote(file, url, key, campaign, caller_id, agent_id, sink, advance,
+                               force)
                 summary = f"{rows:,} rows"
             else:
                 if not tenant:
                     raise typer.BadParameter("--tenant is needed without --url",
                                              param_hint="'--tenant'")
                 stack.enter_context(_database())
-                job = _local_job(tenant, campaign, caller_id, agent_id)
+                job = _local_job(tenant, campaign, caller_id, agent_id, force)
                 with file.open("rb") as raw:
                     for chunk in job.run(raw, advance):
                         sink.write(chunk)
@@ -73,6 +77,9 @@ def scrub(
             sink.flush()
     except _Failed as exc:
         _fail(exc, as_json=False)
+    except ScrubRefused as exc:
+        _fail(_Failed(str(exc).replace("force=true", "--force"), error="scrub_refused"),
+              as_json=False)
     except NotFound as exc:
         _fail(_Failed(str(exc), error="not_found"), as_json=False)
     if show:
@@ -81,9 +88,10 @@ def scrub(
         console.print(f"[bold green]scrubbed[/] {summary} in {elapsed:.1f} s ({rate:,.0f} rows/s)")
 
 
-def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: str | None
-               ) -> Any:
+def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: str | None,
+               force: bool = False) -> Any:
     from app.cli import _Failed
+    from app.config import get_settings
     from app.db import session_scope
     from app.scrub.service import Scrub
     from app.tenancy.auth import Principal
@@ -97,11 +105,12 @@ def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: s
         p = Principal(key_id="cli", role="admin", tenant_id=row.id,
                       tenant_suspended=row.status == "suspended",
                       policy=policy_from_json(row.policy, row.sanctions))
-    return Scrub(p, campaign, caller_id=caller_id, agent_id=agent_id)
+    return Scrub(p, campaign, caller_id=caller_id, agent_id=agent_id,
+                 max_invalid=None if force else get_settings().scrub_max_invalid)
 
 
 def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str | None,
-            agent_id: str | None, sink: BinaryIO, advance: Any) -> int:
+            agent_id: str | None, sink: BinaryIO, advance: Any, force: bool = False) -> int:
     import httpx
 
     from app.cli import _client, _detail, _Failed
@@ -114,6 +123,8 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
 
     params = {k: v for k, v in (("campaign", campaign), ("caller_id", caller_id),
                                 ("agent_id", agent_id)) if v}
+    if force:
+        params["force"] = "true"
     with _client(url, key, read_timeout=300.0) as client:
         try:
             with client.stream("POST", "/v1/scrub", params=params, content=upload(),
@@ -124,11 +135,25 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
                         body = r.json()
                     except ValueError:
                         body = None
-                    raise _Failed(f"the gateway answered {r.status_code}: "
-                                  f"{_detail(body, r.text[:200])}", error="http")
+                    detail = _detail(body, r.text[:200]).replace("force=true", "--force")
+                    raise _Failed(f"the gateway answered {r.status_code}: {detail}",
+                                  error="http")
                 rows = int(r.headers.get("X-Scrub-Rows", "0"))
                 for chunk in r.iter_bytes():
                     sink.write(chunk)
         except httpx.HTTPError as exc:
             raise _Failed(f"cannot reach {url}: {exc}", error="unreachable") from exc
     return rows
+
+
+scrub.__doc__ = (
+    "Annotate every row of a prospect file with e164, callable_now, blocking_reasons and "
+    "next_allowed_at, judged now by the full rule set. Nothing is logged.\n\n"
+    "Cells a spreadsheet would run as formulas (=, +, -, @, tab, CR first) come back with a ' "
+    "before them, as in the reports' CSV export (+33 numbers kept). A file where, past its "
+    "first 1,000 rows, more than half the rows (GATEWAY_SCRUB_MAX_INVALID) hold no valid "
+    "number — junk, or the numbers not in one column — stops with an error unless --force. "
+    "Through a gateway (--url) its upload limits apply (GATEWAY_SCRUB_MAX_BYTES, "
+    "GATEWAY_SCRUB_MAX_ROWS, GATEWAY_UPLOAD_STALL_S, GATEWAY_UPLOAD_MAX_SECONDS).\n\n"
+    "Exit codes: 0 scrubbed, 1 failed or refused, 2 usage error."
+)

@@ -462,31 +462,83 @@ def test_a_multipart_form_is_refused_with_how_to_send_the_file(opt_out: Tenant) 
     assert opt_out.get("/v1/bloctel/imports", role="operator").json() == []
 
 
-def test_a_stalled_upload_fails_instead_of_holding_the_import_lock(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_stalled_upload_fails_instead_of_holding_the_import_lock() -> None:
     """The body bridge (the import's thread reading the request as it arrives) gives up after
-    ``IDLE_TIMEOUT_S`` without data; the router answers 408 and the import is marked failed.
-    (The test client sends whole bodies, so the bridge is driven directly.)"""
+    the stall timeout without data (``upload_stalled``, 408), and after the wall-clock limit
+    even if bytes keep trickling in (``upload_timeout``, 408). (The test client sends whole
+    bodies, so the bridge is driven directly; tests/integration/test_upload_limits_live.py does
+    it through a real server.)"""
     import anyio
 
-    from bloctel import router
-
-    monkeypatch.setattr(router, "IDLE_TIMEOUT_S", 0.2)
+    from app import uploads
 
     async def stalls() -> Any:
         yield b"0611111111\n"
         await anyio.sleep(5)
         yield b"0622222222\n"
 
+    async def trickles() -> Any:
+        for _ in range(50):
+            yield b"0611111111\n"
+            await anyio.sleep(0.1)
+
     class Request:
+        def __init__(self, stream: Any) -> None:
+            self._stream = stream
+
         def stream(self) -> Any:
-            return stalls()
+            return self._stream()
 
-    async def read_twice() -> None:
-        body = router._Body(Request())  # type: ignore[arg-type]
-        assert await anyio.to_thread.run_sync(body.read, 100) == b"0611111111\n"
-        await anyio.to_thread.run_sync(body.read, 100)
+    def read_all(stream: Any, stall_s: float, max_seconds: float) -> None:
+        limits = uploads.Limits(max_bytes=1 << 20, setting="X", stall_s=stall_s,
+                                max_seconds=max_seconds)
 
-    with pytest.raises(router.UploadStalled, match="stalled"):
-        anyio.run(read_twice)
+        async def go() -> None:
+            body = uploads.Body(Request(stream), limits)  # type: ignore[arg-type]
+            assert await anyio.to_thread.run_sync(body.read, 11) == b"0611111111\n"
+            while await anyio.to_thread.run_sync(body.read, 100):
+                pass
+
+        anyio.run(go)
+
+    with pytest.raises(uploads.UploadStalled, match="nothing received for 0 s"):
+        read_all(stalls, stall_s=0.2, max_seconds=60)
+    with pytest.raises(uploads.UploadTimeout, match="GATEWAY_UPLOAD_MAX_SECONDS"):
+        read_all(trickles, stall_s=1, max_seconds=0.5)
+
+
+def test_a_file_of_junk_stops_being_read_once_it_is_clearly_junk(opt_out: Tenant) -> None:
+    """Past the first 1,000 lines, a block whose lines are mostly rejected stops the reading:
+    the version is refused with the counts so far (``stopped_after_lines``), not read to its
+    millionth line; ``force`` reads it whole."""
+    junk = b"0611111111\n" * 10 + b"pas un numero\n" * 1_000_000
+    r = upload(opt_out, junk)
+    assert r.status_code == 422, r.text
+    report = r.json()["import"]
+    assert report["status"] == "refused"
+    assert 1000 <= report["stopped_after_lines"] == report["lines"] < 500_000
+    assert "stopped" in r.json()["detail"]
+    assert report["rejected_samples"][0] == {
+        "line": 11, "value": "pas un numero", "error": report["rejected_samples"][0]["error"]}
+    forced = upload(opt_out, junk, force="true")
+    assert forced.status_code == 201, forced.text
+    assert (forced.json()["lines"], forced.json()["accepted"]) == (1_000_010, 1)
+
+
+def test_the_byte_limit_counts_the_file_once_decompressed(
+        opt_out: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.config import get_settings
+
+    monkeypatch.setenv("GATEWAY_BLOCTEL_MAX_BYTES", "1000000")
+    get_settings.cache_clear()
+    try:
+        bomb = gzip.compress(b"0611111111\n" * 200_000)  # 2.2 MB of text, 10 KB sent
+        r = upload(opt_out, bomb)
+        assert r.status_code == 413, r.text
+        assert r.json()["error"] == "upload_too_large"
+        assert "GATEWAY_BLOCTEL_MAX_BYTES" in r.json()["detail"]
+        history = opt_out.get("/v1/bloctel/imports", role="operator").json()
+        assert [h["status"] for h in history] == ["failed"]
+        assert upload(opt_out, b"0611111111\n" * 1000).status_code == 201
+    finally:
+        get_settings.cache_clear()

@@ -275,3 +275,214 @@ def test_a_large_import_refreshes_postgresql_statistics(tenant: Tenant, db: Any)
         analyzed = conn.execute(text(
             "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'consents'")).scalar()
     assert analyzed is not None
+
+
+# --------------------------------------------------------------------------- limits, early stop
+
+import pytest  # noqa: E402
+
+from app.config import get_settings  # noqa: E402
+
+HEADERS = {"consents": "numero;date_consentement\n", "contracts": "numero;contrat;debut\n",
+           "oppositions": "numero;source\n"}
+
+
+def good_rows(kind: str, n: int, start: int = 0) -> str:
+    row = {"consents": "06{:08d};2026-09-01T10:00:00+02:00\n",
+           "contracts": "06{0:08d};C-{0};2026-01-01\n", "oppositions": "06{:08d};crm\n"}[kind]
+    return "".join(row.format(i) for i in range(start, start + n))
+
+
+JUNK = "pas un numéro;n'importe quoi;rien\n"
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set gateway settings (environment variables) for one test."""
+    def set_(**env: Any) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+    yield set_
+    get_settings.cache_clear()
+
+
+def registry(t: Tenant, kind: str) -> list[Any]:
+    return t.get(f"/v1/{kind}").json() if kind != "contracts" else []
+
+
+@pytest.mark.parametrize("kind", ["consents", "contracts", "oppositions"])
+def test_a_mostly_rejected_file_stops_early_writes_nothing_unless_forced(
+        tenant: Tenant, kind: str) -> None:
+    """Past the first 1,000 rows, more than 5 % rejected: 422 ``import_refused`` with the
+    rejected samples (line, value, error), read no further than needed, nothing written;
+    ``force=true`` imports the good rows."""
+    text = HEADERS[kind] + good_rows(kind, 900) + JUNK * 20_000
+    r = upload(tenant, kind, text)
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"] == "import_refused"
+    assert "GATEWAY_IMPORT_MAX_REJECTED" in body["detail"] and "force" in body["detail"]
+    report = body["import"]
+    assert report["stopped_after_lines"] < 10_000  # not the 20,900 lines of the file
+    assert report["created"] == 0
+    first = report["rejected_samples"][0]
+    assert (first["line"], first["value"]) == (902, JUNK.strip())
+    assert first["error"]
+    assert registry(tenant, kind) == []
+    forced = tenant.client.post(f"/v1/{kind}/import", params={"force": "true"},
+                                content=text.encode(),
+                                headers=auth(tenant.admin) | {"Content-Type": "text/csv"})
+    assert forced.status_code == 200, forced.text
+    assert outcome(forced.json()) == (900, 0, 0, 20_000)
+
+
+@pytest.mark.parametrize(("good", "junk", "status"), [
+    (950, 50, 200),  # 5.0 % of 1,000: at the threshold, imported
+    (949, 51, 422),  # 5.1 %: refused, at the end of the file
+    (10, 5, 200),  # a third rejected, but fewer than 1,000 rows: a sample too small to judge
+])
+def test_the_rejected_share_threshold(tenant: Tenant, good: int, junk: int, status: int) -> None:
+    r = upload(tenant, "oppositions", HEADERS["oppositions"] + good_rows("oppositions", good)
+               + JUNK * junk)
+    assert r.status_code == status, r.text
+    if status == 200:
+        assert outcome(r.json()) == (good, 0, 0, junk)
+    else:
+        assert registry(tenant, "oppositions") == []
+
+
+def test_the_threshold_is_a_setting(tenant: Tenant, settings: Any) -> None:
+    settings(GATEWAY_IMPORT_MAX_REJECTED="0.5")
+    text = HEADERS["oppositions"] + good_rows("oppositions", 600) + JUNK * 400
+    assert outcome(ok(tenant, "oppositions", text)) == (600, 0, 0, 400)
+
+
+def test_rejections_found_by_worker_processes_stop_the_import(
+        tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``PARALLEL_AFTER`` rows worker processes judge the rows: their rejected rows stop
+    the import just the same."""
+    from app.registries import bulk
+
+    monkeypatch.setenv("GATEWAY_IMPORT_WORKERS", "2")
+    monkeypatch.setattr(bulk, "PARALLEL_AFTER", 2000)
+    monkeypatch.setattr(bulk, "WORKER_CHUNK", 1000)
+    text = HEADERS["consents"] + good_rows("consents", 2000) + JUNK * 30_000
+    r = upload(tenant, "consents", text)
+    assert r.status_code == 422, r.text
+    report = r.json()["import"]
+    assert report["rejected_samples"][0]["line"] == 2002
+    assert report["stopped_after_lines"] < 32_000
+    assert tenant.get("/v1/consents").json() == []
+
+
+def test_row_and_byte_limits_are_413_naming_the_limit(tenant: Tenant, settings: Any) -> None:
+    settings(GATEWAY_IMPORT_MAX_ROWS=100, GATEWAY_IMPORT_MAX_BYTES=50_000)
+    r = upload(tenant, "oppositions", HEADERS["oppositions"] + good_rows("oppositions", 101))
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "too_many_rows" and r.json()["limit"] == 100
+    assert "GATEWAY_IMPORT_MAX_ROWS" in r.json()["detail"]
+    assert upload(tenant, "oppositions", HEADERS["oppositions"] + good_rows(
+        "oppositions", 100)).status_code == 200
+    cases = {
+        "raw": ("x" * 60_000).encode(),
+        "gzip bomb": gzip.compress((HEADERS["oppositions"] + "0612345678;crm\n" * 10_000)
+                                   .encode()),
+    }
+    for name, body in cases.items():
+        r = upload(tenant, "oppositions", body)
+        assert r.status_code == 413, (name, r.text)
+        assert r.json()["error"] == "upload_too_large" and r.json()["limit"] == 50_000
+        assert "GATEWAY_IMPORT_MAX_BYTES" in r.json()["detail"]
+    assert len(cases["gzip bomb"]) < 50_000
+
+
+UPLOADS = [("/v1/consents/import", {}, "admin"), ("/v1/contracts/import", {}, "admin"),
+           ("/v1/oppositions/import", {}, "admin"),
+           ("/v1/scrub", {"campaign": "spring-2026"}, "dialer"),
+           ("/v1/bloctel/imports", {"as_of": "2026-11-20"}, "operator")]
+
+
+@pytest.mark.parametrize(("path", "params", "role"), UPLOADS)
+def test_every_upload_refuses_a_form_or_json_with_415(
+        tenant: Tenant, path: str, params: dict[str, str], role: str) -> None:
+    key = auth(getattr(tenant, role))
+    r = tenant.client.post(path, params=params, files={"f": ("a.csv", b"0612345678\n")},
+                           headers=key)
+    assert r.status_code == 415, r.text
+    assert r.json()["error"] == "unsupported_media_type"
+    assert "--data-binary" in r.json()["detail"]
+    r = tenant.client.post(path, params=params, json={"callee": "0612345678"}, headers=key)
+    assert r.status_code == 415, r.text
+    for declared in ("text/csv", "application/gzip", "application/octet-stream",
+                     "application/x-www-form-urlencoded"):  # the last: curl's default
+        r = tenant.client.post(path, params=params | {"force": "true"},
+                               content=b"\xff\xfe\x00", headers=key | {"Content-Type": declared})
+        assert r.status_code != 415, (declared, r.text)
+
+
+def test_upload_endpoints_are_documented() -> None:
+    """OpenAPI: the file as the request body (so /docs offers an upload), the scrub's answer
+    as text/csv, typed import reports and BLOCTEL answers, every refusal with its envelope."""
+    from app.main import app
+
+    spec = app.openapi()
+    paths = spec["paths"]
+    schemas = spec["components"]["schemas"]
+    for path, _, _ in UPLOADS:
+        op = paths[path]["post"]
+        content = op["requestBody"]["content"]
+        assert set(content) >= {"text/csv", "text/plain", "application/gzip",
+                                "application/octet-stream"}, path
+        assert content["text/csv"]["schema"] == {"type": "string", "format": "binary"}
+        assert {"408", "413", "415", "422"} <= set(op["responses"]), path
+        for status in ("408", "413", "415"):
+            ref = op["responses"][status]["content"]["application/json"]["schema"]["$ref"]
+            assert set(schemas[ref.rsplit("/", 1)[1]]["properties"]) >= {"error", "detail"}
+    scrub_ok = paths["/v1/scrub"]["post"]["responses"]["200"]["content"]
+    assert list(scrub_ok) == ["text/csv"]
+
+    def model(path: str, method: str, status: str) -> dict[str, Any]:
+        schema = paths[path][method]["responses"][status]["content"]["application/json"][
+            "schema"]
+        ref = schema.get("items", schema)["$ref"]
+        return schemas[ref.rsplit("/", 1)[1]]
+
+    assert {"created", "rejected_samples", "reasons"} <= set(
+        model("/v1/consents/import", "post", "200")["properties"])
+    assert "import" in model("/v1/consents/import", "post", "422")["properties"]
+    assert {"accepted", "total_numbers", "activated_at"} <= set(
+        model("/v1/bloctel/imports", "post", "201")["properties"])
+    assert {"stale", "age_days", "last_import"} <= set(
+        model("/v1/bloctel", "get", "200")["properties"])
+    assert {"status", "version", "error"} <= set(
+        model("/v1/bloctel/imports", "get", "200")["properties"])
+    assert "force" in {p["name"] for p in paths["/v1/consents/import"]["post"]["parameters"]}
+
+
+HOSTILE_BODIES = {
+    "empty": b"",
+    "binary": bytes(range(256)) * 64,
+    "NUL bytes": b"\x00" * 5000,
+    "broken gzip": b"\x1f\x8b\x08\x00" + b"\xff" * 500,
+    "gzip of binary": gzip.compress(bytes(range(256)) * 64),
+    "BOM only": b"\xef\xbb\xbf",
+    "UTF-16 junk": "numéro;☎\n\ud7ff\n".encode("utf-16"),
+    "a 100 KB line": b"0" * (100 << 10),
+    "header only": b"numero;date_consentement;reference;debut;source\n",
+    "quotes unbalanced": b'numero;source\n"0612345678;crm\n"06;"x\n',
+    "CR only": b"numero\r0612345678\r\r\r",
+    "control characters": b"numero;source\n\x01\x02\x03;\x1b[31m\n",
+}
+
+
+@pytest.mark.parametrize("body", list(HOSTILE_BODIES.values()), ids=list(HOSTILE_BODIES))
+def test_no_hostile_upload_is_a_server_error(tenant: Tenant, body: bytes) -> None:
+    """Whatever the body, every upload endpoint answers a documented 2xx or 4xx envelope."""
+    for path, params, role in UPLOADS:
+        r = tenant.client.post(path, params=params, content=body,
+                               headers=auth(getattr(tenant, role))
+                               | {"Content-Type": "application/octet-stream"})
+        assert r.status_code < 500, (path, r.status_code, r.text[:300])
+        if r.status_code >= 400:
+            assert set(r.json()) >= {"error", "detail"}, (path, r.text[:300])

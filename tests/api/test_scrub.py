@@ -187,3 +187,107 @@ def test_normaliser_answers_what_classify_answers() -> None:
         a, b = normalise(text), classify_uncached(text)
         assert (a.e164, a.kind, a.region, a.time_zone) == (b.e164, b.kind, b.region,
                                                            b.time_zone), text
+
+
+# --------------------------------------------------------------------------- hostile files
+
+import pytest  # noqa: E402
+
+from app.config import get_settings  # noqa: E402
+from app.reports.export import neutralise  # noqa: E402
+
+
+@pytest.mark.parametrize(("cell", "shown"), [
+    ("=HYPERLINK(\"http://evil\",\"x\")", "'=HYPERLINK(\"http://evil\",\"x\")"),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"),
+    ("+33 6 12 34 56 78", "+33 6 12 34 56 78"),  # a number stays a number
+    ("Dupont", "Dupont"),
+])
+def test_scrub_output_neutralises_formulas_like_the_reports(
+        tenant: Tenant, cell: str, shown: str) -> None:
+    """Every cell of the file that a spreadsheet would run as a formula comes back with a
+    ``'`` before it (``app.reports.export.neutralise``, what the reports' CSV export does),
+    header included; numbers written ``+33 …`` stay intact; the number is still judged."""
+    quoted = '"' + cell.replace('"', '""') + '"'
+    body = f"nom,telephone\n{quoted},+33 6 12 34 56 78\n=1+2,0612345678\n".encode()
+    out = rows(scrub(tenant, body).text)
+    assert out[1][:4] == [shown, "+33 6 12 34 56 78", "+33612345678", "false"]
+    assert out[2][:3] == ["'=1+2", "0612345678", "+33612345678"]
+    assert shown == neutralise(cell)  # the reports' own rule, not a copy of it
+    header = rows(scrub(tenant, b"@nom,telephone\nx,0612345678\n").text)[0]
+    assert header[:2] == ["'@nom", "telephone"]
+
+
+def test_one_number_per_line_files_are_neutralised_too(tenant: Tenant) -> None:
+    out = rows(scrub(tenant, b"0612345678\n=0612345678\n+33612345678\n").text)
+    assert [r[0] for r in out] == ["0612345678", "'=0612345678", "+33612345678"]
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Any:
+    def set_(**env: Any) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+    yield set_
+    get_settings.cache_clear()
+
+
+def test_a_file_of_junk_is_refused_early_unless_forced(tenant: Tenant) -> None:
+    """A scrub has no rejected rows (an invalid number is an answer), but a file where, past
+    its first 1,000 rows, more than half the rows hold no valid number is junk or the wrong
+    column: 422 ``scrub_refused`` with samples, at once; ``force=true`` scrubs it."""
+    body = ("telephone,nom\n" + "0612345678,a\n" * 400 + "n/a,b\n" * 100_000).encode()
+    r = scrub(tenant, body)
+    assert r.status_code == 422, r.text
+    got = r.json()
+    assert got["error"] == "scrub_refused" and "GATEWAY_SCRUB_MAX_INVALID" in got["detail"]
+    assert got["scrub"]["rows"] < 10_000
+    assert got["scrub"]["rejected_samples"][0] == {
+        "line": 402, "value": "n/a", "error": "not a valid telephone number"}
+    forced = scrub(tenant, body, force="true")
+    assert forced.status_code == 200 and forced.headers["X-Scrub-Rows"] == "100400"
+    # an ordinary prospect file with some bad numbers is scrubbed
+    mixed = ("telephone\n" + "0612345678\n" * 700 + "n/a\n" * 600).encode()
+    assert scrub(tenant, mixed).status_code == 200
+
+
+def test_scrub_limits(tenant: Tenant, settings: Any) -> None:
+    settings(GATEWAY_SCRUB_MAX_ROWS=3000, GATEWAY_SCRUB_MAX_BYTES=100_000)
+    r = scrub(tenant, b"0612345678\n" * 3001)
+    assert r.status_code == 413, r.text
+    assert (r.json()["error"], r.json()["limit"]) == ("too_many_rows", 3000)
+    assert scrub(tenant, b"0612345678\n" * 3000).status_code == 200
+    bomb = gzip.compress(b"0612345678\n" * 20_000)
+    r = scrub(tenant, bomb)
+    assert r.status_code == 413, r.text
+    assert r.json()["error"] == "upload_too_large"
+    assert "GATEWAY_SCRUB_MAX_BYTES" in r.json()["detail"]
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_CELL = st.text(alphabet=st.sampled_from(list("=+-@\t\r 0369a,;\"'²")), max_size=8)
+
+
+@hsettings(max_examples=500, deadline=None)
+@given(cells=st.lists(_CELL, min_size=1, max_size=5), delimiter=st.sampled_from([",", ";"]))
+def test_every_cell_comes_back_as_the_reports_neutralise_it(
+        cells: list[str], delimiter: str) -> None:
+    """Whatever a row holds and however it is quoted, each cell read back from the scrub's
+    row is ``neutralise(cell)``; a row with nothing to neutralise comes back byte for byte."""
+    from app.scrub.service import _safe_row
+
+    buf = io.StringIO()
+    csv.writer(buf, delimiter=delimiter).writerow(cells)
+    line = buf.getvalue()[:-2]  # the row as a line of the file, without its CRLF
+    out = _safe_row(line, delimiter=delimiter, one_column=False)
+    assert next(csv.reader([out], delimiter=delimiter)) == [neutralise(c) for c in cells]
+    if all(neutralise(c) == c for c in cells):
+        assert out == line
