@@ -8,8 +8,8 @@
   is read from the database on a cache miss); path parameters → 404 and 422; query or header
   parameters → 422; a JSON body → 404 (an object it names), 413, 415, 422; a body read as an
   upload → 413, 422; a write (POST, PUT, PATCH, DELETE) → 409; everything → 500. An error
-  status a route declares itself (``responses=``) keeps its description and, unless it gives
-  one, gets the envelope as its body.
+  status a route declares itself (``responses=``) keeps its description; every error status
+  gets the envelope as its body (one envelope: whatever model a route named is replaced).
 """
 
 from __future__ import annotations
@@ -107,8 +107,7 @@ def _document_errors(schema: dict[str, Any], app: FastAPI) -> None:
             if not needs_key(route):
                 operation["security"] = []  # public
             responses = operation.setdefault("responses", {})
-            declared = {int(s) for s, a in responses.items()
-                        if s.isdigit() and int(s) >= 400 and "content" not in a}
+            declared = {int(s) for s in responses if s.isdigit() and int(s) >= 400}
             for status in sorted(error_statuses(route, method) | declared):
                 answer = responses.setdefault(str(status), {})
                 if answer.get("description") in (None, "", "Validation Error"):
@@ -116,11 +115,32 @@ def _document_errors(schema: dict[str, Any], app: FastAPI) -> None:
                 answer["content"] = {"application/json": {"schema": _REF}}
                 if status in _HEADERS:
                     answer["headers"] = _HEADERS[status]
-    # FastAPI's own 422 bodies are replaced by the envelope everywhere
-    text = str(schema["paths"])
-    for unused in ("HTTPValidationError", "ValidationError"):
-        if f"#/components/schemas/{unused}'" not in text:
-            components.pop(unused, None)
+    # schemas no operation uses any more (FastAPI's 422 bodies, routes' own error models)
+    reachable: set[str] = set()
+    pending = _refs(schema["paths"])
+    while pending:
+        name = pending.pop()
+        if name not in reachable and name in components:
+            reachable.add(name)
+            pending |= _refs(components[name])
+    for name in set(components) - reachable:
+        del components[name]
+
+
+def _refs(node: Any) -> set[str]:
+    """Names of the component schemas ``node`` refers to."""
+    found: set[str] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            ref = item.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+                found.add(ref.rsplit("/", 1)[1])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 def install_openapi(app: FastAPI) -> None:
