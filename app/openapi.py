@@ -9,7 +9,8 @@
   parameters → 422; a JSON body → 404 (an object it names), 413, 415, 422; a body read as an
   upload → 413, 422; a write (POST, PUT, PATCH, DELETE) → 409; everything → 500. An error
   status a route declares itself (``responses=``) keeps its description; every error status
-  gets the envelope as its body (one envelope: whatever model a route named is replaced).
+  gets the envelope as its body, unless the route declared a richer one (more members than
+  ``error`` and ``detail``: an import refused with its report).
 """
 
 from __future__ import annotations
@@ -112,7 +113,8 @@ def _document_errors(schema: dict[str, Any], app: FastAPI) -> None:
                 answer = responses.setdefault(str(status), {})
                 if answer.get("description") in (None, "", "Validation Error"):
                     answer["description"] = _DESCRIPTIONS.get(status, "An error.")
-                answer["content"] = {"application/json": {"schema": _REF}}
+                if not _richer_envelope(answer, components):
+                    answer["content"] = {"application/json": {"schema": _REF}}
                 if status in _HEADERS:
                     answer["headers"] = _HEADERS[status]
     # schemas no operation uses any more (FastAPI's 422 bodies, routes' own error models)
@@ -125,6 +127,15 @@ def _document_errors(schema: dict[str, Any], app: FastAPI) -> None:
             pending |= _refs(components[name])
     for name in set(components) - reachable:
         del components[name]
+
+
+def _richer_envelope(answer: dict[str, Any], components: dict[str, Any]) -> bool:
+    """The route declared this error with an envelope that has more members than ``error``
+    and ``detail`` (e.g. an import refused with its report): kept."""
+    schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+    ref = schema.get("$ref", "")
+    properties = set(components.get(ref.rsplit("/", 1)[-1], {}).get("properties", {}))
+    return {"error", "detail"} < properties
 
 
 def _refs(node: Any) -> set[str]:
