@@ -72,15 +72,23 @@ def serve(
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
 ) -> None:
     """Serve the API with uvicorn."""
+    import shutil
+
     import uvicorn
 
+    metrics_dir = None  # the workers' shared Prometheus files, removed when the server stops
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
-    uvicorn.run(
-        "app.main:app", host=host, port=port, workers=workers, access_log=access_log,
-        log_level=os.environ.get("GATEWAY_LOG_LEVEL", "info"), http="httptools",
-        loop="uvloop",
-    )
+        metrics_dir = tempfile.mkdtemp(prefix="gateway-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(
+            "app.main:app", host=host, port=port, workers=workers, access_log=access_log,
+            log_level=os.environ.get("GATEWAY_LOG_LEVEL", "info"), http="httptools",
+            loop="uvloop",
+        )
+    finally:  # SIGTERM and SIGINT end uvicorn.run once the workers have exited
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 @db_cli.command("upgrade")

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     caller_id_verification: Literal["off", "required"] = Field(
         default="off", alias="GATEWAY_CALLER_ID_VERIFICATION"
     )
+    #: the largest JSON request body, counted while it streams (``app.http``; uploads have
+    #: their own limits): 413 above
+    max_json_bytes: int = Field(default=1_048_576, alias="GATEWAY_MAX_JSON_BYTES", ge=1)
 
     @field_validator("webhook_allow")
     @classmethod

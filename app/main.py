@@ -1,4 +1,4 @@
-"""The FastAPI application: one router per domain, clear JSON errors, never a bare 500."""
+"""The FastAPI application: one router per domain, one JSON error envelope, never a bare 500."""
 
 from __future__ import annotations
 
@@ -7,13 +7,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from prometheus_client import multiprocess
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from app.alerts.delivery import Deliverer
 from app.alerts.router import router as alerts_router
@@ -24,10 +21,11 @@ from app.campaigns.router import router as campaigns_router
 from app.clock import frozen_instant
 from app.config import get_settings
 from app.erasure.router import router as erasure_router
-from app.errors import ApiError
+from app.http import GatewayHTTP, install_error_handlers
 from app.monitors.router import router as monitors_router
 from app.monitors.service import Monitors
 from app.numbers.router import router as numbers_router
+from app.openapi import install_openapi
 from app.ops.router import router as ops_router
 from app.registries.bulk_router import router as bulk_router
 from app.registries.router import router as registries_router
@@ -69,13 +67,20 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc with the Swagger UI and ReDoc assets the package ships (no CDN: call
+    # centres run on closed networks); the Authorize button keeps the key across reloads
+    app = FastAPIOffline(
+        swagger_ui_parameters={"persistAuthorization": True, "validatorUrl": None},
         title="Canvassing compliance gateway (France)",
         version="0.1.0",
         description=(
             "Every call a dialer wants to place is decided under French law (Code de la "
             "consommation, ARCEP numbering plan, loi 2025-594) and the operator's terms, "
-            "with every reason and its legal basis, and logged with its penalty."
+            "with every reason and its legal basis, and logged with its penalty.\n\n"
+            "**Authentication**: every `/v1` operation but `GET /v1/rules` takes an API key, "
+            "`Authorization: Bearer <key>` (here: **Authorize**, then paste the key alone). "
+            "**Errors** have one shape, `{\"error\": code, \"detail\": text, …}`; every "
+            "answer carries an `X-Request-Id`."
         ),
         lifespan=lifespan,
     )
@@ -87,50 +92,10 @@ def create_app() -> FastAPI:
     ):
         app.include_router(router)
 
-    @app.exception_handler(ApiError)
-    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if exc.headers:
-            headers = {**(headers or {}), **exc.headers}
-        return JSONResponse(
-            {"error": exc.code, "detail": exc.detail, **exc.extra},
-            status_code=exc.status, headers=headers,
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-            for e in exc.errors()
-        ]
-        return JSONResponse(
-            {"error": "invalid", "detail": jsonable_encoder(errors)}, status_code=422
-        )
-
-    @app.exception_handler(IntegrityError)
-    async def conflict(_: Request, exc: IntegrityError) -> JSONResponse:
-        log.info("integrity error: %s", exc.orig)
-        return JSONResponse(
-            {"error": "conflict", "detail": "conflicts with an existing record"}, status_code=409
-        )
-
-    @app.exception_handler(DataError)
-    async def unstorable(_: Request, exc: DataError) -> JSONResponse:
-        # the database refused a value (e.g. a NUL character in a path parameter)
-        log.info("data error: %s", exc.orig)
-        return JSONResponse(
-            {"error": "invalid", "detail": "a value cannot be stored (NUL character?)"},
-            status_code=422,
-        )
-
-    @app.exception_handler(OperationalError)
-    async def unavailable(_: Request, exc: OperationalError) -> JSONResponse:
-        log.error("database unavailable: %s", exc.orig)
-        return JSONResponse(
-            {"error": "unavailable", "detail": "database unavailable, retry"},
-            status_code=503, headers={"Retry-After": "1"},
-        )
-
+    install_error_handlers(app)  # one envelope for every error (app.http)
+    # authentication before the body, JSON bodies limited while they stream, request ids
+    app.add_middleware(GatewayHTTP, gateway=app)
+    install_openapi(app)  # security scheme, every error status, non-JSON answers (app.openapi)
     return app
 
 

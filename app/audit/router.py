@@ -8,12 +8,13 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
 from app.audit import service
+from app.audit.schemas import Verification
 from app.tenancy.auth import Compliance
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 
-@router.get("/verify")
+@router.get("/verify", response_model=Verification)
 async def verify(p: Compliance) -> dict[str, Any]:
     """Check the seal chain and recompute every sealed part of this tenant's attempts and
     outcomes from the rows: ``ok``, the chain ``head`` (print it, keep it: it anchors the

@@ -43,7 +43,11 @@ def _out(row: Erasure) -> ErasureOut:
     )
 
 
-@router.post("/numbers/{number}/erasure", status_code=201, response_model=ErasureOut)
+@router.post(
+    "/numbers/{number}/erasure", status_code=201, response_model=ErasureOut,
+    responses={200: {"model": ErasureOut,
+                     "description": "A repeated request: `nothing_to_erase`."}},
+)
 def erase_number(number: str, p: Admin, response: Response) -> ErasureOut:
     """Erase the personal data the registries hold for ``number``; it stays blocked
     (``INTERNAL_OPPOSITION``). 201 when records were erased or the blocking opposition added

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.db import get_engine
@@ -11,13 +12,32 @@ from bloctel.lookup import default_lookup
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    status: str
+
+
+class BloctelHeld(BaseModel):
+    version: int | None
+    numbers: int
+
+
+class Ready(BaseModel):
+    status: str
+    database: str
+    bloctel: BloctelHeld
+
+
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz", response_model=Ready,
+    responses={503: {"description": "Not ready: the database does not answer, or the BLOCTEL "
+                                    "list is not loaded yet (`detail` names the failure)."}},
+)
 def readyz() -> Response:
     """The database answers and this worker holds the BLOCTEL list in force."""
     try:
@@ -25,14 +45,20 @@ def readyz() -> Response:
             conn.execute(text("SELECT 1"))
         index = default_lookup().index()
     except Exception as exc:  # any failure means not ready; say which
-        return JSONResponse({"status": "unavailable", "detail": type(exc).__name__}, 503)
+        return JSONResponse({"error": "unavailable", "detail": type(exc).__name__,
+                             "status": "unavailable"}, 503)
     return JSONResponse({
         "status": "ready", "database": get_engine().dialect.name,
         "bloctel": {"version": index.version, "numbers": index.size},
     })
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics", response_class=Response,
+    responses={200: {"description": "Prometheus text exposition format.",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
 def prometheus() -> Response:
+    """Prometheus metrics (every worker's, aggregated)."""
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

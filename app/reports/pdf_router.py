@@ -16,7 +16,11 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 @router.get(
     "/audit.pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The report (PDF)."}},
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+              "description": "The report (PDF)."},
+        404: {"description": "The key's tenant no longer exists."},
+    },
 )
 def audit_pdf(
     p: Compliance,

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from app.clock import RANGE
 from app.errors import Unprocessable
 from app.reports import service
+from app.reports.schemas import Summary
 from app.tenancy.auth import Compliance
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
@@ -22,7 +23,18 @@ CALLER_ID = Query(default=None, max_length=200,
                   description="Presented number (national form or E.164).")
 
 
-@router.get("/attempts")
+_TEXT = {"schema": {"type": "string"}}
+
+
+@router.get(
+    "/attempts",
+    response_class=StreamingResponse,
+    responses={200: {
+        "description": "One row per attempt, streamed: CSV (format=csv, the default) or JSON "
+                       "lines (format=jsonl).",
+        "content": {"text/csv": _TEXT, "application/x-ndjson": _TEXT},
+    }},
+)
 def attempts(
     p: Compliance,
     from_: str | None = FROM,
@@ -57,7 +69,7 @@ def attempts(
     )
 
 
-@router.get("/summary")
+@router.get("/summary", response_model=Summary)
 def summary(
     p: Compliance, from_: str | None = FROM, to: str | None = TO,
     campaign: str | None = CAMPAIGN, caller_id: str | None = CALLER_ID,

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import or_, select, update
 
 from app.cache import cache
@@ -127,7 +128,23 @@ def invalidate_principals() -> None:
     _principals.invalidate()
 
 
-async def authenticate(authorization: Annotated[str | None, Header()] = None) -> Principal:
+#: where the HTTP middleware (``app.http``) puts the principal it resolved before any body byte
+PRINCIPAL_SCOPE_KEY = "gateway.principal"
+#: declares the bearer scheme in the OpenAPI (the Authorize button of /docs); reads nothing
+bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`.")
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def authenticate(request: Request, _: Bearer = None) -> Principal:
+    """Dependency: the principal ``app.http`` resolved before the body was read (no second
+    look-up, no second rate-limit token); resolved here only when no middleware did."""
+    principal = request.scope.get(PRINCIPAL_SCOPE_KEY)
+    if principal is None:
+        principal = await resolve(request.headers.get("authorization"))
+    return principal
+
+
+async def resolve(authorization: str | None) -> Principal:
     """The caller's principal. ``async`` on purpose: a cached key costs no thread-pool hop (the
     check path's budget is a few hundred microseconds); a miss reads the database off-loop."""
     if not authorization:
@@ -159,8 +176,8 @@ def require(*roles: str, tenant: bool = False):  # type: ignore[no-untyped-def]
     """Dependency: the caller holds one of ``roles`` (admin also counts as compliance) and,
     with ``tenant=True``, acts for one tenant. One flat ``async`` dependency: no thread hop."""
 
-    async def dependency(authorization: Annotated[str | None, Header()] = None) -> Principal:
-        principal = await authenticate(authorization)
+    async def dependency(request: Request, _: Bearer = None) -> Principal:
+        principal = await authenticate(request)
         if not any(principal.can(r) for r in roles):
             raise Forbidden(f"this endpoint needs the role {' or '.join(roles)}")
         if tenant and principal.tenant_id is None:
