@@ -35,6 +35,7 @@ from rich.table import Table
 from rich.text import Text
 
 from app.cli_options import JsonOption, UrlOption, key_option
+from app.clock import iso
 
 cli = typer.Typer(help="French outbound-canvassing compliance gateway.", no_args_is_help=True)
 db_cli = typer.Typer(help="Database schema (Alembic).", no_args_is_help=True)
@@ -142,9 +143,8 @@ def keys_create(
 
 def _key_row(k: Any) -> dict[str, Any]:
     return {"id": k.id, "role": k.role, "tenant": k.tenant_id, "label": k.label,
-            "prefix": k.prefix, "created_at": k.created_at.isoformat(),
-            "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
-            "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None}
+            "prefix": k.prefix, "created_at": iso(k.created_at),
+            "last_used_at": iso(k.last_used_at), "revoked_at": iso(k.revoked_at)}
 
 
 @keys_cli.command("list")

@@ -22,7 +22,7 @@ from functools import lru_cache
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, PlainSerializer
 
 from app.config import get_settings
 from app.errors import Unprocessable
@@ -147,3 +147,28 @@ def now() -> datetime:
         return frozen
     offset = get_settings().clock_offset_s
     return datetime.now(UTC) + timedelta(seconds=offset) if offset else datetime.now(UTC)
+
+
+# --- instants in answers: one format -------------------------------------------------------
+
+
+def iso(at: datetime | None, zone: ZoneInfo | str | None = None) -> str | None:
+    """THE format of every instant the gateway answers with: ISO 8601, whole seconds, a
+    numeric offset — ``2026-11-23T10:30:00+01:00`` — in ``zone`` (a callee's time zone for a
+    call's own instants) or else UTC (``…+00:00``). The ledger keeps full precision; answers
+    and exports show seconds, as the contract's examples do. An instant the zone cannot show
+    (a stored ``9999-12-31T23:59:59Z`` seen from Paris) stays in UTC: the same instant."""
+    if at is None:
+        return None
+    if at.tzinfo is None:  # naive values from the database are UTC (UTCDateTime)
+        at = at.replace(tzinfo=UTC)
+    tz = ZoneInfo(zone) if isinstance(zone, str) else (zone or UTC)
+    try:
+        at = at.astimezone(tz)
+    except OverflowError:
+        at = at.astimezone(UTC)
+    return at.isoformat(timespec="seconds")
+
+
+#: a datetime field of a response model, serialised by ``iso`` (UTC)
+InstantOut = Annotated[datetime, PlainSerializer(iso, return_type=str)]

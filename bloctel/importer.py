@@ -33,7 +33,7 @@ from typing import Any, BinaryIO, NoReturn, Protocol
 import numpy as np
 from sqlalchemy import Engine, func, insert, select, update
 
-from app.clock import now
+from app.clock import iso, now
 from app.config import get_settings
 from app.db import write_transaction
 from app.ids import new_id
@@ -311,7 +311,7 @@ def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode
                       "retries)", version)
     return report | {
         "status": "active", "total_numbers": total, "added": added, "removed": removed,
-        "base_version": base.version if base else None, "activated_at": activated.isoformat(),
+        "base_version": base.version if base else None, "activated_at": iso(activated),
         "seconds": round(time.monotonic() - started, 3),
     }
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from app.clock import now
+from app.clock import iso, now
 from app.db import session_scope
 from bloctel.models import BloctelVersion
 
@@ -16,7 +16,7 @@ STALE_AFTER_DAYS = 30
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+    return iso(value)
 
 
 def version_out(r: BloctelVersion) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def version_out(r: BloctelVersion) -> dict[str, Any]:
         "total_numbers": r.total_numbers if r.status in ("active", "superseded") else None,
         "added": r.added, "removed": r.removed, "base_version": r.base_version,
         "forced": r.forced, "error": r.error, "imported_by": r.imported_by,
-        "created_at": r.created_at.isoformat(), "finished_at": _iso(r.finished_at),
+        "created_at": iso(r.created_at), "finished_at": _iso(r.finished_at),
         "activated_at": _iso(r.activated_at),
     }
 
@@ -49,7 +49,7 @@ def current() -> dict[str, Any]:
         latest = s.scalar(select(BloctelVersion).order_by(BloctelVersion.version.desc()).limit(1))
         last_import = (
             {"import_id": latest.import_id, "version": latest.version, "status": latest.status,
-             "created_at": latest.created_at.isoformat(), "error": latest.error}
+             "created_at": iso(latest.created_at), "error": latest.error}
             if latest is not None else None
         )
         if r is None:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from app.alerts import targets
 from app.alerts.models import Alert, Webhook, WebhookDelivery
+from app.clock import iso
 from app.clock import now as clock_now
 from app.db import get_engine, write_transaction
 from app.errors import NotFound, Unprocessable
@@ -38,7 +39,7 @@ _d = WebhookDelivery.__table__
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    return iso(value)
 
 
 def alert_json(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -58,6 +58,7 @@ from app.audit.ledger import (
 )
 from app.audit.models import LedgerPart, LedgerSeal
 from app.calls.models import Attempt, PenaltyLine
+from app.clock import iso
 from app.config import get_settings
 from app.db import LockBusy, get_engine, try_lock, write_transaction
 from app.jobs import LeaderProcess, run_every
@@ -126,9 +127,8 @@ def _append(conn: Connection, head: Any, kind: str, sealed_at: datetime,
         conn.execute(insert(_p), [
             {"seq": seq, "tenant_id": t, "stream": s, "count": n, "digest": d}
             for t, s, n, d in parts])
-    return {"seq": seq, "kind": kind, "hash": h, "sealed_at": sealed_at.isoformat(),
-            "covers_from": covers_from.isoformat() if covers_from else None,
-            "covers_to": covers_to.isoformat(), "parts": len(parts),
+    return {"seq": seq, "kind": kind, "hash": h, "sealed_at": iso(sealed_at),
+            "covers_from": iso(covers_from), "covers_to": iso(covers_to), "parts": len(parts),
             "rows": sum(p[2] for p in parts)}
 
 
@@ -204,9 +204,9 @@ class _Seal:
 
 
 def _problem(seal_: _Seal, reason: str, **extra: Any) -> dict[str, Any]:
-    return {"seq": seal_.seq, "kind": seal_.kind, "sealed_at": seal_.sealed_at.isoformat(),
-            "covers_from": seal_.covers_from.isoformat() if seal_.covers_from else None,
-            "covers_to": seal_.covers_to.isoformat(), "reason": reason, **extra}
+    return {"seq": seal_.seq, "kind": seal_.kind, "sealed_at": iso(seal_.sealed_at),
+            "covers_from": iso(seal_.covers_from), "covers_to": iso(seal_.covers_to),
+            "reason": reason, **extra}
 
 
 def verify(tenant_id: str | None = None, engine: Engine | None = None) -> dict[str, Any]:
@@ -297,7 +297,7 @@ def verify(tenant_id: str | None = None, engine: Engine | None = None) -> dict[s
     return {
         "ok": not problems, "tenant_id": tenant_id, "seals": len(seals),
         "head": prev_hash if seals else None,
-        "sealed_until": sealed_until.isoformat() if sealed_until else None,
+        "sealed_until": iso(sealed_until),
         "rows_checked": rows_checked, "unsealed": unsealed,
         "first_broken": problems[0] if problems else None, "problems": len(problems),
         "keyed": key is not None,
@@ -401,7 +401,7 @@ def _purge_tenant(engine: Engine, tenant_id: str, want: datetime, periods: list[
             if dry_run:
                 result["attempts"] += n_att
                 result["penalty_lines"] += n_pen
-                result["cutoff"] = cutoff.isoformat()
+                result["cutoff"] = iso(cutoff)
                 conn.rollback()
                 continue
             conn.execute(delete(_pl).where(_pl.c.attempt_id.in_(old)))
@@ -420,7 +420,7 @@ def _purge_tenant(engine: Engine, tenant_id: str, want: datetime, periods: list[
             record = _append(conn, head, "purge", now, head.covers_to, head.covers_to, [], body)
         result["attempts"] += n_att
         result["penalty_lines"] += n_pen
-        result["cutoff"] = cutoff.isoformat()
+        result["cutoff"] = iso(cutoff)
         result["steps"] += 1
         if on_step is not None:
             on_step(record | {"attempts": n_att})

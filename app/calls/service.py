@@ -95,7 +95,7 @@ def _lock_key(tenant_id: str, callee: str) -> int:
 
 
 def _iso(dt: datetime | None, zone: str) -> str | None:
-    return dt.astimezone(ZoneInfo(zone)).isoformat() if dt is not None else None
+    return clock.iso(dt, zone)
 
 
 def _reasons_json(decision: Decision) -> list[dict[str, Any]]:
@@ -316,7 +316,7 @@ def _outcome_out(conn: Connection, row: Any) -> OutcomeOut:
         attempt_id=row.id, decision=row.decision, status=row.outcome_status,
         sip_code=row.sip_code, duration_s=row.duration_s or 0,
         consumer_refused=bool(row.consumer_refused), consumer_opposed=bool(row.consumer_opposed),
-        recorded_at=row.outcome_at.isoformat(), counted_for_frequency=row.counted,
+        recorded_at=clock.iso(row.outcome_at) or "", counted_for_frequency=row.counted,
         penalties=[PenaltyOut(code=c, amount_eur=format_eur(m)) for c, m in lines],
         penalty_eur=format_eur(sum(m for _, m in lines)),
         dialled_despite_deny=bool(row.dialled_despite_deny),
@@ -435,7 +435,7 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
             window="0s",
             details={
                 "attempt_id": attempt_id, "campaign": row.campaign_id,
-                "checked_at": row.checked_at.isoformat(), "outcome_status": body.status,
+                "checked_at": clock.iso(row.checked_at), "outcome_status": body.status,
                 "sip_code": body.sip_code, "reason_codes": row.reason_codes.split(),
                 "message": "an attempt the gateway denied was reported dialled "
                            "(rules-fr.md §7: a breach of the operator's terms)",

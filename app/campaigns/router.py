@@ -14,6 +14,7 @@ from app.campaigns.schemas import (
     CampaignPut,
     OperatorCallerIdOut,
 )
+from app.clock import iso
 from app.db import session_scope
 from app.errors import Unprocessable
 from app.tenancy.auth import Admin, Compliance, Operator
@@ -24,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["campaigns"])
 def _cli(row: CallerId) -> CallerIdOut:
     return CallerIdOut(
         number=row.number, kind=row.kind, assigned_to=row.assigned_to,
-        verified_at=row.verified_at.isoformat() if row.verified_at else None,
+        verified_at=iso(row.verified_at),
     )
 
 
@@ -50,8 +51,8 @@ def list_caller_ids(p: Compliance) -> list[CallerIdOut]:
 def _operator_cli(row: CallerId, tenant_name: str) -> OperatorCallerIdOut:
     return OperatorCallerIdOut(
         number=row.number, kind=row.kind, tenant_id=row.tenant_id, tenant_name=tenant_name,
-        assigned_to=row.assigned_to, created_at=row.created_at.isoformat(),
-        verified_at=row.verified_at.isoformat() if row.verified_at else None,
+        assigned_to=row.assigned_to, created_at=iso(row.created_at) or "",
+        verified_at=iso(row.verified_at),
     )
 
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
+from app.clock import InstantOut
 from app.db import session_scope
 from app.erasure import service
 from app.registries.models import Erasure
@@ -26,7 +25,7 @@ class ErasedCounts(BaseModel):
 class ErasureOut(BaseModel):
     id: str
     tombstone: str
-    requested_at: datetime
+    requested_at: InstantOut
     requested_by: str
     erased: ErasedCounts
     opposition_added: bool

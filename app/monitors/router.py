@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
+from app.clock import InstantOut
 from app.monitors import service
 from app.tenancy.auth import Compliance
 
@@ -35,19 +35,19 @@ class MonitorState(BaseModel):
     min_events: int
     unit: str
     values: list[MonitorValue]
-    last_alert_at: datetime | None
+    last_alert_at: InstantOut | None
 
 
 class Throttle(BaseModel):
     scope: str
-    until: datetime
+    until: InstantOut
     monitor: str
 
 
 class MonitorsOut(BaseModel):
     tenant_id: str
     status: str
-    at: datetime
+    at: InstantOut
     monitors: list[MonitorState]
     throttles: list[Throttle]
 

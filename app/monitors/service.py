@@ -40,6 +40,7 @@ from app.alerts.models import Alert
 from app.alerts.service import raise_alert
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
+from app.clock import iso
 from app.db import get_engine, write_transaction
 from app.jobs import LeaderProcess, run_every
 from app.monitors.evaluate import Measure, Trigger, evaluate, jump, share
@@ -235,9 +236,9 @@ def snapshot(tenant_id: str, engine: Engine | None = None) -> dict[str, Any]:
                     "min_events": m.min_events, "unit": m.unit, "values": values,
                     "last_alert_at": max((at for (mon, _), at in recent.items() if mon == name),
                                          default=None)})
-    throttles = [{"scope": s, "until": u.isoformat(), "monitor": mon}
+    throttles = [{"scope": s, "until": iso(u), "monitor": mon}
                  for s, u, mon in _load_throttles(tenant_id)]
-    return {"tenant_id": tenant_id, "status": tenant.status, "at": now.isoformat(),
+    return {"tenant_id": tenant_id, "status": tenant.status, "at": iso(now),
             "monitors": out, "throttles": throttles}
 
 

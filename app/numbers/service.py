@@ -21,6 +21,7 @@ from app.calls.models import Attempt
 from app.calls.schemas import CheckIn, ReasonOut
 from app.calls.service import evaluate_call
 from app.campaigns.service import campaign_facts
+from app.clock import iso
 from app.db import session_scope
 from app.erasure.keys import PREFIX as TOMBSTONE_PREFIX
 from app.erasure.keys import tombstone
@@ -68,7 +69,7 @@ def _iso(dt: datetime | None, zone: str) -> str | None:
 def _s(dt: datetime, zone: str) -> str:
     """In the callee's zone; a stored extreme the zone cannot show (9999-12-31T23:59:59Z from
     Paris) stays in UTC, the same instant."""
-    return in_zone(dt, ZoneInfo(zone)).isoformat()
+    return iso(dt, zone) or ""
 
 
 # --- rows → entries --------------------------------------------------------------------------

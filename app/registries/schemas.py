@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
+from app.clock import InstantOut
 from app.schemas import ApiModel
 
 
@@ -27,12 +28,12 @@ class ConsentOut(BaseModel):
     id: str
     callee: str
     scope: str
-    given_at: datetime
+    given_at: InstantOut
     channel: str
     evidence: dict[str, Any]
     evidence_sha256: str
-    expires_at: datetime | None
-    revoked_at: datetime | None
+    expires_at: InstantOut | None
+    revoked_at: InstantOut | None
     revoke_reason: str | None
 
 
@@ -72,4 +73,4 @@ class OppositionOut(BaseModel):
     id: str
     callee: str
     source: str
-    created_at: datetime
+    created_at: InstantOut

@@ -98,13 +98,11 @@ def format_reasons(raw: str | list[dict[str, Any]] | None) -> str:
 
 
 def iso_utc(text: str | None) -> str | None:
-    """``2026-11-23 09:30:00.123456`` (UTC) → ``2026-11-23T09:30:00.123456+00:00``; whole
-    seconds lose their ``.000000``, like ``datetime.isoformat``."""
+    """``2026-11-23 09:30:00.123456`` (UTC) → ``2026-11-23T09:30:00+00:00``: the one format
+    of instants in answers (``app.clock.iso``), from the database's text without parsing."""
     if text is None:
         return None
-    if text.endswith(".000000"):
-        return f"{text[:10]}T{text[11:19]}+00:00"
-    return f"{text[:10]}T{text[11:]}+00:00"
+    return f"{text[:10]}T{text[11:19]}+00:00"
 
 
 def _db_instant(value: datetime, dialect: str) -> Any:

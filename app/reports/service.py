@@ -64,7 +64,7 @@ from app import clock
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.campaigns.models import Campaign
-from app.clock import parse_bound
+from app.clock import iso, parse_bound
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
@@ -243,8 +243,8 @@ def _bloctel(conn: Any, start: datetime | None, end: datetime | None) -> dict[st
             nxt = next((r.activated_at for r in rows if r.activated_at > row.activated_at), None)
             versions.append({
                 "version": row.version, "as_of": row.as_of.isoformat(),
-                "activated_at": row.activated_at.isoformat(),
-                "superseded_at": nxt.isoformat() if nxt else None,
+                "activated_at": iso(row.activated_at),
+                "superseded_at": iso(nxt),
                 "total_numbers": row.total_numbers,
             })
         last_day = (seg_end - timedelta(microseconds=1)).astimezone(PARIS).date()
@@ -256,7 +256,7 @@ def _bloctel(conn: Any, start: datetime | None, end: datetime | None) -> dict[st
     return {
         "versions": versions, "max_age_days": worst, "stale": stale, "missing": missing,
         "stale_after_days": required[-1] if required else None,
-        "period": {"from": start.isoformat(), "to": end.isoformat()} if start < end else None,
+        "period": {"from": iso(start), "to": iso(end)} if start < end else None,
     }
 
 
@@ -268,7 +268,7 @@ def _ruleset_entry(version: str, first: datetime, last: datetime, n: int) -> dic
             if v is not None:
                 bases[rule] = v.legal_basis
     return {
-        "version": version, "first_seen": first.isoformat(), "last_seen": last.isoformat(),
+        "version": version, "first_seen": iso(first), "last_seen": iso(last),
         "attempts": n, "effective": info.effective.isoformat() if info else None,
         "changed_rules": [rule for rule, _ in info.changes] if info else [],
         "legal_bases": bases,
@@ -353,8 +353,8 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
 
     campaigns = sorted(set(by_campaign) | set(campaign_pen))
     return {
-        "from": f.start.isoformat() if f.start else None,
-        "to": f.end.isoformat() if f.end else None,
+        "from": iso(f.start),
+        "to": iso(f.end),
         "filters": {"campaign": f.campaign, "caller_id": f.caller_id},
         "total": total, "allowed": allowed, "denied": total - allowed,
         "penalty_eur": format_eur(sum(by_code.values())),

@@ -22,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from app.clock import iso
 from app.config import get_settings
 from app.errors import Unprocessable
 from app.scrub import service
@@ -139,5 +140,5 @@ async def scrub(
     log.info("scrub: %d rows, %d callable, %d invalid", job.rows, job.callable, job.invalid)
     return StreamingResponse(
         _read(spool), media_type="text/csv; charset=utf-8",
-        headers={"X-Scrub-At": job.at.isoformat(), "X-Scrub-Rows": str(job.rows),
+        headers={"X-Scrub-At": iso(job.at) or "", "X-Scrub-Rows": str(job.rows),
                  "X-Scrub-Callable": str(job.callable)})

@@ -34,12 +34,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, BinaryIO
-from zoneinfo import ZoneInfo
 
 from app import clock
 from app.calls.facts import NO_FACTS, batch_facts
 from app.calls.service import _MOBILE_CLI_COUNT, LOOKBACK, PARIS
 from app.campaigns.service import caller_registration, campaign_facts, verification_required
+from app.clock import iso
 from app.db import get_engine
 from app.errors import NotFound
 from app.reports.export import csv_cell, neutralise
@@ -274,7 +274,7 @@ def _safe_row(line: str, *, delimiter: str, one_column: bool) -> str:
 def _annotation(decision: Decision) -> tuple[bool, str, str]:
     blocks = " ".join(r.code for r in decision.reasons if r.severity == "block")
     nxt = decision.next_allowed_at
-    text = nxt.astimezone(ZoneInfo(decision.callee_time_zone)).isoformat() if nxt else ""
+    text = iso(nxt, decision.callee_time_zone) if nxt else ""
     return decision.allowed, blocks, text
 
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.clock import InstantOut
 from app.schemas import ApiModel
 
 
@@ -48,11 +48,11 @@ class KeyInfo(BaseModel):
     tenant: str | None
     label: str | None
     prefix: str = Field(description="The key's first characters, to recognise it.")
-    created_at: datetime
-    last_used_at: datetime | None = Field(
+    created_at: InstantOut
+    last_used_at: InstantOut | None = Field(
         description="When a worker last loaded the key from the database: its last use to "
                     "within a minute (plus GATEWAY_CACHE_TTL_S); null: never used.")
-    revoked_at: datetime | None
+    revoked_at: InstantOut | None
 
 
 # --------------------------------------------------------------------------- sanctions
