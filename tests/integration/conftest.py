@@ -10,6 +10,7 @@ SIGKILL). ``live`` hands each test that server and empties every table afterward
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import signal
@@ -181,12 +182,11 @@ def _wait_ready(server: Server) -> None:
     raise RuntimeError(f"server not ready after {STARTUP_TIMEOUT_S}s ({last})")
 
 
-@pytest.fixture(scope="session")
-def server(
-    database: Database, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """``gateway serve --workers 2`` on the session's database (once per backend)."""
-    workdir = tmp_path_factory.mktemp(f"server-{database.backend}")
+@contextlib.contextmanager
+def serve(database: Database, workdir: Path, **settings: str) -> Iterator[Server]:
+    """``gateway serve --workers 2`` on ``database`` with the clock frozen (FROZEN_NOW) and
+    ``settings`` (environment variables) on top; ready when both workers have started and
+    ``/readyz`` answers; the whole process group always stopped afterwards."""
     metrics_dir = workdir / "metrics"
     metrics_dir.mkdir()
     stderr_path = workdir / "stderr.log"
@@ -197,7 +197,7 @@ def server(
         "GATEWAY_LOG_LEVEL": "info",  # the readiness wait reads uvicorn's start-up lines
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         "GATEWAY_WEBHOOK_ALLOW": "127.0.0.1",  # the tests' local webhook receivers
-    }
+    } | settings
     with stderr_path.open("wb") as err:
         proc = subprocess.Popen(
             [_gateway_executable(), "serve", "--workers", str(WORKERS), "--port", str(port)],
@@ -219,17 +219,56 @@ def server(
         _stop(proc)
 
 
-@pytest.fixture
-def live(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    """The running server, with this process pointed at the same database (for
-    ``tests.factories.operator_key`` and direct queries); every table emptied afterwards."""
-    monkeypatch.setenv("DATABASE_URL", server.database.url)  # restored after the test
-    use_database(server.database.url)
+@contextlib.contextmanager
+def pointed_at(srv: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """This process pointed at ``srv``'s database (for ``tests.factories.operator_key`` and
+    direct queries); every table emptied afterwards, and a server that died fails the test."""
+    monkeypatch.setenv("DATABASE_URL", srv.database.url)  # restored after the test
+    use_database(srv.database.url)
     try:
-        yield server
+        yield srv
     finally:
         app_db.reset_engine()
         get_settings.cache_clear()
-        truncate_all(server.database.url)
-        if server.proc.poll() is not None:
-            pytest.fail(f"the server died during the test\n{server.stderr()}", pytrace=False)
+        truncate_all(srv.database.url)
+        if srv.proc.poll() is not None:
+            pytest.fail(f"the server died during the test\n{srv.stderr()}", pytrace=False)
+
+
+def one_connection_per_worker(srv: Server) -> dict[int, http.client.HTTPConnection]:
+    """A keep-alive connection held by each worker (new connections until every worker has
+    one): {worker pid: connection}."""
+    held: dict[int, http.client.HTTPConnection] = {}
+    spare: list[http.client.HTTPConnection] = []
+    for _ in range(60):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        worker = srv.worker_by_client_port().get(conn.sock.getsockname()[1])
+        if worker is not None and worker not in held:
+            held[worker] = conn
+        else:
+            spare.append(conn)
+        if len(held) == WORKERS:
+            break
+    for conn in spare:
+        conn.close()
+    assert len(held) == WORKERS, "the kernel never handed a connection to the other worker"
+    return held
+
+
+@pytest.fixture(scope="session")
+def server(
+    database: Database, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """``gateway serve --workers 2`` on the session's database (once per backend)."""
+    with serve(database, tmp_path_factory.mktemp(f"server-{database.backend}")) as srv:
+        yield srv
+
+
+@pytest.fixture
+def live(server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
+    """The running server, with this process pointed at the same database; every table
+    emptied afterwards."""
+    with pointed_at(server, monkeypatch) as srv:
+        yield srv

@@ -5,8 +5,6 @@ operator's verification (and its withdrawal) reaches both workers within the cac
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,19 +14,13 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from app import db as app_db
-from app.config import get_settings
 from app.db import get_engine
-from tests.conftest import Database, truncate_all, use_database
+from tests.conftest import Database
 from tests.factories import CALLEE, Tenant, add_consent, auth, make_tenant, operator_key
 from tests.integration.conftest import (
-    FROZEN_NOW,
-    WORKERS,
     Server,
-    _free_port,
-    _gateway_executable,
-    _stop,
-    _wait_ready,
+    pointed_at,
+    serve,
 )
 from tests.integration.test_concurrency import _lines
 
@@ -86,39 +78,15 @@ SLACK_S = 0.5  # a request in flight, a loaded machine
 def verifying(database: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``gateway serve --workers 2`` on the session's database with
     ``GATEWAY_CALLER_ID_VERIFICATION=required``."""
-    workdir = tmp_path_factory.mktemp(f"verifying-{database.backend}")
-    metrics_dir = workdir / "metrics"
-    metrics_dir.mkdir()
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": database.url, "GATEWAY_FROZEN_NOW": FROZEN_NOW,
-        "GATEWAY_LOG_LEVEL": "info", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "GATEWAY_CALLER_ID_VERIFICATION": "required", "GATEWAY_CACHE_TTL_S": str(TTL_S),
-    }
-    stderr_path = workdir / "stderr.log"
-    with stderr_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [_gateway_executable(), "serve", "--workers", str(WORKERS), "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-        )
-    srv = Server(database, proc, f"http://127.0.0.1:{port}", stderr_path, metrics_dir)
-    try:
-        _wait_ready(srv)
+    with serve(database, tmp_path_factory.mktemp(f"verifying-{database.backend}"),
+               GATEWAY_CALLER_ID_VERIFICATION="required", GATEWAY_CACHE_TTL_S=str(TTL_S)) as srv:
         yield srv
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture
 def verifying_live(verifying: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    monkeypatch.setenv("DATABASE_URL", verifying.database.url)
-    use_database(verifying.database.url)
-    try:
-        yield verifying
-    finally:
-        app_db.reset_engine()
-        get_settings.cache_clear()
-        truncate_all(verifying.database.url)
+    with pointed_at(verifying, monkeypatch) as srv:
+        yield srv
 
 
 async def _converge(server: Server, t: Tenant, expected: str, change: Any) -> dict[int, float]:

@@ -14,30 +14,15 @@ import time
 import httpx
 
 from tests.factories import make_tenant
-from tests.integration.conftest import WORKERS, Server, _gateway_executable
+from tests.integration.conftest import (
+    WORKERS,
+    Server,
+    _gateway_executable,
+    one_connection_per_worker,
+)
 
 TTL_S = 1.0  # GATEWAY_CACHE_TTL_S's default, which the test server keeps
 SLACK_S = 0.5  # a request's own time on a busy test machine
-
-
-def one_connection_per_worker(srv: Server) -> dict[int, http.client.HTTPConnection]:
-    held: dict[int, http.client.HTTPConnection] = {}
-    spare: list[http.client.HTTPConnection] = []
-    for _ in range(60):
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
-        conn.request("GET", "/healthz")
-        conn.getresponse().read()
-        worker = srv.worker_by_client_port().get(conn.sock.getsockname()[1])
-        if worker is not None and worker not in held:
-            held[worker] = conn
-        else:
-            spare.append(conn)
-        if len(held) == WORKERS:
-            break
-    for conn in spare:
-        conn.close()
-    assert len(held) == WORKERS, "the kernel never handed a connection to the other worker"
-    return held
 
 
 def request(conn: http.client.HTTPConnection, method: str, path: str, key: str

@@ -17,8 +17,6 @@ would cost the client more CPU than the 10 s the server is given.
 from __future__ import annotations
 
 import gzip
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,17 +24,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import db as app_db
-from app.config import get_settings
-from tests.conftest import Database, truncate_all, use_database
+from tests.conftest import Database
 from tests.factories import Tenant, auth, make_tenant, operator_key
 from tests.integration.conftest import (
-    FROZEN_NOW,
     Server,
-    _free_port,
-    _gateway_executable,
-    _stop,
-    _wait_ready,
+    pointed_at,
+    serve,
 )
 
 pytestmark = pytest.mark.integration
@@ -101,45 +94,17 @@ MAX_SECONDS = 8.0
 def tight_server(database: Database, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[Server]:
     """A second server with tight upload limits (same database as ``server``)."""
-    workdir = tmp_path_factory.mktemp(f"tight-{database.backend}")
-    metrics_dir = workdir / "metrics"
-    metrics_dir.mkdir()
-    stderr_path = workdir / "stderr.log"
-    port = _free_port()
-    env = os.environ | {
-        "DATABASE_URL": database.url, "GATEWAY_FROZEN_NOW": FROZEN_NOW,
-        "GATEWAY_LOG_LEVEL": "info", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-        "GATEWAY_IMPORT_MAX_BYTES": str(LIMIT), "GATEWAY_SCRUB_MAX_BYTES": str(LIMIT),
-        "GATEWAY_BLOCTEL_MAX_BYTES": str(LIMIT), "GATEWAY_UPLOAD_STALL_S": str(STALL_S),
-        "GATEWAY_UPLOAD_MAX_SECONDS": str(MAX_SECONDS), "GATEWAY_IMPORT_WORKERS": "0",
-    }
-    with stderr_path.open("wb") as err:
-        proc = subprocess.Popen(
-            [_gateway_executable(), "serve", "--workers", "2", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
-    srv = Server(database, proc, f"http://127.0.0.1:{port}", stderr_path, metrics_dir)
-    try:
-        try:
-            _wait_ready(srv)
-        except Exception as exc:
-            pytest.fail(f"tight server did not start: {exc}\n{srv.stderr()}", pytrace=False)
+    with serve(database, tmp_path_factory.mktemp(f"tight-{database.backend}"),
+               GATEWAY_IMPORT_MAX_BYTES=str(LIMIT), GATEWAY_SCRUB_MAX_BYTES=str(LIMIT),
+               GATEWAY_BLOCTEL_MAX_BYTES=str(LIMIT), GATEWAY_UPLOAD_STALL_S=str(STALL_S),
+               GATEWAY_UPLOAD_MAX_SECONDS=str(MAX_SECONDS), GATEWAY_IMPORT_WORKERS="0") as srv:
         yield srv
-    finally:
-        _stop(proc)
 
 
 @pytest.fixture
 def tight(tight_server: Server, monkeypatch: pytest.MonkeyPatch) -> Iterator[Server]:
-    monkeypatch.setenv("DATABASE_URL", tight_server.database.url)
-    use_database(tight_server.database.url)
-    try:
-        yield tight_server
-    finally:
-        app_db.reset_engine()
-        get_settings.cache_clear()
-        truncate_all(tight_server.database.url)
-        if tight_server.proc.poll() is not None:
-            pytest.fail(f"the server died\n{tight_server.stderr()}", pytrace=False)
+    with pointed_at(tight_server, monkeypatch) as srv:
+        yield srv
 
 
 def peak_rss_mb(pids: set[int]) -> dict[int, float]:
