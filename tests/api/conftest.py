@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app.config import get_settings
 from tests.factories import Tenant, make_tenant
 
 #: Monday 23 November 2026, 10:30 in Paris: opt-in regime, inside the calling hours.
@@ -26,6 +27,17 @@ CONTRACT_DECISION_FIELDS = {
     "penalty_eur": str,
     "next_allowed_at": (str, type(None)),
 }
+
+
+@pytest.fixture
+def settings(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set gateway settings (environment variables) for one test."""
+    def set_(**env: Any) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        get_settings.cache_clear()
+    yield set_
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -281,8 +281,6 @@ def test_a_large_import_refreshes_postgresql_statistics(tenant: Tenant, db: Any)
 
 import pytest  # noqa: E402
 
-from app.config import get_settings  # noqa: E402
-
 HEADERS = {"consents": "numero;date_consentement\n", "contracts": "numero;contrat;debut\n",
            "oppositions": "numero;source\n"}
 
@@ -294,17 +292,6 @@ def good_rows(kind: str, n: int, start: int = 0) -> str:
 
 
 JUNK = "pas un numéro;n'importe quoi;rien\n"
-
-
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Set gateway settings (environment variables) for one test."""
-    def set_(**env: Any) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, str(value))
-        get_settings.cache_clear()
-    yield set_
-    get_settings.cache_clear()
 
 
 def registry(t: Tenant, kind: str) -> list[Any]:

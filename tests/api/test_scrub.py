@@ -193,7 +193,6 @@ def test_normaliser_answers_what_classify_answers() -> None:
 
 import pytest  # noqa: E402
 
-from app.config import get_settings  # noqa: E402
 from app.reports.export import neutralise  # noqa: E402
 
 
@@ -225,16 +224,6 @@ def test_scrub_output_neutralises_formulas_like_the_reports(
 def test_one_number_per_line_files_are_neutralised_too(tenant: Tenant) -> None:
     out = rows(scrub(tenant, b"0612345678\n=0612345678\n+33612345678\n").text)
     assert [r[0] for r in out] == ["0612345678", "'=0612345678", "+33612345678"]
-
-
-@pytest.fixture
-def settings(monkeypatch: pytest.MonkeyPatch) -> Any:
-    def set_(**env: Any) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, str(value))
-        get_settings.cache_clear()
-    yield set_
-    get_settings.cache_clear()
 
 
 def test_a_file_of_junk_is_refused_early_unless_forced(tenant: Tenant) -> None:
