@@ -65,6 +65,11 @@ class RegimeVersion(Version):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ConsentLifetimeVersion(Version):
+    max_days: int | None  # a consent is valid through collection + max_days; None: no ceiling
+
+
+@dataclass(frozen=True, kw_only=True)
 class BloctelFreshnessVersion(Version):
     max_age_days: int | None  # None: no list to keep fresh (the opposition list is gone)
 
@@ -181,6 +186,27 @@ OPPOSITION: tuple[RegimeVersion, ...] = (
         note="prior consent required; the Bloctel concession ended on 2026-08-10",
     ),
 )
+
+R223_1_LIFETIME = (
+    "Code de la consommation, art. R223-1 (décret n° 2026-662 du 23 juillet 2026, JO du "
+    "25 juillet 2026): durée de validité du consentement, un an au plus à compter de son "
+    "recueil, sans reconduction tacite"
+)
+
+CONSENT_LIFETIME: tuple[ConsentLifetimeVersion, ...] = (
+    ConsentLifetimeVersion(
+        since=date(2026, 8, 11),
+        max_days=365,
+        legal_basis=R223_1_LIFETIME,
+        note="a consent collected before 2026-08-11 is judged by the same ceiling",
+    ),
+)
+
+#: A proof of consent dated further in the future than this is refused (clock skew allowance).
+CONSENT_FUTURE_SKEW = timedelta(minutes=5)
+#: The dated proof of a consent is kept this long from its collection, erasure notwithstanding
+#: (rules-fr.md §5; RGPD art. 17(3)(b)): three years.
+CONSENT_PROOF_YEARS = 3
 
 BLOCTEL_FRESHNESS: tuple[BloctelFreshnessVersion, ...] = (
     BloctelFreshnessVersion(
@@ -351,6 +377,7 @@ RULES: Mapping[str, tuple[Version, ...]] = {
     "refusal_cooldown": REFUSAL_COOLDOWN,
     "opposition": OPPOSITION,
     "bloctel_freshness": BLOCTEL_FRESHNESS,
+    "consent_lifetime": CONSENT_LIFETIME,
     "tariffs": TARIFFS,
     **{f"sector:{name}": versions for name, versions in SECTORS.items() if versions},
 }
@@ -523,6 +550,26 @@ def ruleset_version(at: datetime | date) -> str:
 def regime_on(day: date) -> Literal["opt_out", "opt_in"]:
     v = in_force(OPPOSITION, day)
     return v.regime if v else "opt_out"
+
+
+def consent_valid_until(
+    given_at: datetime, expires_at: datetime | None, on: date,
+    max_age_days: int | None = None,
+) -> datetime | None:
+    """The last instant a consent collected at ``given_at`` is valid, judged under the rules in
+    force on the Paris date ``on`` (rules-fr.md §5): collection + 365 days from 2026-08-11
+    (inclusive: one second later it has expired), or earlier: the tenant policy's
+    ``max_age_days`` (it only tightens) and ``expires_at`` (the first instant it is no longer
+    valid, so the last valid instant is one second before). None: no limit at all (before
+    2026-08-11, with neither an ``expires_at`` nor a policy)."""
+    v = in_force(CONSENT_LIFETIME, on)
+    limits: list[datetime] = []
+    days = [d for d in (v.max_days if v else None, max_age_days) if d is not None]
+    if days:
+        limits.append(given_at + timedelta(days=min(days)))
+    if expires_at is not None:
+        limits.append(expires_at - timedelta(seconds=1))
+    return min(limits) if limits else None
 
 
 @lru_cache(maxsize=4096)

@@ -79,6 +79,11 @@ class CampaignFacts:
     # "premium_rate_callback", "press_subscription" (see rules_fr.data.SECTORS)
     automated: bool
     caller_ids: frozenset[str]  # E.164 numbers attached to the campaign
+    # the professional for whose account the calls are made (rules-fr.md §1): a principal id;
+    # "" means the tenant's own principal (whose id is the tenant id)
+    principal: str = ""
+    # an automated calling machine with no human operator (CPCE L34-5): consent in both regimes
+    prerecorded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +98,18 @@ class RegisteredCallerId:
 
 @dataclass(frozen=True, slots=True)
 class ConsentFacts:
+    """One consent the callee gave (rules-fr.md §5), as the facts of one call see it."""
+
     scope: Literal["canvassing", "outside_hours"]
     given_at: datetime
     expires_at: datetime | None = None
     revoked_at: datetime | None = None  # explicit revocation (API) — refusals are separate facts
+    # the consent names the campaign's principal (a partner's consent that does not name it is
+    # no consent to be called by it); False only for consents gathered for their messages
+    covers_principal: bool = True
+    source: str = "own"  # "own" (the professional's own form) or the partner/broker's name
+    notice_given: bool | None = None  # the information notice was shown; None: not recorded
+    conditional_on_sale: bool = False  # a condition of a sale: void (tied sale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +143,10 @@ class Policy:
     denied_attempt_penalty_eur: Decimal = Decimal("0.02")
     unassigned_penalty_eur: Decimal = Decimal("0.02")
     unassigned_quarantine_days: int = 30
+    # rules-fr.md §5: a tenant may shorten a consent's lifetime (1…365 days), never lengthen it
+    consent_max_age_days: int | None = None
+    # rules-fr.md §2: shared-cost 08 1x/08 2x caller IDs for automated campaigns (default off)
+    automated_shared_cost_cli: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +169,13 @@ class CallFacts:
     throttled_until: datetime | None = None
     throttled_by: str | None = None  # the monitor, for the message
     policy: Policy = field(default_factory=Policy)
-    consents: tuple[ConsentFacts, ...] = ()  # this tenant's consents for the callee
-    contracts: tuple[ContractFacts, ...] = ()  # this tenant's contracts with the callee
-    internal_opposition: bool = False  # callee on the tenant's own do-not-call list
+    # the consents, contracts, opposition, attempts and refusals below are the campaign's
+    # principal's, across every tenant holding a mandate from it (rules-fr.md §1)
+    consents: tuple[ConsentFacts, ...] = ()  # consents for the callee
+    contracts: tuple[ContractFacts, ...] = ()  # contracts with the callee
+    internal_opposition: bool = False  # callee on the principal's do-not-call list
     bloctel: BloctelFacts = field(default_factory=lambda: BloctelFacts(False, None))
-    # instants of this tenant's earlier attempts to the callee that count for the frequency
+    # instants of the principal's earlier attempts to the callee that count for the frequency
     # limit (allowed and not released as not_dialed); at least the 31 days before ``at``
     counted_attempts: tuple[datetime, ...] = ()
     refusals: tuple[datetime, ...] = ()  # instants the callee refused during a conversation

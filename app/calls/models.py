@@ -29,11 +29,16 @@ class Attempt(Base):
         Index("ix_attempts_tenant_checked", "tenant_id", "checked_at"),
         Index("ix_attempts_tenant_caller_checked", "tenant_id", "caller_id", "checked_at"),
         Index("ix_attempts_tenant_outcome_at", "tenant_id", "outcome_at"),  # ledger seals
+        # the frequency limit counts the principal's attempts across tenants
+        Index("ix_attempts_principal_callee_checked", "principal_id", "callee", "checked_at"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     campaign_id: Mapped[str] = mapped_column(String(100))
+    # the campaign's principal (app.principals); always written (nullable only for SQLite,
+    # see app.registries.models.PRINCIPAL_NOTE)
+    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     callee: Mapped[str] = mapped_column(String(64))  # E.164, or the raw input when unparsable
     caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

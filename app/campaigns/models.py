@@ -2,7 +2,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
@@ -43,6 +51,11 @@ class Campaign(Base):
     sector: Mapped[str] = mapped_column(String(40))
     automated: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # the principal the campaign calls for (app.principals; the tenant's own by default);
+    # always written (nullable only for SQLite, see app.registries.models.PRINCIPAL_NOTE)
+    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    # a prerecorded message (no human operator): consent in both regimes (CPCE L34-5)
+    prerecorded: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class CampaignCallerId(Base):

@@ -3,10 +3,26 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+
+#: ``principal_id`` columns (contracts, oppositions, refusals; ``attempts``, ``campaigns``): the
+#: principal (app.principals) the record belongs to. Nullable in the schema only because SQLite
+#: cannot add a NOT NULL column to a filled table without rebuilding it; every write sets it,
+#: and migration 0009 set it to the tenant's own principal (the tenant id) for older rows.
+PRINCIPAL_NOTE = "principal_id"
 
 #: Width of ``callee`` in the registries: an E.164 number (≤ 16 characters) or, once the number
 #: is erased (GDPR art. 17), its tombstone key ``erased:<sha256 hex>`` (71; see app.erasure.keys).
@@ -16,6 +32,7 @@ CALLEE_LENGTH = 80
 class Consent(Base):
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_tenant_callee", "tenant_id", "callee"),)
+    # the principals it names: app.principals.models.ConsentPrincipal
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
@@ -29,6 +46,11 @@ class Consent(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoke_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # what a valid consent names (rules-fr.md §5): "own" form or the partner/broker's name;
+    # whether the information notice was given (None: not recorded); a condition of a sale
+    source: Mapped[str] = mapped_column(String(200), server_default="own")
+    notice_given: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    conditional_on_sale: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class Contract(Base):
@@ -43,6 +65,8 @@ class Contract(Base):
     callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     reference: Mapped[str] = mapped_column(String(200))
     sector: Mapped[str] = mapped_column(String(40))
+    # the principal the contract is with (app.principals); always written, see PRINCIPAL_NOTE
+    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -52,11 +76,16 @@ class Opposition(Base):
     """The tenant's internal do-not-call list (in both regimes, for every campaign)."""
 
     __tablename__ = "oppositions"
-    __table_args__ = (UniqueConstraint("tenant_id", "callee"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "principal_id", "callee"),
+        Index("ix_oppositions_principal_callee", "principal_id", "callee"),
+    )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
+    # the principal asked never to call again (rules-fr.md §5); see PRINCIPAL_NOTE
+    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     source: Mapped[str] = mapped_column(String(200))
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -69,11 +98,14 @@ class Refusal(Base):
     __table_args__ = (
         Index("ix_refusals_tenant_callee", "tenant_id", "callee"),
         Index("uq_refusals_attempt", "attempt_id", unique=True),  # one per attempt's outcome
+        Index("ix_refusals_principal_callee", "principal_id", "callee"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
+    # the principal of the campaign the consumer refused; see PRINCIPAL_NOTE
+    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     refused_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from app.clock import now
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
+from app.principals.models import Mandate, Professional
 from app.tenancy.auth import ROLES, invalidate_principals, new_key
 from app.tenancy.models import ApiKey, Tenant
 
@@ -18,6 +19,12 @@ def create_tenant(s: Session, name: str, legal_form: str) -> Tenant:
         created_at=now(),
     )
     s.add(tenant)
+    s.flush()
+    # its own principal (id = the tenant id) and the mandate to call for it (app.principals)
+    s.add(Professional(id=tenant.id, name=name, siren=None, tenant_id=tenant.id,
+                       created_at=tenant.created_at))
+    s.flush()
+    s.add(Mandate(principal_id=tenant.id, tenant_id=tenant.id, created_at=tenant.created_at))
     s.flush()
     return tenant
 
