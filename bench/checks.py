@@ -62,6 +62,26 @@ class Skip(Exception):
     pass
 
 
+def code_root(env: dict[str, str]) -> Path:
+    """The tree whose code a subprocess runs: this one, or a baseline (``--baseline REF``)."""
+    return Path(env.get("BENCH_CODE_ROOT") or ROOT)
+
+
+@contextlib.contextmanager
+def baseline_tree(ref: str) -> Iterator[tuple[Path, str]]:
+    """The files of commit ``ref`` in a temporary directory (``git archive``), and its sha."""
+    sha = subprocess.run(["git", "rev-parse", "--verify", f"{ref}^{{commit}}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-baseline-"))
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", sha], cwd=ROOT,
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive, check=True)
+        yield tmp, sha
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 # --- processes ----------------------------------------------------------------------------
 
 
@@ -107,7 +127,8 @@ class Server:
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [GATEWAY, "serve", "--workers", str(WORKERS), "--port", str(self.port)],
-            env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=self.env, cwd=code_root(self.env), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + 60
@@ -164,7 +185,8 @@ class Server:
 
 
 def run_py(module: str, args: list[str], env: dict[str, str], timeout: float) -> None:
-    proc = subprocess.run([PYTHON, "-m", module, *args], env=env, cwd=ROOT, capture_output=True,
+    proc = subprocess.run([PYTHON, "-m", module, *args], env=env, cwd=code_root(env),
+                          capture_output=True,
                           text=True, timeout=timeout)
     if proc.returncode != 0:
         raise RuntimeError(f"python -m {module} failed ({proc.returncode}):\n"
@@ -264,7 +286,9 @@ def pg_stats_target(url: str) -> dict[str, str] | None:
     return {"dsn": admin.render_as_string(hide_password=False), "db": parsed.database or ""}
 
 
-def run_backend(backend: str, args: argparse.Namespace, run_id: str) -> dict[str, Any]:
+def run_backend(backend: str, args: argparse.Namespace, run_id: str,
+                tree: Path | None = None) -> dict[str, Any]:
+    """One backend, with this tree's code or (``tree``) a baseline commit's."""
     workdir = Path(tempfile.mkdtemp(prefix=f"gw-bench-{backend}-"))
     result: dict[str, Any] = {"backend": backend}
     try:
@@ -273,6 +297,10 @@ def run_backend(backend: str, args: argparse.Namespace, run_id: str) -> dict[str
             env = {**os.environ, "DATABASE_URL": url, "GATEWAY_FROZEN_NOW": FROZEN_NOW,
                    "GATEWAY_LOG_LEVEL": "warning",
                    "PROMETHEUS_MULTIPROC_DIR": str(workdir / "metrics")}
+            if tree is not None:  # the baseline's code first on the path, run from its tree
+                env["BENCH_CODE_ROOT"] = str(tree)
+                env["PYTHONPATH"] = os.pathsep.join(
+                    [str(tree), *filter(None, [os.environ.get("PYTHONPATH")])])
             (workdir / "metrics").mkdir()
             t = time.perf_counter()
             seed_path = workdir / "seed.json"
@@ -479,6 +507,46 @@ def print_summary(results: dict[str, Any]) -> None:
     console.print(t)
 
 
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def compare(runs: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Mean closed-loop checks/s and healthz/s of each side, and current / baseline."""
+    out: dict[str, Any] = {}
+    for side, rs in runs.items():
+        ok = [r["phases"] for r in rs if "phases" in r]
+        out[side] = {
+            "checks_per_s": _mean([p["check_closed"]["rps"] for p in ok]),
+            "healthz_per_s": _mean([p["healthz_closed"]["rps"] for p in ok]),
+            "check_over_healthz": _mean([p["check_closed"]["rps"] / p["healthz_closed"]["rps"]
+                                         for p in ok if p["healthz_closed"]["rps"]]),
+            "runs": len(ok),
+        }
+    b, c = out["baseline"], out["current"]
+    for key in ("checks_per_s", "check_over_healthz"):
+        out[f"{key}_ratio"] = (c[key] / b[key]) if b[key] and c[key] else None
+    return out
+
+
+def print_comparison(baseline: dict[str, Any]) -> None:
+    t = Table(title=f"This tree against {baseline['ref']} ({baseline['commit'][:10]}), same run "
+                    "(closed loop, mean over rounds)")
+    for col in ("backend", "baseline checks/s", "current checks/s", "current / baseline",
+                "baseline check/healthz", "current check/healthz", "ratio of ratios"):
+        t.add_column(col, justify="right")
+
+    def f(v: float | None, fmt: str) -> str:
+        return "—" if v is None else format(v, fmt)
+
+    for backend, r in baseline.get("ratios", {}).items():
+        b, c = r["baseline"], r["current"]
+        t.add_row(backend, f(b["checks_per_s"], ",.0f"), f(c["checks_per_s"], ",.0f"),
+                  f(r["checks_per_s_ratio"], ".3f"), f(b["check_over_healthz"], ".3f"),
+                  f(c["check_over_healthz"], ".3f"), f(r["check_over_healthz_ratio"], ".3f"))
+    console.print(t)
+
+
 def machine_busy(seconds: float = 1.0) -> float:
     """Cores busy on the whole machine over ``seconds`` (before we start anything)."""
 
@@ -569,6 +637,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--inproc-n", type=int, default=1000, help="in-process profiled checks")
     ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
                     help="before each backend, wait up to S seconds for an idle machine")
+    ap.add_argument("--baseline", metavar="REF",
+                    help="also measure commit REF (git archive into a temporary directory) in "
+                    "the same run, alternating with this tree, and print the ratios")
+    ap.add_argument("--rounds", type=int, default=2,
+                    help="with --baseline: rounds per backend (order alternates), default 2")
     ap.add_argument("--quick", action="store_true", help="short windows (a smoke test)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     args = ap.parse_args(argv)
@@ -602,27 +675,56 @@ def main(argv: list[str] | None = None) -> int:
                       f"{os.cpu_count()} cores) before the benchmark starts; figures will be "
                       f"lower and noisier than on a quiet machine[/yellow]")
     failed = False
-    for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
-        console.rule(f"[bold]{backend}")
+
+    def one(backend: str, tree: Path | None, label: str) -> dict[str, Any]:
+        nonlocal failed
+        console.rule(f"[bold]{label}")
         if args.wait_quiet > 0:
             wait_quiet(args.wait_quiet)
         try:
-            r = run_backend(backend, args, run_id)
+            r = run_backend(backend, args, run_id, tree)
         except Skip as exc:
             r = {"backend": backend, "skipped": str(exc)}
         except Exception as exc:  # report, then go on with the next backend
             failed = True
             r = {"backend": backend, "error": f"{type(exc).__name__}: {exc}",
                  "traceback": traceback.format_exc()}
-            console.print(f"[red]{backend} failed:[/red]\n{r['traceback']}")
-        results["backends"][backend] = r
-        write_results(results, out)
+            console.print(f"[red]{label} failed:[/red]\n{r['traceback']}")
+        r["code"] = label
         try:
             print_backend(r)
         except Exception:  # a report bug must not lose the figures: they are in the JSON
-            console.print(f"[red]could not print {backend}:[/red] {traceback.format_exc()}")
+            console.print(f"[red]could not print {label}:[/red] {traceback.format_exc()}")
         if "phases" in r and any(ph["errors_total"] for ph in r["phases"].values()):
             failed = True
+        return r
+
+    with contextlib.ExitStack() as stack:
+        tree, sha = (stack.enter_context(baseline_tree(args.baseline)) if args.baseline
+                     else (None, ""))
+        if sha:
+            results["baseline"] = {"ref": args.baseline, "commit": sha, "runs": {}}
+        for backend in [b.strip() for b in args.backends.split(",") if b.strip()]:
+            if tree is None:
+                results["backends"][backend] = one(backend, None, backend)
+                write_results(results, out)
+                continue
+            # alternate the order round by round (B C, C B…) so that a drift of the machine
+            # during the run weighs on both sides
+            runs: dict[str, list[dict[str, Any]]] = {"baseline": [], "current": []}
+            for i in range(args.rounds):
+                order = [("baseline", tree), ("current", None)]
+                for side, code in (order if i % 2 == 0 else order[::-1]):
+                    label = f"{backend} · {side}" + (f" ({sha[:7]})" if code else "")
+                    runs[side].append(one(backend, code, label))
+                    results["backends"][backend] = runs["current"][-1] if runs["current"] \
+                        else {"backend": backend, "pending": True}
+                    results["baseline"]["runs"][backend] = runs
+                    write_results(results, out)
+            results["baseline"].setdefault("ratios", {})[backend] = compare(runs)
+            write_results(results, out)
+        if tree is not None:
+            print_comparison(results["baseline"])
     results["elapsed_s"] = round(time.perf_counter() - started, 1)
     write_results(results, out)
     console.rule()
