@@ -87,8 +87,10 @@ class NumberingVersion(Version):
 class CanvassingRangeVersion(Version):
     """What an automated calling system (any purpose) may present (rules-fr.md §2)."""
 
-    # number kinds (``NumberKind`` values) that satisfy the requirement: the NPV, 08 0x
+    # number kinds (``NumberKind`` values) that satisfy the requirement: the NPV
     accepted_kinds: frozenset[str]
+    # +33 NSN prefixes of the free numbers that satisfy it (08 0x; not +800 international ones)
+    free_prefixes: tuple[str, ...]
     # +33 NSN prefixes of the shared-cost numbers tenant policy ``automated_shared_cost_cli``
     # admits (08 1x / 08 2x); empty: the policy admits none
     policy_shared_cost_prefixes: tuple[str, ...]
@@ -291,7 +293,7 @@ MOBILE_CLI: tuple[Version, ...] = (
 # a non-commercial automated call presenting a geographic or a 09 number outside the NPV was
 # already unlawful before 2024-06-06. The 2024-06-06 version changes no parameter: it adds the
 # decision to the legal basis (and keeps the rule-set version of that date).
-_NPV_KINDS = frozenset({"canvassing", "toll_free"})
+_NPV_KINDS = frozenset({"canvassing"})
 _NPV_BASIS = (
     ARCEP_2022_1583 + " (systèmes automatisés d'appels: numéros polyvalents vérifiés ou "
     "numéros spéciaux hors 089)"
@@ -300,12 +302,14 @@ CANVASSING_RANGE: tuple[CanvassingRangeVersion, ...] = (
     CanvassingRangeVersion(
         since=date(2023, 1, 1),
         accepted_kinds=_NPV_KINDS,
+        free_prefixes=("80",),
         policy_shared_cost_prefixes=("81", "82"),
         legal_basis=_NPV_BASIS,
     ),
     CanvassingRangeVersion(
         since=date(2024, 6, 6),
         accepted_kinds=_NPV_KINDS,
+        free_prefixes=("80",),
         policy_shared_cost_prefixes=("81", "82"),
         legal_basis=_NPV_BASIS + "; " + CE_2024_489787,
         note="confirms the 2023-01-01 rule for surveys and polls; no parameter changes",

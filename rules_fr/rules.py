@@ -253,7 +253,7 @@ def _never(info: NumberInfo, v: Version | None) -> tuple[str, str] | None:
     e164 = info.e164 or ""
     if info.kind is NumberKind.PREMIUM_RATE:
         why = f"{e164} is a premium-rate number"
-        if v is not None and e164.startswith(tuple("+33" + p for p in v.premium_prefixes)):
+        if v is not None and _french_prefix(info, v.premium_prefixes):
             return why + " (089)", v.legal_basis
         return why, data.OPERATOR_TERMS + " (numéros surtaxés)"
     if info.kind is NumberKind.SHORT_CODE:
@@ -277,8 +277,13 @@ def _shared_cost_admitted(facts: CallFacts, ctx: Ctx) -> bool:
         and facts.campaign.automated
         and facts.policy.automated_shared_cost_cli
         and caller is not None
-        and (caller.e164 or "").startswith(tuple("+33" + p for p in v.policy_shared_cost_prefixes))
+        and _french_prefix(caller, v.policy_shared_cost_prefixes)
     )
+
+
+def _french_prefix(info: NumberInfo, prefixes: tuple[str, ...]) -> bool:
+    """A +33 number whose national significant number starts with one of ``prefixes``."""
+    return (info.e164 or "").startswith(tuple("+33" + p for p in prefixes))
 
 
 def _special_service(facts: CallFacts, ctx: Ctx) -> tuple[str, str | None, bool] | None:
@@ -367,7 +372,8 @@ def canvassing_range(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
         return NO_REASONS  # already CALLER_ID_MISSING / _INVALID / _SPECIAL_SERVICE
     if caller.kind is NumberKind.MOBILE and ctx.rules.get("mobile_cli") is not None:
         return NO_REASONS  # already CALLER_ID_MOBILE_AUTOMATED
-    if caller.kind.value in v.accepted_kinds or _shared_cost_admitted(facts, ctx):
+    free = caller.kind is NumberKind.TOLL_FREE and _french_prefix(caller, v.free_prefixes)
+    if caller.kind.value in v.accepted_kinds or free or _shared_cost_admitted(facts, ctx):
         return NO_REASONS
     what = {
         NumberKind.PLATFORM: "a technical-platform number (09 37-09 39)",

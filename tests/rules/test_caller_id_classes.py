@@ -55,6 +55,7 @@ CLASSES = [
     ("mobile-overseas", "0692 12 34 56", set(), {M}, {M}),
     ("foreign", "+44 20 7946 0958", set(), {R}, {R}),
     ("satellite", "+881 6 123 45678", set(), {R}, {R}),
+    ("international-freephone-+800", "+800 1234 5678", set(), {R}, {R}),
 ]
 
 BEFORE_ARCEP = datetime(2022, 12, 30, 11, tzinfo=PARIS)  # Friday
