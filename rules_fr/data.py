@@ -76,15 +76,36 @@ class BloctelFreshnessVersion(Version):
 
 @dataclass(frozen=True, kw_only=True)
 class NumberingVersion(Version):
-    # NSN prefixes ARCEP dedicates to automated canvassing, by country calling code
+    # NSN prefixes of the numéros polyvalents vérifiés (NPV), the numbers an automated calling
+    # system may present, by country calling code (kind ``canvassing``)
     canvassing_prefixes: Mapping[int, tuple[str, ...]]
-    polyvalent_prefixes: tuple[str, ...]  # 09 37-09 39 "polyvalent verified"
+    # 09 37-09 39: numbers for exchanges with a technical platform (plan § 2.3.9), not NPV
+    platform_prefixes: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
 class CanvassingRangeVersion(Version):
-    # also forbid automated *non-commercial* campaigns from presenting geographic numbers
-    non_commercial_geographic: bool
+    """What an automated calling system (any purpose) may present (rules-fr.md §2)."""
+
+    # number kinds (``NumberKind`` values) that satisfy the requirement: the NPV
+    accepted_kinds: frozenset[str]
+    # +33 NSN prefixes of the free numbers that satisfy it (08 0x; not +800 international ones)
+    free_prefixes: tuple[str, ...]
+    # +33 NSN prefixes of the shared-cost numbers tenant policy ``automated_shared_cost_cli``
+    # admits (08 1x / 08 2x); empty: the policy admits none
+    policy_shared_cost_prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallerIdRangesVersion(Version):
+    """Numbers that may never be presented as a caller ID (rules-fr.md §2)."""
+
+    premium_prefixes: tuple[str, ...]  # +33 NSN prefixes: 089 premium-rate numbers
+    # short numbers (whole-digit regular expressions): 118 XYZ, 3BPQ other than 30PQ/31PQ
+    short_patterns: Mapping[str, str]  # pattern -> what it is
+    # short numbers the text leaves out (30PQ, 31PQ): not forbidden by it, yet not
+    # registrable either (caller IDs are registered in E.164 numbering)
+    short_exempt: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +137,22 @@ ARCEP_2025_2215 = (
     "ARCEP, décision n° 2025-2215 (l'opérateur de départ tient la liste des numéros que chaque "
     "client est autorisé à présenter et restreint ses appels à ces numéros); code de la "
     "consommation, art. L221-17"
+)
+ARRETE_2016_CLI = (
+    "Arrêté du 5 juillet 2016 (numéros ne pouvant être utilisés comme identifiant d'appelant: "
+    "089, 3BPQ hors 30PQ et 31PQ, 118 XYZ; en vigueur le 1er août 2016), pris pour "
+    "l'application de l'art. L221-17 du code de la consommation"
+)
+CE_2024_489787 = (
+    "Conseil d'État, 6 juin 2024, n° 489787, Syntec Conseil (l'interdiction des numéros "
+    "territorialisés vaut pour les systèmes automatisés d'appels utilisés pour les études, "
+    "enquêtes d'opinion et sondages)"
+)
+#: short numbers outside the arrêté (10XY, 1XY emergency numbers, 116XXX…): the plan gives
+#: them to services, not to an end user who could present them (conservative reading)
+SHORT_NUMBERS_PLAN = (
+    "Plan national de numérotation (ARCEP, décision n° 2018-0881 modifiée), numéros courts: "
+    "accès à un service, non attribués à un utilisateur final"
 )
 D223_9 = "Code de la consommation, art. D223-9 (décret n° 2022-1313 du 13 octobre 2022)"
 L223_1_OPT_OUT = (
@@ -236,7 +273,7 @@ NUMBERING: tuple[NumberingVersion, ...] = (
             596: ("9477",),  # Martinique
             262: ("9478", "9479"),  # Réunion, Mayotte
         },
-        polyvalent_prefixes=("937", "938", "939"),
+        platform_prefixes=("937", "938", "939"),
         legal_basis=ARCEP_2022_1583,
     ),
 )
@@ -249,14 +286,33 @@ MOBILE_CLI: tuple[Version, ...] = (
     ),
 )
 
+# The verified-number requirement binds every automated calling system, commercial or not,
+# from 2023-01-01: the Conseil d'État (6 June 2024) rejected the request to exempt surveys and
+# polls from it (it held ARCEP competent beyond canvassing), which confirms the rule as in
+# force since 2023-01-01 rather than starting one. Reading (conservative, and the decision's):
+# a non-commercial automated call presenting a geographic or a 09 number outside the NPV was
+# already unlawful before 2024-06-06. The 2024-06-06 version changes no parameter: it adds the
+# decision to the legal basis (and keeps the rule-set version of that date).
+_NPV_KINDS = frozenset({"canvassing"})
+_NPV_BASIS = (
+    ARCEP_2022_1583 + " (systèmes automatisés d'appels: numéros polyvalents vérifiés ou "
+    "numéros spéciaux hors 089)"
+)
 CANVASSING_RANGE: tuple[CanvassingRangeVersion, ...] = (
     CanvassingRangeVersion(
-        since=date(2023, 1, 1), non_commercial_geographic=False, legal_basis=ARCEP_2022_1583
+        since=date(2023, 1, 1),
+        accepted_kinds=_NPV_KINDS,
+        free_prefixes=("80",),
+        policy_shared_cost_prefixes=("81", "82"),
+        legal_basis=_NPV_BASIS,
     ),
     CanvassingRangeVersion(
         since=date(2024, 6, 6),
-        non_commercial_geographic=True,
-        legal_basis=ARCEP_2022_1583 + "; Conseil d'État, 6 juin 2024",
+        accepted_kinds=_NPV_KINDS,
+        free_prefixes=("80",),
+        policy_shared_cost_prefixes=("81", "82"),
+        legal_basis=_NPV_BASIS + "; " + CE_2024_489787,
+        note="confirms the 2023-01-01 rule for surveys and polls; no parameter changes",
     ),
 )
 
@@ -267,6 +323,22 @@ CALLER_ID: tuple[Version, ...] = (
             "Code de la consommation, art. L221-17 (numéro masqué interdit); plan national de "
             "numérotation (ARCEP); " + OPERATOR_TERMS
         ),
+    ),
+)
+
+#: Never a caller ID (any campaign; the arrêté binds professionals calling consumers, the
+#: gateway applies it to every campaign: conservative). Before 2016-08-01 the operator's terms
+#: already refused premium-rate and short-number caller IDs (``rules.caller_id``).
+CALLER_ID_RANGES: tuple[CallerIdRangesVersion, ...] = (
+    CallerIdRangesVersion(
+        since=date(2016, 8, 1),
+        premium_prefixes=("89",),
+        short_patterns={
+            r"118\d{3}": "a 118 XYZ directory-enquiry number",
+            r"3[2-9]\d{2}": "a 3BPQ short number (other than 30PQ/31PQ)",
+        },
+        short_exempt=r"3[01]\d{2}",
+        legal_basis=ARRETE_2016_CLI,
     ),
 )
 
@@ -367,6 +439,7 @@ RULES: Mapping[str, tuple[Version, ...]] = {
     "throttle": THROTTLE,
     "callee_number": CALLEE_NUMBER,
     "caller_id": CALLER_ID,
+    "caller_id_ranges": CALLER_ID_RANGES,
     "numbering_plan": NUMBERING,
     "mobile_cli": MOBILE_CLI,
     "canvassing_range": CANVASSING_RANGE,
@@ -421,7 +494,15 @@ _CODES: tuple[CodeSpec, ...] = (
     CodeSpec(code="CALLER_ID_INVALID", rule="caller_id", severity="block",
              description="The presented number is not a valid number of the numbering plan."),
     CodeSpec(code="CALLER_ID_SPECIAL_SERVICE", rule="caller_id", severity="block",
-             description="A premium-rate or shared-cost number may not be presented."),
+             legal_basis=ARRETE_2016_CLI + "; " + SHORT_NUMBERS_PLAN + "; " + OPERATOR_TERMS,
+             severity_note="a shared-cost 08 1x/08 2x number is allowed on automated "
+             "campaigns when the tenant policy automated_shared_cost_cli is on",
+             description="The presented number may never be a caller ID: premium-rate 089 "
+             "numbers, 118 XYZ directory numbers and short numbers 3BPQ other than 30PQ/31PQ "
+             "(arrêté du 5 juillet 2016, L221-17), other short numbers (10XY, emergency "
+             "numbers…), other premium-rate numbers, and shared-cost numbers (08 1x/08 2x) "
+             "unless the tenant policy admits them for automated campaigns. A free 08 0x "
+             "number is a lawful caller ID."),
     CodeSpec(code="CALLER_ID_NOT_OWNED", rule="caller_id", severity="block",
              description="The presented number is not registered by the tenant (presenting "
              "another person's number is spoofing)."),
@@ -445,10 +526,13 @@ _CODES: tuple[CodeSpec, ...] = (
              description="Daily volume presented from one mobile number exceeds the tenant cap "
              "(Paris calendar day), a sign of non-interpersonal use."),
     CodeSpec(code="CALLER_ID_NOT_CANVASSING_RANGE", rule="canvassing_range", severity="block",
-             description="Automated canvassing must present a number from the ranges ARCEP "
-             "dedicates to it (01 62, 01 63, 02 70, 02 71, 03 77, 03 78, 04 24, 04 25, 05 68, "
-             "05 69, 09 48, 09 49; overseas 09 475 to 09 479); automated non-commercial calls "
-             "may not present geographic 01-05 numbers outside those ranges."),
+             description="The presented number is not a verified number (NPV) for automated "
+             "calls: an automated calling system, commercial or not, must present a numéro "
+             "polyvalent vérifié (01 62, 01 63, 02 70, 02 71, 03 77, 03 78, 04 24, 04 25, "
+             "05 68, 05 69, 09 48, 09 49; overseas 09 475 to 09 479) or a special-rate number "
+             "other than 089: a free 08 0x number, or a shared-cost 08 1x/08 2x number where "
+             "the tenant policy automated_shared_cost_cli allows it. Geographic, 09 (09 37-09 "
+             "39 platform numbers included) and foreign numbers do not qualify."),
     CodeSpec(code="CALLEE_UNASSIGNED", rule="quarantine", severity="block",
              description="The number was reported unassigned and is quarantined."),
     CodeSpec(code="INTERNAL_OPPOSITION", rule="internal_opposition", severity="block",

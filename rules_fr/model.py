@@ -20,15 +20,19 @@ from typing import Literal
 class NumberKind(str, Enum):  # noqa: UP042 (str mixin kept: contract)
     """Classification of a number under the French numbering plan (ARCEP)."""
 
-    CANVASSING = "canvassing"  # ranges ARCEP dedicates to automated canvassing (01 62, 09 475…)
-    GEOGRAPHIC = "geographic"  # 01–05 and overseas geographic, outside the canvassing ranges
-    POLYVALENT = "polyvalent"  # 09 37–09 39 "polyvalent verified" (platform messages)
+    # numéros polyvalents vérifiés (NPV: 01 62, 01 63, … 09 48, 09 49, overseas 09 475–09 479),
+    # the ranges an automated calling system may present (value kept: contract)
+    CANVASSING = "canvassing"
+    GEOGRAPHIC = "geographic"  # 01–05 and overseas geographic, outside the NPV ranges
+    # 09 37–09 39: numbers for exchanges with a technical platform (ARCEP plan § 2.3.9), NOT
+    # verified numbers: an automated campaign may not present them (stored "polyvalent" < 0012)
+    PLATFORM = "platform"
     NON_GEOGRAPHIC = "non_geographic"  # other 09 (VoIP / interpersonal non-geographic)
     MOBILE = "mobile"  # 06 / 07 and overseas mobile ranges
     TOLL_FREE = "toll_free"  # 08 0x
     SHARED_COST = "shared_cost"  # 08 1x / 08 2x
     PREMIUM_RATE = "premium_rate"  # 08 9x
-    SHORT_CODE = "short_code"  # short numbers, 118 xxx directory enquiries, 3xxx…
+    SHORT_CODE = "short_code"  # short numbers: 118 XYZ directory enquiries, 3BPQ, 10XY, 15…
     SATELLITE = "satellite"  # +881x, +870… (international networks)
     FOREIGN = "foreign"  # a valid number outside French numbering
     OTHER = "other"  # valid French number of another type (M2M, pager, UAN…)

@@ -100,8 +100,8 @@ def _french_kind(n: PhoneNumber) -> NumberKind:
     table = NUMBERING[-1]
     if nsn.startswith(table.canvassing_prefixes.get(n.country_code, ())):
         return NumberKind.CANVASSING
-    if len(nsn) == 9 and nsn.startswith(table.polyvalent_prefixes):
-        return NumberKind.POLYVALENT
+    if len(nsn) == 9 and nsn.startswith(table.platform_prefixes):
+        return NumberKind.PLATFORM
     if len(nsn) == 9 and nsn[0] == "8" and nsn[:2] in _SPECIAL_8:
         return _SPECIAL_8[nsn[:2]]
     kind = _TYPE_KIND.get(phonenumbers.number_type(n), NumberKind.OTHER)

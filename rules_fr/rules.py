@@ -12,8 +12,30 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
   verify); a registered but unverified one (where the operator requires verification) yields
   ``CALLER_ID_NOT_VERIFIED`` and, independently, ``…_NOT_IN_CAMPAIGN``; a mobile CLI on an
   automated campaign yields ``CALLER_ID_MOBILE_AUTOMATED`` but neither
-  ``…_NOT_CANVASSING_RANGE`` nor ``…_MOBILE_SHARED/VOLUME``; a premium/shared-cost CLI is not
-  also ``…_NOT_CANVASSING_RANGE``.
+  ``…_NOT_CANVASSING_RANGE`` nor ``…_MOBILE_SHARED/VOLUME``; a ``CALLER_ID_SPECIAL_SERVICE``
+  CLI is not also ``…_NOT_CANVASSING_RANGE``; a number that may *never* be a caller ID (089,
+  118 XYZ, forbidden short numbers) yields only ``CALLER_ID_SPECIAL_SERVICE`` (registration
+  refuses it, so ``…_NOT_OWNED`` would restate it), whereas a shared-cost one, which a
+  tenant may register for its policy, also gets the registration reasons.
+* Caller-ID classes (rules-fr.md §2; data in ``rules_fr.data``): the arrêté du 5 juillet 2016
+  (L221-17) binds professionals calling consumers; the gateway applies it to every campaign.
+  Short numbers it does not name (10XY, 15, 17, 112, 116XXX…) are never caller IDs either
+  (a service's, not an end user's); 30PQ/31PQ, which it leaves out, are not "never" but
+  cannot be registered (caller IDs are E.164), so they are ``…_NOT_OWNED``. Premium-rate
+  numbers outside 089 (libphonenumber's 0836…) are refused under the operator's terms.
+  Shared-cost 08 1x/08 2x: ``CALLER_ID_SPECIAL_SERVICE`` unless policy
+  ``automated_shared_cost_cli`` is on *and* the campaign is automated — a manual campaign
+  keeps the default (the policy is an exception for automated systems, which the plan lets
+  present special-rate numbers; an agent can present a geographic or mobile number).
+  Other shared-cost kinds (libphonenumber's 0884) are not 08 1x/08 2x: refused. A free 08 0x
+  number is lawful for every campaign and satisfies the automated requirement.
+* Automated calls (any purpose) from 2023-01-01 (ARCEP 2022-1583) must present an NPV, an
+  08 0x number, or an admitted shared-cost one: else ``…_NOT_CANVASSING_RANGE``. The Conseil
+  d'État (6 June 2024, n° 489787) rejected the surveys' request for an exemption: it confirmed
+  the rule, it did not start one, so non-commercial automated calls presenting a geographic
+  or a non-NPV 09 number (09 37–09 39 platform numbers included) are denied from 2023-01-01
+  too; nothing is checked before 2023-01-01 (the 2018/2019 plan rules were annulled by the
+  Conseil d'État on 12 February 2021).
   An invalid, special-service or foreign callee yields one callee reason and skips the consumer
   rules (§3–§6), which protect French consumers.
 * A registered mobile CLI with no ``assigned_to`` is ``CALLER_ID_MOBILE_SHARED``: it is not
@@ -44,6 +66,7 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -52,6 +75,7 @@ from zoneinfo import ZoneInfo
 from rules_fr import data
 from rules_fr.data import (
     BloctelFreshnessVersion,
+    CallerIdRangesVersion,
     CanvassingRangeVersion,
     CooldownVersion,
     FrequencyVersion,
@@ -75,13 +99,13 @@ from rules_fr.model import (
     SPECIAL_SERVICE_KINDS,
     CallFacts,
     ConsentFacts,
+    NumberInfo,
     NumberKind,
     Reason,
     Severity,
 )
 
 NO_REASONS: tuple[Reason, ...] = ()
-_CLI_FORBIDDEN_KINDS = (NumberKind.PREMIUM_RATE, NumberKind.SHARED_COST)
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +234,76 @@ def callee_number(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     return NO_REASONS
 
 
+def never_caller_id(info: NumberInfo, day: date) -> tuple[str, str] | None:
+    """(why, legal basis) when ``info`` may never be presented as a caller ID on the Paris date
+    ``day``, whatever the campaign and the tenant policy (rules-fr.md §2); None otherwise.
+
+    089 premium-rate numbers, 118 XYZ directory numbers and 3BPQ short numbers other than
+    30PQ/31PQ (arrêté du 5 juillet 2016, from 2016-08-01); other premium-rate numbers (0836…)
+    and the other short numbers (10XY, 15, 17, 112, 116XXX…): conservative reading, under the
+    numbering plan and the operator's terms (they are a service's, not an end user's). 30PQ
+    and 31PQ are left out by the arrêté: not "never", though not registrable either.
+    """
+    return _never(info, data.in_force(data.CALLER_ID_RANGES, day))
+
+
+def _never(info: NumberInfo, v: Version | None) -> tuple[str, str] | None:
+    if not isinstance(v, CallerIdRangesVersion):
+        v = None
+    e164 = info.e164 or ""
+    if info.kind is NumberKind.PREMIUM_RATE:
+        why = f"{e164} is a premium-rate number"
+        if v is not None and _french_prefix(info, v.premium_prefixes):
+            return why + " (089)", v.legal_basis
+        return why, data.OPERATOR_TERMS + " (numéros surtaxés)"
+    if info.kind is NumberKind.SHORT_CODE:
+        if v is not None:
+            for pattern, what in v.short_patterns.items():
+                if re.fullmatch(pattern, e164):
+                    return f"{e164} is {what}", v.legal_basis
+            if re.fullmatch(v.short_exempt, e164):
+                return None
+        return f"{e164} is a short number", data.SHORT_NUMBERS_PLAN + "; " + data.OPERATOR_TERMS
+    return None
+
+
+def _shared_cost_admitted(facts: CallFacts, ctx: Ctx) -> bool:
+    """A shared-cost caller ID the tenant policy admits: automated campaigns only, 08 1x/08 2x
+    only, while the verified-number requirement is in force (rules-fr.md §2)."""
+    v = ctx.rules.get("canvassing_range")
+    caller = facts.caller
+    return (
+        isinstance(v, CanvassingRangeVersion)
+        and facts.campaign.automated
+        and facts.policy.automated_shared_cost_cli
+        and caller is not None
+        and _french_prefix(caller, v.policy_shared_cost_prefixes)
+    )
+
+
+def _french_prefix(info: NumberInfo, prefixes: tuple[str, ...]) -> bool:
+    """A +33 number whose national significant number starts with one of ``prefixes``."""
+    return (info.e164 or "").startswith(tuple("+33" + p for p in prefixes))
+
+
+def _special_service(facts: CallFacts, ctx: Ctx) -> tuple[str, str | None, bool] | None:
+    """(message, legal basis, never) when the caller ID is CALLER_ID_SPECIAL_SERVICE."""
+    caller = facts.caller
+    if caller is None or not caller.valid:
+        return None
+    never = _never(caller, ctx.rules.get("caller_id_ranges"))
+    if never is not None:
+        why, basis = never
+        return f"{why}: it may never be presented as a caller ID.", basis, True
+    if caller.kind is NumberKind.SHARED_COST and not _shared_cost_admitted(facts, ctx):
+        msg = (
+            f"Caller ID {caller.e164} is a shared-cost number: not presentable unless the "
+            "tenant policy automated_shared_cost_cli admits it for an automated campaign."
+        )
+        return msg, data.OPERATOR_TERMS + " (numéros à coût partagé)", False
+    return None
+
+
 def caller_id(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     v = ctx.rules.get("caller_id")
     caller = facts.caller
@@ -220,9 +314,12 @@ def caller_id(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     if not caller.valid:
         return (_reason("CALLER_ID_INVALID", v, f"Invalid caller ID: {caller.raw!r}."),)
     out = []
-    if caller.kind in _CLI_FORBIDDEN_KINDS:
-        msg = f"Caller ID {caller.e164} is a {caller.kind.value} number."
-        out.append(_reason("CALLER_ID_SPECIAL_SERVICE", v, msg))
+    special = _special_service(facts, ctx)
+    if special is not None:
+        msg, basis, never = special
+        out.append(_reason("CALLER_ID_SPECIAL_SERVICE", v, msg, legal_basis=basis))
+        if never:  # no registration can make it presentable: one reason
+            return tuple(out)
     if facts.caller_registration is None:
         msg = f"Caller ID {caller.e164} is not registered by the tenant."
         out.append(_reason("CALLER_ID_NOT_OWNED", v, msg))
@@ -265,25 +362,31 @@ def mobile_cli(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
 
 
 def canvassing_range(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """An automated campaign (any purpose) presents an NPV, a free 08 0x number, or a shared-cost
+    08 1x/08 2x number its tenant policy admits: else CALLER_ID_NOT_CANVASSING_RANGE."""
     v = ctx.rules.get("canvassing_range")
     caller, campaign = facts.caller, facts.campaign
     if not isinstance(v, CanvassingRangeVersion) or not campaign.automated:
         return NO_REASONS
-    if caller is None or not caller.valid or caller.kind in _CLI_FORBIDDEN_KINDS:
+    if caller is None or not caller.valid or _special_service(facts, ctx) is not None:
         return NO_REASONS  # already CALLER_ID_MISSING / _INVALID / _SPECIAL_SERVICE
     if caller.kind is NumberKind.MOBILE and ctx.rules.get("mobile_cli") is not None:
         return NO_REASONS  # already CALLER_ID_MOBILE_AUTOMATED
-    if campaign.purpose == "commercial" and caller.kind is not NumberKind.CANVASSING:
-        msg = f"Automated canvassing must present a canvassing-range number, not {caller.e164}."
-        return (_reason("CALLER_ID_NOT_CANVASSING_RANGE", v, msg),)
-    if (
-        campaign.purpose == "non_commercial"
-        and v.non_commercial_geographic
-        and caller.kind is NumberKind.GEOGRAPHIC
-    ):
-        msg = f"An automated campaign may not present the geographic number {caller.e164}."
-        return (_reason("CALLER_ID_NOT_CANVASSING_RANGE", v, msg),)
-    return NO_REASONS
+    free = caller.kind is NumberKind.TOLL_FREE and _french_prefix(caller, v.free_prefixes)
+    if caller.kind.value in v.accepted_kinds or free or _shared_cost_admitted(facts, ctx):
+        return NO_REASONS
+    what = {
+        NumberKind.PLATFORM: "a technical-platform number (09 37-09 39)",
+        NumberKind.GEOGRAPHIC: "a geographic number",
+        NumberKind.NON_GEOGRAPHIC: "a non-geographic 09 number",
+        NumberKind.FOREIGN: "a foreign number",
+    }.get(caller.kind, f"a {caller.kind.value} number")
+    msg = (
+        f"Caller ID {caller.e164} is not a verified number (NPV) for automated calls: it is "
+        f"{what}; an automated campaign must present an NPV (01 62, 09 48, 09 475…) or a free "
+        "08 0x number."
+    )
+    return (_reason("CALLER_ID_NOT_CANVASSING_RANGE", v, msg),)
 
 
 def quarantine(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:

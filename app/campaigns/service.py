@@ -18,9 +18,10 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
 from app.reports.export import csv_cell
 from app.tenancy.models import Tenant
-from rules_fr.data import SECTORS
+from rules_fr.data import SECTORS, paris_date
 from rules_fr.model import CampaignFacts, NumberKind, RegisteredCallerId
 from rules_fr.numbering import classify
+from rules_fr.rules import never_caller_id
 
 _campaign_facts = cache()
 _caller_facts = cache()
@@ -29,11 +30,25 @@ _caller_facts = cache()
 def _e164(number: str) -> str:
     info = classify(number)
     if not info.valid or info.e164 is None or not info.e164.startswith("+"):
+        short = " (a short number)" if info.kind is NumberKind.SHORT_CODE else ""
         raise Unprocessable(
-            f"{number!r} is not a valid number in international (E.164) numbering",
-            code="CALLER_ID_INVALID",
+            f"number: {number!r}{short} is not a valid number in international (E.164) "
+            "numbering", code="CALLER_ID_INVALID", extra={"field": "number"},
         )
     return info.e164
+
+
+def _presentable(number: str) -> None:
+    """422 for a number that may never be a caller ID (089, 118 XYZ, forbidden short numbers:
+    rules-fr.md §2), rather than a registration every call presenting it would be denied."""
+    info = classify(number)
+    never = never_caller_id(info, paris_date(now()))
+    if never is not None:
+        why, basis = never
+        raise Unprocessable(
+            f"number: {why}, which may never be presented as a caller ID ({basis})",
+            code="CALLER_ID_SPECIAL_SERVICE", extra={"field": "number"},
+        )
 
 
 def _taken(e164: str, *, mine: bool) -> Conflict:
@@ -51,7 +66,9 @@ def register_caller_id(
     s: Session, tenant_id: str, number: str, assigned_to: str | None
 ) -> CallerId:
     """Register a number as the tenant's. A number held by any tenant is a 409, decided by the
-    database's unique number (race-free: of two simultaneous registrations one wins)."""
+    database's unique number (race-free: of two simultaneous registrations one wins). A number
+    that can never be a caller ID is a 422 (``CALLER_ID_SPECIAL_SERVICE``)."""
+    _presentable(number)
     e164 = _e164(number)
     info = classify(number)
     if info.kind is NumberKind.MOBILE and not (assigned_to and assigned_to.strip()):

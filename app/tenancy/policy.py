@@ -29,6 +29,8 @@ class PolicyIn(ApiModel):
     unassigned_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000,
                                                    decimal_places=2)
     unassigned_quarantine_days: int | None = Field(default=None, ge=1, le=3650)
+    #: rules-fr.md §2: shared-cost 08 1x/08 2x caller IDs on automated campaigns (default off)
+    automated_shared_cost_cli: bool | None = None
     #: not a rule: how long ``gateway audit purge`` keeps this tenant's attempts
     #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
     ledger_retention_days: int | None = Field(default=None, ge=30, le=36500)

@@ -135,6 +135,8 @@ class PolicyOut(BaseModel):
     local_holidays: bool
     bloctel_after_opt_in: Literal["notice", "block"]
     mobile_daily_cap: int
+    #: shared-cost 08 1x/08 2x caller IDs admitted on automated campaigns (rules-fr.md §2)
+    automated_shared_cost_cli: bool
     denied_attempt_penalty_eur: str
     unassigned_penalty_eur: str
     unassigned_quarantine_days: int

@@ -20,12 +20,11 @@ CALLER_IDS = [
     ("0947 80 00 00", None, "+262947800000", "canvassing"),  # Mayotte canvassing range
     ("01.40.00.00.02", None, "+33140000002", "geographic"),
     ("04 72 00 00 01", None, "+33472000001", "geographic"),
-    ("09 37 00 00 01", None, "+33937000001", "polyvalent"),
+    ("09 37 00 00 01", None, "+33937000001", "platform"),  # technical platform, not NPV
     ("0033 9 50 00 00 01", None, "+33950000001", "non_geographic"),
     ("06 12 00 00 02", "agent-2", "+33612000002", "mobile"),
     ("07 55 00 00 01", "agent-3", "+33755000001", "mobile"),
     ("0692 12 34 56", "agent-4", "+262692123456", "mobile"),  # Réunion mobile
-    ("08 99 00 00 01", None, "+33899000001", "premium_rate"),
     ("08 10 00 00 01", None, "+33810000001", "shared_cost"),
     ("08 00 00 00 01", None, "+33800000001", "toll_free"),
 ]

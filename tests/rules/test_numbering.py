@@ -49,10 +49,10 @@ TABLE = [
     # the +33 form of an overseas canvassing number: metropolitan table (conservative),
     # but judged in the territory's zone
     ("+33 9 47 51 23 45", "+33947512345", K.NON_GEOGRAPHIC, "GP", "America/Guadeloupe"),
-    # polyvalent verified numbers (platform messages, not canvassing)
-    ("09 37 12 34 56", "+33937123456", K.POLYVALENT, "FR", "Europe/Paris"),
-    ("09 38 12 34 56", "+33938123456", K.POLYVALENT, "FR", "Europe/Paris"),
-    ("09 39 12 34 56", "+33939123456", K.POLYVALENT, "FR", "Europe/Paris"),
+    # 09 37-09 39: numbers for a technical platform (not verified numbers, not NPV)
+    ("09 37 12 34 56", "+33937123456", K.PLATFORM, "FR", "Europe/Paris"),
+    ("09 38 12 34 56", "+33938123456", K.PLATFORM, "FR", "Europe/Paris"),
+    ("09 39 12 34 56", "+33939123456", K.PLATFORM, "FR", "Europe/Paris"),
     ("09 12 34 56 78", "+33912345678", K.NON_GEOGRAPHIC, "FR", "Europe/Paris"),
     # special services
     ("08 99 12 34 56", "+33899123456", K.PREMIUM_RATE, "FR", "Europe/Paris"),

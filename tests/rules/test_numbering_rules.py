@@ -217,16 +217,17 @@ RANGES = [
     ("+590 947 51 23 45", "commercial", True, AT, False),
     ("+33 9 47 51 23 45", "commercial", True, AT, True),  # conservative reading of +33
     ("01 40 00 00 00", "commercial", True, AT, True),
-    ("09 37 12 34 56", "commercial", True, AT, True),  # polyvalent is not canvassing
+    ("09 37 12 34 56", "commercial", True, AT, True),  # a platform number is not an NPV
     ("09 12 34 56 78", "commercial", True, AT, True),
-    ("08 00 12 34 56", "commercial", True, AT, True),
+    ("08 00 12 34 56", "commercial", True, AT, False),  # a free number satisfies it
     ("+44 20 7946 0958", "commercial", True, AT, True),
     ("01 40 00 00 00", "commercial", False, AT, False),  # manual calls: any valid CLI
     ("01 40 00 00 00", "non_commercial", True, AT, True),  # Conseil d'État 2024-06-06
-    ("01 40 00 00 00", "non_commercial", True, datetime(2024, 6, 5, 11, tzinfo=PARIS), False),
+    # the Conseil d'État confirmed (2024-06-06) a rule in force since 2023-01-01
+    ("01 40 00 00 00", "non_commercial", True, datetime(2024, 6, 5, 11, tzinfo=PARIS), True),
     ("01 40 00 00 00", "non_commercial", True, datetime(2024, 6, 6, 11, tzinfo=PARIS), True),
     ("0590 99 12 34", "non_commercial", True, AT, True),  # overseas geographic too
-    ("09 37 12 34 56", "non_commercial", True, AT, False),
+    ("09 37 12 34 56", "non_commercial", True, AT, True),  # every automated campaign
     ("01 62 00 00 01", "non_commercial", True, AT, False),
     ("01 40 00 00 00", "commercial", True, datetime(2022, 12, 30, 11, tzinfo=PARIS), False),
 ]
@@ -244,7 +245,7 @@ def test_canvassing_ranges(cli, purpose, automated, at, blocked):
     if blocked:
         r = reason(d, "CALLER_ID_NOT_CANVASSING_RANGE")
         assert "2022-1583" in r.legal_basis
-        if purpose == "non_commercial":
+        if at >= datetime(2024, 6, 6, tzinfo=PARIS):
             assert "Conseil d'État" in r.legal_basis
 
 
