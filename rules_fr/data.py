@@ -615,14 +615,25 @@ def consent_valid_until(
     ``max_age_days`` (it only tightens) and ``expires_at`` (the first instant it is no longer
     valid, so the last valid instant is one second before). None: no limit at all (before
     2026-08-11, with neither an ``expires_at`` nor a policy)."""
-    v = in_force(CONSENT_LIFETIME, on)
-    limits: list[datetime] = []
-    days = [d for d in (v.max_days if v else None, max_age_days) if d is not None]
-    if days:
-        limits.append(given_at + timedelta(days=min(days)))
+    lifetime = ruleset_for(on).get("consent_lifetime")
+    return consent_limit(given_at, expires_at, lifetime, max_age_days)
+
+
+def consent_limit(
+    given_at: datetime, expires_at: datetime | None, lifetime: Version | None,
+    max_age_days: int | None = None,
+) -> datetime | None:
+    """``consent_valid_until`` with the ``consent_lifetime`` version in force already looked up
+    (the rules have it in their rule set: no look-up per consent on the check path)."""
+    ceiling = lifetime.max_days if isinstance(lifetime, ConsentLifetimeVersion) else None
+    if ceiling is None or (max_age_days is not None and max_age_days < ceiling):
+        ceiling = max_age_days
+    until = given_at + timedelta(days=ceiling) if ceiling is not None else None
     if expires_at is not None:
-        limits.append(expires_at - timedelta(seconds=1))
-    return min(limits) if limits else None
+        last = expires_at - timedelta(seconds=1)
+        if until is None or last < until:
+            until = last
+    return until
 
 
 @lru_cache(maxsize=4096)

@@ -160,10 +160,10 @@ def _reason(
 
 
 def consent_state(
-    consent: ConsentFacts, at: datetime, day: date, refusals: Iterable[datetime] = (),
-    max_age_days: int | None = None,
+    consent: ConsentFacts, at: datetime, lifetime: Version | None,
+    refusals: Iterable[datetime] = (), max_age_days: int | None = None,
 ) -> str:
-    """``"valid"`` at ``at`` (judged under the rules in force on the Paris date ``day``), or
+    """``"valid"`` at ``at`` under the ``consent_lifetime`` version in force (``lifetime``), or
     why not: ``"future"`` (given after ``at``: never counted), ``"foreign"`` (does not name the
     principal), ``"revoked"`` (revoked, or withdrawn by a refusal in ``refusals``),
     ``"invalid"`` (a condition of a sale, or no information notice), ``"expired"`` (past
@@ -178,7 +178,7 @@ def consent_state(
         return "revoked"
     if consent.conditional_on_sale or consent.notice_given is False:
         return "invalid"
-    until = data.consent_valid_until(consent.given_at, consent.expires_at, day, max_age_days)
+    until = data.consent_limit(consent.given_at, consent.expires_at, lifetime, max_age_days)
     if until is not None and at > until:
         return "expired"
     return "valid"
@@ -190,8 +190,8 @@ def consent_valid(
 ) -> bool:
     """Valid at ``at``; ``refusals`` (opt-in era) withdraw a consent given before them;
     ``max_age_days``: the tenant policy's ceiling."""
-    state = consent_state(consent, at, data.paris_date(at), refusals, max_age_days)
-    return state == "valid"
+    lifetime = data.ruleset_for(data.paris_date(at)).get("consent_lifetime")
+    return consent_state(consent, at, lifetime, refusals, max_age_days) == "valid"
 
 
 def _withdrawing_refusals(facts: CallFacts, ctx: Ctx) -> tuple[datetime, ...]:
@@ -204,8 +204,9 @@ def _withdrawing_refusals(facts: CallFacts, ctx: Ctx) -> tuple[datetime, ...]:
 def has_valid_consent(facts: CallFacts, ctx: Ctx, scope: str) -> bool:
     refusals = _withdrawing_refusals(facts, ctx)
     max_age = facts.policy.consent_max_age_days
+    lifetime = ctx.rules.get("consent_lifetime")
     return any(
-        c.scope == scope and consent_state(c, ctx.at, ctx.day, refusals, max_age) == "valid"
+        c.scope == scope and consent_state(c, ctx.at, lifetime, refusals, max_age) == "valid"
         for c in facts.consents
     )
 
@@ -356,7 +357,7 @@ def internal_opposition(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
 def hours(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     """§3 days and hours in the consumer's zone; an outside-hours consent lifts only this."""
     v = ctx.rules.get("hours")
-    if not isinstance(v, HoursVersion) or has_valid_consent(facts, ctx, "outside_hours"):
+    if not isinstance(v, HoursVersion):
         return NO_REASONS
     local = ctx.local
     day = local.date()
@@ -374,6 +375,8 @@ def hours(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
         windows = " and ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in v.windows)
         code, msg = "OUTSIDE_HOURS", f"{local:%H:%M:%S} is outside {windows}"
     else:
+        return NO_REASONS
+    if has_valid_consent(facts, ctx, "outside_hours"):  # looked up only when it matters
         return NO_REASONS
     msg += f" in the consumer's time zone ({ctx.tz.key})."
     return (_reason(code, v, msg, retry_at=next_window_start(local, v, subdiv)),)
@@ -449,11 +452,12 @@ def _consent_problem(facts: CallFacts, ctx: Ctx) -> tuple[str, str]:
     module docstring) and a message that names the failing consent."""
     refusals = _withdrawing_refusals(facts, ctx)
     max_age = facts.policy.consent_max_age_days
+    lifetime = ctx.rules.get("consent_lifetime")
     by_state: dict[str, list[ConsentFacts]] = {}
     for c in facts.consents:
         if c.scope == "canvassing":
             by_state.setdefault(
-                consent_state(c, ctx.at, ctx.day, refusals, max_age), []
+                consent_state(c, ctx.at, lifetime, refusals, max_age), []
             ).append(c)
     if by_state.get("revoked"):
         return "CONSENT_REVOKED", (
@@ -471,11 +475,11 @@ def _consent_problem(facts: CallFacts, ctx: Ctx) -> tuple[str, str]:
             "is void; a new, free and informed consent is needed."
         )
     if expired := by_state.get("expired"):
-        last = max(
-            (data.consent_valid_until(c.given_at, c.expires_at, ctx.day, max_age), c)
-            for c in expired
+        until, c = max(
+            ((data.consent_limit(c.given_at, c.expires_at, lifetime, max_age), c)
+             for c in expired),
+            key=lambda pair: pair[0],  # type: ignore[arg-type,return-value]
         )
-        until, c = last
         return "CONSENT_EXPIRED", (
             f"The consumer's consent to canvassing collected on {_iso(c.given_at)} was valid "
             f"until {_iso(until)}; a new consent is needed."

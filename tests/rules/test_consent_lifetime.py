@@ -80,6 +80,12 @@ def test_the_latest_expiry_is_named_when_several_lapsed():
     assert "valid until 2027-09-01T10:00:00+02:00" in reason(d, "CONSENT_EXPIRED").message
 
 
+def test_two_consents_lapsing_at_the_same_instant():
+    twin = replace(ok(), source="Partner SA")
+    d = evaluate(make(G + YEAR + SECOND, consents=(ok(), twin)))
+    assert blocking(d) == {"CONSENT_EXPIRED"}
+
+
 def test_one_valid_consent_among_lapsed_ones_is_enough():
     renewed = ok(given_at=G + timedelta(days=300))
     assert evaluate(make(G + YEAR + SECOND, consents=(ok(), renewed))).allowed
