@@ -112,7 +112,8 @@ class CallerIdRangesVersion(Version):
 class SectorVersion(Version):
     banned: bool
     exception: Literal["ongoing_contract", "ongoing_training", "none"] = "none"
-    bloctel_exempt: bool = False
+    bloctel_exempt: bool = False  # no Bloctel check (opt-out era), no stale/missing-list denial
+    consent_exempt: bool = False  # no prior-consent requirement (opt-in era)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,6 +245,31 @@ CONSENT_FUTURE_SKEW = timedelta(minutes=5)
 #: The dated proof of a consent is kept this long from its collection, erasure notwithstanding
 #: (rules-fr.md §5; RGPD art. 17(3)(b)): three years.
 CONSENT_PROOF_YEARS = 3
+
+L34_5 = (
+    "Code des postes et des communications électroniques, art. L34-5 (loi n° 2004-575 du "
+    "21 juin 2004 pour la confiance dans l'économie numérique, art. 22): prospection directe "
+    "au moyen d'automates d'appel sans intervention humaine, consentement préalable de la "
+    "personne physique"
+)
+
+#: Prerecorded messages (an automated calling machine with no human operator): the consumer's
+#: prior consent, or an ongoing contract for analogous products, in both regimes.
+PRERECORDED: tuple[Version, ...] = (
+    Version(
+        since=date(2004, 6, 22),
+        legal_basis=L34_5,
+        note="in force since the LCEN (JO 22 June 2004); independent of the L223-1 regime",
+    ),
+)
+
+#: What makes a consent void whatever its age (loi 2025-594 art. 13; RGPD art. 4(11), 7): a
+#: condition of a sale (tied sale) or collected without the information notice.
+CONSENT_VALIDITY_BASIS = (
+    L223_1_OPT_IN + "; règlement (UE) 2016/679 (RGPD), art. 4(11) et 7 (consentement libre, "
+    "spécifique, éclairé); CNIL, délibérations SAN-2024-003 et SAN-2025-001 (consentements "
+    "achetés à des courtiers en données)"
+)
 
 BLOCTEL_FRESHNESS: tuple[BloctelFreshnessVersion, ...] = (
     BloctelFreshnessVersion(
@@ -430,6 +456,16 @@ SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
             legal_basis="Code de la consommation, art. L223-5 (journaux, périodiques, "
             "magazines): exemption de la liste d'opposition",
         ),
+        SectorVersion(
+            since=date(2026, 8, 11),
+            banned=False,
+            bloctel_exempt=True,
+            consent_exempt=True,
+            legal_basis="Code de la consommation, art. L223-5 (journaux, périodiques, "
+            "magazines): hors du champ des interdictions de l'article L223-1, donc sans "
+            "consentement préalable (rédaction issue de la loi n° 2025-594)",
+            note="press stays bound by days, hours, frequency, refusal and internal opposition",
+        ),
     ),
 }
 
@@ -451,6 +487,7 @@ RULES: Mapping[str, tuple[Version, ...]] = {
     "opposition": OPPOSITION,
     "bloctel_freshness": BLOCTEL_FRESHNESS,
     "consent_lifetime": CONSENT_LIFETIME,
+    "prerecorded": PRERECORDED,
     "tariffs": TARIFFS,
     **{f"sector:{name}": versions for name, versions in SECTORS.items() if versions},
 }
@@ -573,6 +610,22 @@ _CODES: tuple[CodeSpec, ...] = (
              legal_basis=L223_1_OPT_IN,
              description="The consumer's consent was revoked or withdrawn (a refusal during a "
              "call withdraws it): a new consent is needed."),
+    CodeSpec(code="CONSENT_EXPIRED", rule="consent_lifetime", severity="block",
+             description="The consumer's consent has lapsed: a consent is valid at most 365 "
+             "days from its collection (the anniversary instant included, one second later "
+             "expired), without tacit renewal, or less when its own expiry or the tenant "
+             "policy (consent_max_age_days) is shorter. A consent collected before 2026-08-11 "
+             "is judged by the same ceiling. A new consent is needed."),
+    CodeSpec(code="CONSENT_INVALID", rule="opposition", severity="block",
+             legal_basis=CONSENT_VALIDITY_BASIS,
+             description="The only consent on record is void: it was a condition of a sale "
+             "(tied sale), or it was collected without the information notice (not an "
+             "informed consent). A new, free and informed consent is needed."),
+    CodeSpec(code="PRERECORDED_WITHOUT_CONSENT", rule="prerecorded", severity="block",
+             description="A prerecorded message (automated calling machine with no human "
+             "operator) for commercial purposes needs the person's prior consent to "
+             "canvassing, or an ongoing contract related to the campaign's subject, in both "
+             "regimes (CPCE art. L34-5)."),
     CodeSpec(code="SECTOR_BANNED", rule="sector", severity="block",
              legal_basis="Code de la consommation, art. L223-1 (lois n° 2020-901 et "
              "n° 2025-594); code du travail, art. L6323-8-1; " + OPERATOR_TERMS,
@@ -646,14 +699,25 @@ def consent_valid_until(
     ``max_age_days`` (it only tightens) and ``expires_at`` (the first instant it is no longer
     valid, so the last valid instant is one second before). None: no limit at all (before
     2026-08-11, with neither an ``expires_at`` nor a policy)."""
-    v = in_force(CONSENT_LIFETIME, on)
-    limits: list[datetime] = []
-    days = [d for d in (v.max_days if v else None, max_age_days) if d is not None]
-    if days:
-        limits.append(given_at + timedelta(days=min(days)))
+    lifetime = ruleset_for(on).get("consent_lifetime")
+    return consent_limit(given_at, expires_at, lifetime, max_age_days)
+
+
+def consent_limit(
+    given_at: datetime, expires_at: datetime | None, lifetime: Version | None,
+    max_age_days: int | None = None,
+) -> datetime | None:
+    """``consent_valid_until`` with the ``consent_lifetime`` version in force already looked up
+    (the rules have it in their rule set: no look-up per consent on the check path)."""
+    ceiling = lifetime.max_days if isinstance(lifetime, ConsentLifetimeVersion) else None
+    if ceiling is None or (max_age_days is not None and max_age_days < ceiling):
+        ceiling = max_age_days
+    until = given_at + timedelta(days=ceiling) if ceiling is not None else None
     if expires_at is not None:
-        limits.append(expires_at - timedelta(seconds=1))
-    return min(limits) if limits else None
+        last = expires_at - timedelta(seconds=1)
+        if until is None or last < until:
+            until = last
+    return until
 
 
 @lru_cache(maxsize=4096)
@@ -666,18 +730,62 @@ class RulesetVersionInfo:
     id: str
     effective: date
     changes: tuple[tuple[str, str], ...]  # (rule id, legal basis) of the versions starting then
+    until: date | None = None  # last Paris day in force; None: still in force
 
 
+@lru_cache(maxsize=1)
 def ruleset_versions() -> tuple[RulesetVersionInfo, ...]:
-    """Every rule set version, oldest first, with the rule versions that start on its date."""
+    """Every rule set version, oldest first, with the rule versions that start on its date and
+    the last day it is in force (the day before the next one)."""
     by_day: dict[date, list[tuple[str, str]]] = {}
     for rule, versions in RULES.items():
         for v in versions:
             if v.since != ALWAYS:
                 by_day.setdefault(v.since, []).append((rule, v.legal_basis))
+    days = sorted(by_day)
     return tuple(
-        RulesetVersionInfo(id=f"fr-{day.isoformat()}", effective=day, changes=tuple(changes))
-        for day, changes in sorted(by_day.items())
+        RulesetVersionInfo(
+            id=f"fr-{day.isoformat()}", effective=day, changes=tuple(by_day[day]),
+            until=days[i + 1] - timedelta(days=1) if i + 1 < len(days) else None,
+        )
+        for i, day in enumerate(days)
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RulesetSpan:
+    """A rule set version in force during part of a period."""
+
+    id: str
+    effective: date | None  # None: "fr-base", before any dated rule
+    until: date | None  # last Paris day in force; None: still in force
+    changes: tuple[tuple[str, str], ...]
+
+
+def ruleset_versions_between(first: date, last: date) -> tuple[RulesetSpan, ...]:
+    """The rule set versions in force on at least one Paris day of ``first`` … ``last``
+    (inclusive), oldest first; empty when ``last`` is before ``first``."""
+    if last < first:
+        return ()
+    every = ruleset_versions()
+    out = [
+        RulesetSpan(id=v.id, effective=v.effective, until=v.until, changes=v.changes)
+        for v in every
+        if v.effective <= last and (v.until is None or first <= v.until)
+    ]
+    if not every or first < every[0].effective:
+        until = every[0].effective - timedelta(days=1) if every else None
+        out.insert(0, RulesetSpan(id="fr-base", effective=None, until=until, changes=()))
+    return tuple(out)
+
+
+def rule_versions(rule: str) -> tuple[tuple[Version, date | None], ...]:
+    """The versions of one rule, oldest first, each with its last day in force (None: still
+    in force)."""
+    versions = RULES.get(rule, ())
+    return tuple(
+        (v, versions[i + 1].since - timedelta(days=1) if i + 1 < len(versions) else None)
+        for i, v in enumerate(versions)
     )
 
 
@@ -710,7 +818,7 @@ def catalog() -> tuple[CatalogEntry, ...]:
             basis = versions[0].legal_basis
             ended = [v.since for v in BLOCTEL_FRESHNESS if v.max_age_days is None]
             until = ended[0] - timedelta(days=1) if ended else None
-        if spec.code in {"CONSENT_REQUIRED", "CONSENT_REVOKED"}:
+        if spec.code in {"CONSENT_REQUIRED", "CONSENT_REVOKED", "CONSENT_INVALID"}:
             since = next(v.since for v in OPPOSITION if v.regime == "opt_in")
         out.append(
             CatalogEntry(

@@ -43,9 +43,32 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
 * Instants after ``at`` (attempts, refusals) are ignored: when judging a past instant, what
   happened later did not exist yet.
 * Public holiday and weekend: a holiday falling on a weekend is reported as ``PUBLIC_HOLIDAY``.
-* Consents: valid at ``at`` when ``given_at <= at``, not expired (``at < expires_at``) and not
-  revoked (``revoked_at`` after ``at``). From 2026-08-11 a refusal at or after ``given_at``
-  withdraws it — for both scopes, the outside-hours consent included.
+* Consents (both scopes, and the opt-out era's Bloctel exception alike): valid at ``at`` iff
+  ``given_at <= at <= data.consent_valid_until(given_at, expires_at, day, policy max age)``
+  (collection + 365 days from 2026-08-11, inclusive; a shorter ``expires_at`` or policy wins;
+  a policy cannot widen the ceiling), not revoked (``revoked_at <= at``), it names the
+  campaign's principal (``covers_principal``), it was not a condition of a sale, and the
+  information notice was not explicitly withheld (``notice_given is False``: an explicit "no
+  notice" is not an *informed* consent; ``None``, not recorded, is not held against it — the
+  consent registry predates the field). From 2026-08-11 a refusal at or after ``given_at``
+  withdraws it — for both scopes, the outside-hours consent included. A ``given_at`` after
+  ``at`` is never counted, not even to explain a denial.
+* One consent reason only, by precedence ``CONSENT_REVOKED`` > ``CONSENT_INVALID`` >
+  ``CONSENT_EXPIRED`` > ``CONSENT_REQUIRED``, over the consents that name the principal: the
+  consumer's own withdrawal is the strongest fact and needs a new consent whatever else is on
+  file; a void consent (tied sale, no notice) is a defect of collection, which a renewal of
+  the same kind would not cure; expiry is cured by renewal. A consent that does not name the
+  principal (a partner's or broker's) is no consent for it: ``CONSENT_REQUIRED``, its message
+  saying that a consent from that source exists.
+* Press (``consent_exempt`` sector version, L223-5, from 2026-08-11): no ``CONSENT_*``
+  reason; days, hours, frequency, refusal cooldown and internal opposition still apply.
+* Prerecorded messages (CPCE L34-5, in force since 2004-06-22, both regimes): a *commercial*
+  prerecorded campaign needs a valid canvassing consent or an ongoing related contract, else
+  ``PRERECORDED_WITHOUT_CONSENT``. L34-5 protects natural persons and sole traders are
+  natural persons, so it applies to professional audiences too; it applies to press (L34-5
+  is not L223-1). Invalid, special-service and foreign callees are skipped as for the
+  consumer rules. In the opt-in era a consumer call without consent gets both
+  ``CONSENT_*`` and ``PRERECORDED_WITHOUT_CONSENT``: two rules, two legal bases.
 * "Ongoing related contract": active on the consumer's local date of ``at``
   (``starts_on <= d <= ends_on``) and of the campaign's sector; when the dialer names a
   ``contract_ref``, only that contract qualifies. For ``cpf_training`` this is the "ongoing
@@ -60,8 +83,8 @@ Readings chosen where rules-fr.md is silent (conservative unless stated):
   is on the last list (press subscriptions aside), consent or contract notwithstanding: the
   ``block`` policy exists for tenants who keep honouring the list even with a consent; were
   it lifted by consent or contract it could never change a decision in the opt-in regime.
-* Press subscriptions are exempt from the Bloctel checks only; from 2026-08-11 they need
-  consent like any canvassing (the exemption was from the opposition list).
+* Press subscriptions are exempt from the Bloctel checks (until 2026-08-10) and from the
+  consent requirement (from 2026-08-11), both as data on the sector's versions.
 """
 
 from __future__ import annotations
@@ -160,17 +183,39 @@ def _reason(
 # --- shared fact readings ------------------------------------------------------------------
 
 
-def consent_valid(
-    consent: ConsentFacts, at: datetime, refusals: Iterable[datetime] = ()
-) -> bool:
-    """Valid at ``at``; ``refusals`` (opt-in era) withdraw a consent given before them."""
+def consent_state(
+    consent: ConsentFacts, at: datetime, lifetime: Version | None,
+    refusals: Iterable[datetime] = (), max_age_days: int | None = None,
+) -> str:
+    """``"valid"`` at ``at`` under the ``consent_lifetime`` version in force (``lifetime``), or
+    why not: ``"future"`` (given after ``at``: never counted), ``"foreign"`` (does not name the
+    principal), ``"revoked"`` (revoked, or withdrawn by a refusal in ``refusals``),
+    ``"invalid"`` (a condition of a sale, or no information notice), ``"expired"`` (past
+    ``data.consent_valid_until``: its own ``expires_at``, the R223-1 ceiling, the policy)."""
     if consent.given_at > at:
-        return False
-    if consent.expires_at is not None and consent.expires_at <= at:
-        return False
-    if consent.revoked_at is not None and consent.revoked_at <= at:
-        return False
-    return not any(consent.given_at <= r <= at for r in refusals)
+        return "future"
+    if not consent.covers_principal:
+        return "foreign"
+    if (consent.revoked_at is not None and consent.revoked_at <= at) or any(
+        consent.given_at <= r <= at for r in refusals
+    ):
+        return "revoked"
+    if consent.conditional_on_sale or consent.notice_given is False:
+        return "invalid"
+    until = data.consent_limit(consent.given_at, consent.expires_at, lifetime, max_age_days)
+    if until is not None and at > until:
+        return "expired"
+    return "valid"
+
+
+def consent_valid(
+    consent: ConsentFacts, at: datetime, refusals: Iterable[datetime] = (),
+    max_age_days: int | None = None,
+) -> bool:
+    """Valid at ``at``; ``refusals`` (opt-in era) withdraw a consent given before them;
+    ``max_age_days``: the tenant policy's ceiling."""
+    lifetime = data.ruleset_for(data.paris_date(at)).get("consent_lifetime")
+    return consent_state(consent, at, lifetime, refusals, max_age_days) == "valid"
 
 
 def _withdrawing_refusals(facts: CallFacts, ctx: Ctx) -> tuple[datetime, ...]:
@@ -182,8 +227,11 @@ def _withdrawing_refusals(facts: CallFacts, ctx: Ctx) -> tuple[datetime, ...]:
 
 def has_valid_consent(facts: CallFacts, ctx: Ctx, scope: str) -> bool:
     refusals = _withdrawing_refusals(facts, ctx)
+    max_age = facts.policy.consent_max_age_days
+    lifetime = ctx.rules.get("consent_lifetime")
     return any(
-        c.scope == scope and consent_valid(c, ctx.at, refusals) for c in facts.consents
+        c.scope == scope and consent_state(c, ctx.at, lifetime, refusals, max_age) == "valid"
+        for c in facts.consents
     )
 
 
@@ -412,7 +460,7 @@ def internal_opposition(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
 def hours(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     """§3 days and hours in the consumer's zone; an outside-hours consent lifts only this."""
     v = ctx.rules.get("hours")
-    if not isinstance(v, HoursVersion) or has_valid_consent(facts, ctx, "outside_hours"):
+    if not isinstance(v, HoursVersion):
         return NO_REASONS
     local = ctx.local
     day = local.date()
@@ -430,6 +478,8 @@ def hours(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
         windows = " and ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in v.windows)
         code, msg = "OUTSIDE_HOURS", f"{local:%H:%M:%S} is outside {windows}"
     else:
+        return NO_REASONS
+    if has_valid_consent(facts, ctx, "outside_hours"):  # looked up only when it matters
         return NO_REASONS
     msg += f" in the consumer's time zone ({ctx.tz.key})."
     return (_reason(code, v, msg, retry_at=next_window_start(local, v, subdiv)),)
@@ -497,23 +547,69 @@ def bloctel_freshness(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     return NO_REASONS
 
 
-def _consent_failure(facts: CallFacts, ctx: Ctx, v: RegimeVersion) -> Reason:
+_CONSENT_PRECEDENCE = ("revoked", "invalid", "expired")
+
+
+def _consent_problem(facts: CallFacts, ctx: Ctx) -> tuple[str, str]:
+    """Why no canvassing consent covers the call: the code (one only, by precedence: see the
+    module docstring) and a message that names the failing consent."""
     refusals = _withdrawing_refusals(facts, ctx)
-    given = [c for c in facts.consents if c.scope == "canvassing" and c.given_at <= ctx.at]
-    revoked = [
-        c
-        for c in given
-        if (c.revoked_at is not None and c.revoked_at <= ctx.at)
-        or any(c.given_at <= r <= ctx.at for r in refusals)
-    ]
-    if revoked:
-        msg = "The consumer's consent to canvassing was revoked or withdrawn by a refusal."
+    max_age = facts.policy.consent_max_age_days
+    lifetime = ctx.rules.get("consent_lifetime")
+    by_state: dict[str, list[ConsentFacts]] = {}
+    for c in facts.consents:
+        if c.scope == "canvassing":
+            by_state.setdefault(
+                consent_state(c, ctx.at, lifetime, refusals, max_age), []
+            ).append(c)
+    if by_state.get("revoked"):
+        return "CONSENT_REVOKED", (
+            "The consumer's consent to canvassing was revoked or withdrawn by a refusal."
+        )
+    if invalid := by_state.get("invalid"):
+        c = invalid[-1]
+        why = (
+            "was a condition of a sale (tied sale)"
+            if c.conditional_on_sale
+            else "was collected without the information notice"
+        )
+        return "CONSENT_INVALID", (
+            f"The consumer's consent to canvassing collected on {_iso(c.given_at)} {why}: it "
+            "is void; a new, free and informed consent is needed."
+        )
+    if expired := by_state.get("expired"):
+        until, c = max(
+            ((data.consent_limit(c.given_at, c.expires_at, lifetime, max_age), c)
+             for c in expired),
+            key=lambda pair: pair[0],  # type: ignore[arg-type,return-value]
+        )
+        return "CONSENT_EXPIRED", (
+            f"The consumer's consent to canvassing collected on {_iso(c.given_at)} was valid "
+            f"until {_iso(until)}; a new consent is needed."
+        )
+    if foreign := by_state.get("foreign"):
+        sources = ", ".join(sorted({c.source for c in foreign}))
+        principal = facts.campaign.principal or "the tenant's own"
+        return "CONSENT_REQUIRED", (
+            f"A consent from {sources} exists but does not name the principal ({principal}): "
+            "it is no consent to be called for it. No ongoing related contract either."
+        )
+    return "CONSENT_REQUIRED", "No prior consent to canvassing and no ongoing related contract."
+
+
+def _iso(at: datetime | None) -> str:
+    return at.isoformat(timespec="seconds") if at is not None else "?"
+
+
+def _consent_failure(facts: CallFacts, ctx: Ctx, v: RegimeVersion) -> Reason:
+    code, msg = _consent_problem(facts, ctx)
+    if code == "CONSENT_EXPIRED":
+        lifetime = ctx.rules.get("consent_lifetime")
+        return _reason("CONSENT_EXPIRED", lifetime or v, msg)
+    if code == "CONSENT_INVALID":
+        return _reason("CONSENT_INVALID", v, msg)
+    if code == "CONSENT_REVOKED":
         return _reason("CONSENT_REVOKED", v, msg)
-    expired = [c for c in given if c.expires_at is not None and c.expires_at <= ctx.at]
-    msg = "No prior consent to canvassing and no ongoing related contract."
-    if expired:
-        last = max(c.expires_at for c in expired)  # type: ignore[type-var]
-        msg = f"The consumer's consent expired on {last.isoformat()}; no ongoing related contract."
     return _reason("CONSENT_REQUIRED", v, msg)
 
 
@@ -524,9 +620,9 @@ def opposition(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
         return NO_REASONS
     covered = ongoing_related_contract(facts, ctx) or has_valid_consent(facts, ctx, "canvassing")
     out = []
-    if v.regime == "opt_in" and not covered:
-        out.append(_consent_failure(facts, ctx, v))
     sv = data.sector_version(facts.campaign.sector, ctx.day)
+    if v.regime == "opt_in" and not covered and not (sv is not None and sv.consent_exempt):
+        out.append(_consent_failure(facts, ctx, v))
     exempt = sv is not None and sv.bloctel_exempt
     if facts.bloctel.listed and not exempt:
         if v.regime == "opt_out":
@@ -557,6 +653,25 @@ def sector(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
     return (_reason("SECTOR_BANNED", sv, msg, legal_basis=sv.legal_basis),)
 
 
+def prerecorded(facts: CallFacts, ctx: Ctx) -> tuple[Reason, ...]:
+    """CPCE L34-5: a commercial prerecorded campaign needs consent or an ongoing contract, in
+    both regimes, whatever the audience (natural persons include sole traders) or sector."""
+    v = ctx.rules.get("prerecorded")
+    campaign, callee = facts.campaign, facts.callee
+    if v is None or not campaign.prerecorded or campaign.purpose != "commercial":
+        return NO_REASONS
+    if not (callee.valid and callee.french) or callee.kind in SPECIAL_SERVICE_KINDS:
+        return NO_REASONS  # already CALLEE_INVALID / _SPECIAL_SERVICE / _NOT_SERVED
+    if has_valid_consent(facts, ctx, "canvassing") or ongoing_related_contract(facts, ctx):
+        return NO_REASONS
+    code, why = _consent_problem(facts, ctx)
+    msg = (
+        "A prerecorded message needs the person's prior consent to canvassing or an ongoing "
+        f"related contract ({code}: {why})"
+    )
+    return (_reason("PRERECORDED_WITHOUT_CONSENT", v, msg),)
+
+
 Rule = Callable[[CallFacts, Ctx], tuple[Reason, ...]]
 
 #: Rules that apply to every campaign.
@@ -569,6 +684,7 @@ ALWAYS_RULES: tuple[Rule, ...] = (
     canvassing_range,
     quarantine,
     internal_opposition,
+    prerecorded,
 )
 #: Rules that protect consumers from commercial canvassing (rules-fr.md §3–§6).
 CONSUMER_RULES: tuple[Rule, ...] = (

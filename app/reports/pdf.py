@@ -101,6 +101,9 @@ REASONS_FR = {
     "BLOCTEL_LIST_MISSING": "Liste BLOCTEL absente",
     "CONSENT_REQUIRED": "Consentement préalable absent",
     "CONSENT_REVOKED": "Consentement retiré",
+    "CONSENT_EXPIRED": "Consentement expiré (un an au plus)",
+    "CONSENT_INVALID": "Consentement nul (vente liée ou sans information)",
+    "PRERECORDED_WITHOUT_CONSENT": "Message préenregistré sans consentement",
     "SECTOR_BANNED": "Secteur interdit de démarchage",
     "ILLEGITIMATE_ATTEMPT": "Tentative illégitime",
 }
@@ -119,6 +122,9 @@ RULES_FR = {
     "refusal_cooldown": "Délai après un refus",
     "opposition": "Opposition / consentement préalable",
     "bloctel_freshness": "Fraîcheur de la liste BLOCTEL",
+    "consent_lifetime": "Durée de validité du consentement",
+    "prerecorded": "Messages préenregistrés (automates d'appel)",
+    "throttle": "Seuils d'abus (limitation)",
     "tariffs": "Pénalités contractuelles",
 }
 SECTORS_FR = {
@@ -844,40 +850,72 @@ class _Report:
         story.append(_grid(rows, [name_w, *fixed], total_row=True, long=True))
         return story
 
-    def versions(self) -> list[dict[str, Any]]:
-        given = self.summary.get("ruleset_versions")
-        if isinstance(given, list) and given:
-            return [v for v in given if isinstance(v, Mapping) and v.get("version")]
-        from rules_fr.data import ruleset_for
+    def _span(self) -> tuple[date, date]:
+        """The Paris days the report covers: its period, else the days with attempts, else the
+        day it was generated."""
+        today = self.generated_at.astimezone(PARIS).date()
+        last = self.period.last_day() or _last_day(self.summary) or today
+        first = self.period.first_day() or _first_day(self.summary) or last
+        return first, last
 
-        first = self.period.first_day() or _first_day(self.summary)
-        last = self.period.last_day() or _last_day(self.summary) or self.generated_at.astimezone(
-            PARIS).date()
-        if first is None:
-            first = last
-        names: list[dict[str, Any]] = []
-        day = first
-        while day <= last and len(names) < 50:
-            version = ruleset_for(day).version
-            if not names or names[-1]["version"] != version:
-                names.append({"version": version})
-            day = _next_change(day, last)
-        return names
+    def versions(self) -> list[dict[str, Any]]:
+        """Every rule set version the report's period spans (from the rules: effective date,
+        last day, the rules that changed that day), with what the summary saw of each
+        (attempts, first and last seen); a version the attempts saw outside the span too."""
+        from rules_fr.data import ruleset_versions_between
+
+        given = self.summary.get("ruleset_versions")
+        seen = {str(v["version"]): v for v in given if isinstance(v, Mapping)
+                and v.get("version")} if isinstance(given, list) else {}
+        first, last = self._span()
+        out: list[dict[str, Any]] = []
+        for span in ruleset_versions_between(first, last):
+            entry: dict[str, Any] = {
+                "version": span.id,
+                "effective": span.effective.isoformat() if span.effective else None,
+                "until": span.until.isoformat() if span.until else None,
+                "changes": list(span.changes),
+            }
+            if isinstance(given, list):
+                entry["attempts"] = 0  # the summary counts per version: none seen here
+            entry.update({k: v for k, v in seen.pop(span.id, {}).items() if v is not None
+                          and k not in ("effective", "changes")})
+            out.append(entry)
+        out += [dict(v) for v in seen.values()]
+        return sorted(out, key=lambda e: str(e.get("effective") or _version_day(
+            str(e["version"])) or ""))
 
     def rulesets(self) -> list[Flowable]:
         from rules_fr.data import ruleset_for
 
+        first, last = self._span()
         story: list[Flowable] = [CondPageBreak(60 * mm),
                                  P("7. Référentiel juridique appliqué", "h1"),
-                                 P("Versions du jeu de règles en vigueur sur la période (chaque "
-                                   "tentative enregistre la version qui l'a jugée), avec le "
-                                   "fondement juridique de chaque règle.", "small")]
-        for entry in self.versions():
+                                 P(f"Versions du jeu de règles en vigueur du {fr_date(first)} au "
+                                   f"{fr_date(last)} (chaque tentative enregistre la version "
+                                   "qui l'a jugée), avec leurs dates d'effet, les changements "
+                                   "entrés en vigueur à chacune et le fondement juridique de "
+                                   "chaque règle. Le détail de chaque règle et le journal des "
+                                   "changements figurent dans docs/law.md.", "small")]
+        entries = self.versions()
+        overview: list[list[Any]] = [[T("Version", "cell_b"), T("En vigueur", "cell_b"),
+                                      "Tentatives", T("Changements à cette date", "cell_b")]]
+        for entry in entries:
+            overview.append([
+                T(str(entry["version"]), width=30 * mm),
+                T(_in_force_fr(entry).removeprefix("en vigueur ")),
+                fr_int(entry["attempts"]) if entry.get("attempts") is not None else "—",
+                T(", ".join(_rule_fr(r) for r in _changed_rules(entry)) or "—", "basis")])
+        if len(overview) > 1:
+            story += [Spacer(1, 2 * mm), _grid(
+                overview, [30 * mm, 52 * mm, 20 * mm, BODY_W - 102 * mm], numeric_from=2,
+                long=True)]
+        for entry in entries:
             version = str(entry["version"])
             effective = _version_day(version)
             if _is_day(entry.get("effective")):
                 effective = date.fromisoformat(entry["effective"])
-            facts = [f"en vigueur depuis le {fr_date(effective)}" if effective else None]
+            facts = [_in_force_fr(entry)]
             if entry.get("attempts") is not None:
                 facts.append(f"{fr_int(entry['attempts'])} tentatives")
             if entry.get("first_seen") and entry.get("last_seen"):
@@ -885,9 +923,21 @@ class _Report:
                              f"{_fr_when(entry['last_seen'])}")
             head = P(f"<b>{escape(version)}</b> — " + escape(", ".join(f for f in facts if f)),
                      "body")
-            rows: list[list[Any]] = [[T("Règle", "cell_b"), "Depuis",
+            block: list[Flowable] = [Spacer(1, 3 * mm), head]
+            changes = entry.get("changes")
+            if isinstance(changes, list) and changes and effective is not None:
+                rows_c: list[list[Any]] = [[T(f"Changements entrés en vigueur le "
+                                              f"{fr_date(effective)}", "cell_b"),
+                                            T("Fondement juridique", "cell_b")]]
+                for change in changes:
+                    rule, basis = (change if isinstance(change, (list, tuple)) else
+                                   (_get(change, "rule", ""), _get(change, "legal_basis", "")))
+                    rows_c.append([T(_rule_fr(str(rule))), T(basis, "basis")])
+                block += [Spacer(1, 1.5 * mm),
+                          _grid(rows_c, [74 * mm, BODY_W - 74 * mm], numeric_from=2, long=True)]
+            rows: list[list[Any]] = [[T("Règle en vigueur", "cell_b"), "Depuis",
                                       T("Fondement juridique", "cell_b")]]
-            in_force = ruleset_for(effective).rules if effective is not None else {}
+            in_force = ruleset_for(effective or first).rules
             bases = entry.get("legal_bases")
             if bases:
                 items = bases.items() if isinstance(bases, Mapping) else (
@@ -902,7 +952,7 @@ class _Report:
                 rows.append([T(_rule_fr(str(rule))), T(since), T(basis, "basis")])
             if len(rows) == 1:
                 rows.append([T("—"), "", T("fondements non disponibles", "basis")])
-            story += [Spacer(1, 2 * mm), head, Spacer(1, 1.5 * mm),
+            story += [*block, Spacer(1, 1.5 * mm),
                       _grid(rows, [48 * mm, 26 * mm, BODY_W - 74 * mm], numeric_from=3,
                             long=True)]
         return story
@@ -1003,12 +1053,27 @@ def _version_day(version: str) -> date | None:
         return None
 
 
-def _next_change(day: date, last: date) -> date:
-    """The next day a rule-set version may start after ``day`` (or past ``last``)."""
-    from rules_fr.data import ruleset_versions
+def _in_force_fr(entry: Mapping[str, Any]) -> str:
+    """``en vigueur du 2 juillet 2025 au 10 août 2026`` / ``… depuis le 11 août 2026``."""
+    effective = entry.get("effective")
+    since = date.fromisoformat(effective) if _is_day(effective) else _version_day(
+        str(entry.get("version", "")))
+    until = date.fromisoformat(entry["until"]) if _is_day(entry.get("until")) else None
+    if since and until:
+        return f"en vigueur du {fr_date(since)} au {fr_date(until)}"
+    if since:
+        return f"en vigueur depuis le {fr_date(since)}"
+    if until:
+        return f"en vigueur jusqu'au {fr_date(until)}"
+    return ""
 
-    later = [v.effective for v in ruleset_versions() if day < v.effective <= last]
-    return min(later) if later else last + timedelta(days=1)
+
+def _changed_rules(entry: Mapping[str, Any]) -> list[str]:
+    changes = entry.get("changes")
+    if isinstance(changes, list):
+        return [str(c[0] if isinstance(c, (list, tuple)) else _get(c, "rule", "")) for c in changes]
+    changed = entry.get("changed_rules")
+    return [str(r) for r in changed] if isinstance(changed, list) else []
 
 
 def _rule_fr(rule: str) -> str:

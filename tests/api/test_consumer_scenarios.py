@@ -98,14 +98,14 @@ SCENARIOS: dict[str, list[Any]] = {
              at="2027-01-23T10:30:00+01:00"),  # the cooldown is over, the weekend is not
         allow(at="2027-01-25T10:00:00+01:00"),
     ],
-    # A consent is valid while at < expires_at.
+    # A consent is valid while at < expires_at; then it has expired (CONSENT_EXPIRED, R223-1).
     "expired consent": [
         At("2026-11-23T10:30:00+01:00"),
         Consent(given_at="2026-09-01T10:00:00+02:00", expires_at="2026-11-24T12:00:00+01:00"),
         allow(),
         allow(at="2026-11-24T11:59:59+01:00"),
-        deny("CONSENT_REQUIRED", at="2026-11-24T12:00:00+01:00"),
-        deny("CONSENT_REQUIRED", at="2026-11-25T10:30:00+01:00"),
+        deny("CONSENT_EXPIRED", at="2026-11-24T12:00:00+01:00"),
+        deny("CONSENT_EXPIRED", at="2026-11-25T10:30:00+01:00"),
     ],
     # An ongoing related contract covers the call through its last day (ends_on, the consumer's
     # local date) and no longer the day after.

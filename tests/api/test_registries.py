@@ -103,10 +103,10 @@ def test_revoking_a_consent(tenant: Tenant) -> None:
 def test_consent_scope_and_expiry_are_honoured(tenant: Tenant) -> None:
     add_consent(tenant, given_at="2026-09-01T10:00:00+02:00",
                 expires_at="2026-11-20T00:00:00+01:00")
-    assert codes(tenant.check(callee=CALLEE).json()) == ["CONSENT_REQUIRED"]
+    assert codes(tenant.check(callee=CALLEE).json()) == ["CONSENT_EXPIRED"]
     add_consent(tenant, scope="outside_hours")
     early = tenant.evaluate(callee=CALLEE, at="2026-11-23T08:00:00+01:00").json()
-    assert codes(early) == ["CONSENT_REQUIRED"]  # hours lifted, canvassing consent expired
+    assert codes(early) == ["CONSENT_EXPIRED"]  # hours lifted, canvassing consent expired
     add_consent(tenant, scope="canvassing", given_at="2026-11-21T10:00:00+01:00")
     assert tenant.evaluate(callee=CALLEE, at="2026-11-23T08:00:00+01:00").json()[
         "decision"] == "allow"

@@ -415,10 +415,38 @@ def test_ruleset_versions_come_from_the_rules_when_the_summary_has_none() -> Non
     del summary["ruleset_versions"]
     text = pdf_text(render_audit_pdf(summary, tenant_name="Acme", tenant_id="t-1",
                                      generated_at=GENERATED))
-    # the opt-in regime started on 11 August 2026, inside the period: both versions
-    assert "fr-2025-07-02 — en vigueur depuis le 2 juillet 2025" in text
+    # the opt-in regime started on 11 August 2026, inside the period: both versions, each
+    # with its effective dates and the changes that entered into force then
+    assert "fr-2025-07-02 — en vigueur du 2 juillet 2025 au 10 août 2026" in text
     assert "fr-2026-08-11 — en vigueur depuis le 11 août 2026" in text
     assert "Code de la consommation, art. D223-9" in text
+    assert "Changements entrés en vigueur le 11 août 2026" in text
+    assert "Durée de validité du consentement" in text and "R223-1" in text
+    assert "Tentatives" in text and "Changements à cette date" in text
+
+
+def test_every_version_the_period_spans_is_listed_even_without_attempts() -> None:
+    summary = year_summary(campaigns=2, start=date(2026, 8, 1), days=20)
+    summary["ruleset_versions"] = [
+        {"version": "fr-2026-08-11", "first_seen": "2026-08-11T08:00:00+00:00",
+         "last_seen": "2026-08-20T17:00:00+00:00", "attempts": 5, "effective": "2026-08-11",
+         "changed_rules": ["opposition"], "legal_bases": {}}]
+    pages = pdf_pages(render_audit_pdf(summary, tenant_name="Acme", tenant_id="t-1",
+                                       generated_at=GENERATED))
+    rules = " ".join(p for p in pages if "Référentiel juridique appliqué" in p
+                     or "Changements entrés" in p)
+    assert "du 1er août 2026 au 20 août 2026" in rules
+    # the version of 1-10 August judged nothing, and is listed all the same, with its dates
+    assert "fr-2025-07-02 — en vigueur du 2 juillet 2025 au 10 août 2026, 0 tentatives" in rules
+    assert "fr-2026-08-11 — en vigueur depuis le 11 août 2026, 5 tentatives" in rules
+    assert rules.index("fr-2025-07-02 —") < rules.index("fr-2026-08-11 —")
+    # the changes in force on 11 August 2026: the opt-in regime, the consent lifetime, press
+    changes = rules[rules.index("Changements entrés en vigueur le 11 août 2026"):]
+    for expected in ("Opposition / consentement préalable", "Durée de validité du consentement",
+                     "Secteur : abonnements de presse", "R223-1", "L223-5"):
+        assert expected in changes, expected
+    assert "Changements entrés en vigueur le 2 juillet 2025" in rules
+    assert "Secteur : rénovation énergétique" in rules
 
 
 def test_an_old_summary_without_the_new_keys_still_renders() -> None:

@@ -31,6 +31,13 @@ OPT_OUT_MONDAY = date(2026, 6, 15)
 OPT_IN_MONDAY = date(2026, 11, 23)
 
 OLD_CONSENT = ConsentFacts(scope="canvassing", given_at=datetime(2025, 1, 6, 12, tzinfo=PARIS))
+#: a consent within a year of both Mondays (R223-1: at most 365 days from 2026-08-11)
+RECENT_CONSENT = ConsentFacts(scope="canvassing",
+                              given_at=datetime(2026, 1, 5, 12, tzinfo=PARIS))
+#: ``make``'s default consent is this much older than the call, whatever its date: old enough
+#: to precede the refusals tests place before the call, young enough to stay valid (365 days)
+#: through the rescheduling a test follows (a refusal cooldown: 61 days)
+DEFAULT_CONSENT_AGE = timedelta(days=200)
 
 
 def paris(y: int, m: int, d: int, h: int = 11, mi: int = 0, s: int = 0) -> datetime:
@@ -43,7 +50,7 @@ def at_day(day: date, h: int = 11, mi: int = 0, s: int = 0, tz: ZoneInfo = PARIS
 
 def consent(
     scope: str = "canvassing",
-    given_at: datetime = OLD_CONSENT.given_at,
+    given_at: datetime = RECENT_CONSENT.given_at,
     expires_at: datetime | None = None,
     revoked_at: datetime | None = None,
 ) -> ConsentFacts:
@@ -74,11 +81,14 @@ def make(
     automated: bool = False,
     listed: bool = False,
     as_of: date | None | str = "fresh",
-    consents: tuple[ConsentFacts, ...] = (OLD_CONSENT,),
+    consents: tuple[ConsentFacts, ...] | None = None,
     **overrides: object,
 ) -> CallFacts:
-    """A call that is allowed by default, in either regime, on a working Monday at 11:00."""
+    """A call that is allowed by default, in either regime, on a working Monday at 11:00
+    (with a canvassing consent given ``DEFAULT_CONSENT_AGE`` before it, unless ``consents``)."""
     at = at or at_day(OPT_OUT_MONDAY)
+    if consents is None:
+        consents = (replace(OLD_CONSENT, given_at=at - DEFAULT_CONSENT_AGE),)
     caller_info = classify(caller) if caller is not None else None
     registration = None
     if registered and caller_info is not None and caller_info.e164:

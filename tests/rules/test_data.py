@@ -51,7 +51,8 @@ def test_local_calendars_add_days():
         (datetime(2023, 2, 28, 12, tzinfo=PARIS), "fr-2023-01-01", "opt_out"),
         (datetime(2023, 3, 1, 0, 0, tzinfo=PARIS), "fr-2023-03-01", "opt_out"),
         (datetime(2024, 6, 6, 12, tzinfo=PARIS), "fr-2024-06-06", "opt_out"),
-        (datetime(2015, 1, 1, 12, tzinfo=PARIS), "fr-base", "opt_out"),
+        (datetime(2015, 1, 1, 12, tzinfo=PARIS), "fr-2004-06-22", "opt_out"),  # L34-5 (LCEN)
+        (datetime(2004, 6, 21, 12, tzinfo=PARIS), "fr-base", "opt_out"),
     ],
 )
 def test_ruleset_version_and_regime(at, version, regime):

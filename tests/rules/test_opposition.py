@@ -148,7 +148,7 @@ CONSENTS = [
     (consent(), True, None),
     (consent(given_at=OPT_IN), True, None),  # given at the very instant
     (consent(given_at=OPT_IN + timedelta(seconds=1)), False, "CONSENT_REQUIRED"),
-    (consent(expires_at=OPT_IN), False, "CONSENT_REQUIRED"),
+    (consent(expires_at=OPT_IN), False, "CONSENT_EXPIRED"),
     (consent(expires_at=OPT_IN + timedelta(seconds=1)), True, None),
     (consent(revoked_at=OPT_IN), False, "CONSENT_REVOKED"),
     (consent(revoked_at=OPT_IN - timedelta(days=3)), False, "CONSENT_REVOKED"),
@@ -172,7 +172,7 @@ def test_consent_validity(c, allowed, code):
 
 def test_expiry_is_explained():
     d = evaluate(make(OPT_IN, consents=(consent(expires_at=OPT_IN - timedelta(days=1)),)))
-    assert "expired" in reason(d, "CONSENT_REQUIRED").message
+    assert "valid until 2026-11-22T10:59:59+01:00" in reason(d, "CONSENT_EXPIRED").message
 
 
 def test_one_valid_consent_is_enough():
@@ -241,10 +241,10 @@ def test_ongoing_related_contract_replaces_consent(k, ref, allowed):
         assert blocking(d) == {"CONSENT_REQUIRED"}
 
 
-def test_press_subscription_needs_consent_in_opt_in():
+def test_press_subscription_needs_no_consent_in_opt_in():
+    # L223-5: press is outside the L223-1 bans (was CONSENT_REQUIRED before issue 12)
     d = evaluate(make(OPT_IN, consents=(), sector="press_subscription", listed=True))
-    assert blocking(d) == {"CONSENT_REQUIRED"}
-    assert "BLOCTEL_LISTED" not in codes(d)
+    assert d.allowed and codes(d) == set()
 
 
 # --- internal opposition (both regimes, all campaigns) ----------------------------------------

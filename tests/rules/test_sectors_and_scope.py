@@ -31,7 +31,8 @@ def _weekday_at(day: date) -> datetime:
 
 
 HOURS_OK = consent("outside_hours", given_at=datetime(2015, 1, 5, tzinfo=PARIS))
-CONSENTS = (HOURS_OK, consent(given_at=datetime(2015, 1, 5, tzinfo=PARIS)))
+# a consent given within a year of every opt-in day below (R223-1: 365 days at most)
+CONSENTS = (HOURS_OK, consent(given_at=datetime(2026, 1, 5, tzinfo=PARIS)))
 
 SECTORS = [
     # sector, day, contract sector (None: no contract), banned
