@@ -337,6 +337,21 @@ def national_format(info: NumberInfo | str | None) -> str | None:
     return phonenumbers.format_number(n, fmt)
 
 
+#: Overseas country codes whose lines the gateway keyed "+33" + national NSN before one line,
+#: one key (issue 12): "+33 2 69…" was stored as +33269…, "+33 5 08…" as +33508….
+_LEGACY_PLUS33 = {"262": "+33", "590": "+33", "594": "+33", "596": "+33", "508": "+33508"}
+
+
+def legacy_key(e164: str) -> str | None:
+    """The +33 key an older gateway may have stored for the overseas line ``e164``
+    ("+262269601234" → "+33269601234"), or None for a line that never had another key.
+    Only for what cannot be re-keyed: erasure tombstones are hashes of the key."""
+    if not e164.startswith("+") or len(e164) < 8:
+        return None
+    head = _LEGACY_PLUS33.get(e164[1:4])
+    return head + e164[4:] if head is not None else None
+
+
 def time_zone_for_region(region: str | None) -> str | None:
     """IANA zone of a French region code ("RE" → "Indian/Reunion"), None otherwise."""
     return TIME_ZONES.get(region or "")
