@@ -184,12 +184,12 @@ def _plan_table(conn: sa.Connection, t: sa.Table, cols: tuple[str, ...],
         if key in groups:
             groups[key].append((None, r))
     drop: set[int] = set()
-    for members in groups.values():
+    for key, members in groups.items():
         if len(members) < 2:
             continue
         members.sort(key=lambda m: tuple(m[1][c] for c in order))
         for i, r in members[1:]:
-            merged.append({'row': r, 'into': tuple(members[0][1][c] for c in unique)})
+            merged.append({'row': r, 'into': key})
             if i is not None:
                 drop.add(i)
     keep = [i for i in range(len(rows)) if i not in drop]
