@@ -248,3 +248,27 @@ def test_an_overseas_line_erased_under_its_legacy_key_keeps_its_tombstone() -> N
         tombstone("ten_a", MAYOTTE), tombstone("ten_a", MAYOTTE_LEGACY))
     assert tombstones("ten_a", SPM) == (tombstone("ten_a", SPM), tombstone("ten_a", SPM_LEGACY))
     assert tombstones("ten_a", METRO) == (tombstone("ten_a", METRO),)
+
+
+def test_an_erasure_after_the_upgrade_drops_what_0010_kept_of_the_number(fresh_url: str) -> None:
+    """The side table holds old keys in clear: an erased number's registry rows leave it too
+    (the ledger's attempts keep theirs: attempts are not erased, their seals need them)."""
+    from sqlalchemy.orm import Session
+
+    from app.erasure.service import erase
+
+    upgrade(fresh_url, BEFORE)
+    fill(fresh_url)
+    upgrade(fresh_url)
+    sql = ("SELECT table_name FROM number_rekeys WHERE tenant_id = 'ten_a' AND new_value = "
+           f"'{REUNION}' ORDER BY table_name")
+    kept = [r[0] for r in rows(fresh_url, sql)]
+    assert {"attempts", "consents", "consent_principals", "oppositions", "refusals",
+            "quarantines"} <= set(kept)
+    engine = app_db.make_engine(fresh_url)
+    try:
+        with Session(engine) as s, s.begin():
+            erase(s, "ten_a", "0692 12 34 56", "key_test")
+    finally:
+        engine.dispose()
+    assert [r[0] for r in rows(fresh_url, sql)] == ["attempts"]
