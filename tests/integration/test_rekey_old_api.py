@@ -54,9 +54,9 @@ def old_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return where / "tree"
 
 
-def gateway(tree: Path, url: str, *args: str) -> str:
+def gateway(tree: Path, url: str, *args: str, **settings: str) -> str:
     """``gateway ARGS`` run with the code of ``tree`` first on the path."""
-    env = os.environ | {"DATABASE_URL": url, "PYTHONPATH": str(tree)}
+    env = os.environ | {"DATABASE_URL": url, "PYTHONPATH": str(tree)} | settings
     out = subprocess.run([str(Path(sys.executable).parent / "gateway"), *args], env=env,
                          cwd=str(tree), capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, f"gateway {' '.join(args)}: {out.stdout}\n{out.stderr}"
@@ -173,10 +173,17 @@ def test_a_database_filled_through_the_old_api_is_rekeyed_and_restored(
     (tmp_path / "old").mkdir()
     with serve(fresh_database, tmp_path / "old", PYTHONPATH=str(old_tree)) as old:
         keys = fill_through_the_old_api(old.base_url, operator)
+    # the old code seals its ledger (half an hour later: past the grace period)
+    later = {"GATEWAY_FROZEN_NOW": "2026-11-23T11:00:00+01:00"}
+    sealed = json.loads(gateway(old_tree, url, "audit", "seal", "--json", **later))
+    assert sealed["seq"] == 1
 
     gateway(ROOT, url, "db", "upgrade", "0009")
     before = snapshot(url)
     gateway(ROOT, url, "db", "upgrade")
+    # re-keyed attempts are hashed as they were sealed: the old seal still verifies
+    verified = json.loads(gateway(ROOT, url, "audit", "verify", "--json", **later))
+    assert verified["ok"] and verified["rows_checked"] > 0, verified
 
     (tmp_path / "new").mkdir()
     with serve(fresh_database, tmp_path / "new", PYTHONPATH=str(ROOT)) as new:
