@@ -29,7 +29,7 @@ from rules_fr.numbering import classify
 BEFORE = ScriptDirectory.from_config(alembic_config()).get_revision("0010").down_revision
 TABLES = ("tenants", "principals", "campaigns", "attempts", "consents", "consent_principals",
           "contracts", "oppositions", "refusals", "quarantines", "caller_ids",
-          "campaign_caller_ids", "bloctel_versions", "bloctel_chunks")
+          "campaign_caller_ids", "alerts", "bloctel_versions", "bloctel_chunks")
 
 MAYOTTE_LEGACY, MAYOTTE = "+33269601234", "+262269601234"
 REUNION_LEGACY, REUNION = "+33692123456", "+262692123456"  # was CALLEE_INVALID, stored so
@@ -147,6 +147,12 @@ def fill(url: str, *, second_tenant_holds_npv: bool = False) -> None:
         for number in (NPV_LEGACY, NPV):
             add(conn, "campaign_caller_ids", tenant_id="ten_a", campaign_id="camp",
                 number=number)
+        add(conn, "alerts", id="alr_1", tenant_id="ten_a", monitor="attempts_per_minute",
+            scope=f"caller_id:{NPV_LEGACY}", action="throttle", value=1.0, threshold=1.0,
+            window="1m", created_at=at(1), until=at(12), details={})
+        add(conn, "alerts", id="alr_2", tenant_id="ten_a", monitor="attempts_per_minute",
+            scope="campaign:camp", action="notice", value=1.0, threshold=1.0,
+            window="1m", created_at=at(1), details={})
         add(conn, "bloctel_versions", version=1, import_id="blk_1", mode="replace",
             status="active", as_of=date(2026, 1, 1), rejected_samples=[], sha256="",
             total_numbers=len(BLOCTEL_BEFORE), created_at=at(1))
@@ -206,6 +212,8 @@ def test_upgrade_rekeys_merges_and_the_downgrade_restores_every_row(fresh_url: s
     assert rows(fresh_url, "SELECT id, tenant_id, number, kind FROM caller_ids") == [
         ("cli_1", "ten_a", NPV, "canvassing")]
     assert rows(fresh_url, "SELECT number FROM campaign_caller_ids") == [(NPV,)]
+    assert rows(fresh_url, "SELECT scope FROM alerts ORDER BY id") == [
+        (f"caller_id:{NPV}",), ("campaign:camp",)]  # a throttle in force follows the line
     assert bloctel_keys(fresh_url) == (BLOCTEL_AFTER, len(BLOCTEL_AFTER))
     assert rows(fresh_url, "SELECT total_numbers FROM bloctel_versions") == [
         (len(BLOCTEL_AFTER),)]

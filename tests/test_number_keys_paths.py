@@ -1,11 +1,12 @@
 """One line, one key in the paths that key numbers without calling ``classify`` one by one:
-the scrub's prefix templates and the registries' normaliser give the canonical key for every
-written form, the +33 mis-form of an overseas line included."""
+the scrub's prefix templates, the bulk imports' parser and the registries' normaliser give the
+canonical key for every written form, the +33 mis-form of an overseas line included."""
 
 from __future__ import annotations
 
 import pytest
 
+from app.registries.bulk import _Numbers
 from app.registries.service import normalise_callee
 from app.scrub.numbers import Normaliser
 from rules_fr.numbering import classify
@@ -29,3 +30,4 @@ def test_scrub_and_registries_key_every_form_as_classify(forms, key) -> None:
             info = normalise(raw)
             assert (info.e164, info.region) == (key, classify(key).region), raw
         assert normalise_callee(raw) == key
+    assert _Numbers()(list(forms)) == [key] * len(forms)  # bulk imports (the BLOCTEL parser)

@@ -7,7 +7,8 @@ upgrade asks the application's ``classify`` for the key of every stored number t
 "+33" (only those can change: other French keys were already the territory's) and re-keys the
 ones whose canonical key differs, in ``attempts`` (callee, caller_id: counts carry over),
 ``consents``, ``consent_principals``, ``contracts``, ``oppositions``, ``refusals``,
-``quarantines``, ``caller_ids`` (number, and its kind) and ``campaign_caller_ids``, and in the
+``quarantines``, ``caller_ids`` (number, and its kind), ``campaign_caller_ids`` and the
+caller-ID scope of ``alerts`` (a throttle in force keeps throttling the line), and in the
 stored BLOCTEL versions (their chunks are rebuilt; ``total_numbers`` follows when two forms of
 one line collapse into one key).
 
@@ -69,7 +70,10 @@ TABLES: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...] | Non
     ('caller_ids', ('id',), ('number',), ('number',), ('created_at', 'id')),
     ('campaign_caller_ids', ('tenant_id', 'campaign_id', 'number'), ('number',),
      ('tenant_id', 'campaign_id', 'number'), ('tenant_id', 'campaign_id', 'number')),
+    ('alerts', ('id',), ('scope',), None, ()),  # "caller_id:<E.164>": a throttle in force
 )
+#: what precedes the number in a column's value
+PREFIX = {'scope': 'caller_id:'}
 
 
 class CallerIdLineHeldTwice(MigrationRefused):
@@ -148,7 +152,7 @@ def _plan_table(conn: sa.Connection, t: sa.Table, cols: tuple[str, ...],
                 ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]], list[dict[str, Any]]]:
     """(rows to change, {row index: {column: new}}, rows to merge away)."""
     found = conn.execute(
-        sa.select(t).where(sa.or_(*(t.c[c].like('+33%') for c in cols)))
+        sa.select(t).where(sa.or_(*(t.c[c].like(PREFIX.get(c, '') + '+33%') for c in cols)))
     ).mappings().all()
     rows: list[dict[str, Any]] = []
     changes: dict[int, dict[str, str]] = {}
@@ -156,12 +160,14 @@ def _plan_table(conn: sa.Connection, t: sa.Table, cols: tuple[str, ...],
     for r in found:
         new = {}
         for c in cols:
+            head = PREFIX.get(c, '')
             v = r[c]
-            if v is not None and v.startswith('+33'):
+            if v is not None and v.startswith(head + '+33'):
+                v = v[len(head):]
                 if v not in memo:
                     memo[v] = _canonical(v)
                 if memo[v] is not None:
-                    new[c] = memo[v]
+                    new[c] = head + memo[v]
         if new:
             changes[len(rows)] = new
             rows.append(dict(r))
