@@ -170,6 +170,13 @@ def _overseas(nsn: str) -> PhoneNumber | None:
     return None
 
 
+def may_be_overseas(nsn: str) -> bool:
+    """False when the 9-digit national significant number ``nsn`` cannot be an overseas line
+    (so "0" + nsn and "+33" + nsn are keyed +33 + nsn, or invalid): a cheap pre-filter for
+    bulk re-keying (migration 0010)."""
+    return nsn.startswith("508") or _MAYBE_OVERSEAS.fullmatch(nsn) is not None
+
+
 def _national(raw: str, digits: str) -> NumberInfo:
     if len(digits) != 10:
         return _invalid(raw)

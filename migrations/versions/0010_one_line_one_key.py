@@ -91,11 +91,16 @@ def _side() -> sa.Table:
 
 def _canonical(value: str | None) -> str | None:
     """The canonical key of a stored number, or None when it is already canonical (or is no
-    valid number: those are left as they are)."""
+    valid number: those are left as they are). Only "+33" + 9 digits in a range an overseas
+    territory may hold can change (``may_be_overseas``, a pattern match): the millions of
+    metropolitan keys of a ledger are not parsed one by one."""
     from rules_fr.model import NumberKind
-    from rules_fr.numbering import classify_uncached
+    from rules_fr.numbering import classify_uncached, may_be_overseas
 
-    if value is None:
+    if value is None or len(value) != 12 or not value.startswith('+33'):
+        return None
+    nsn = value[3:]
+    if not nsn.isdigit() or not may_be_overseas(nsn):
         return None
     info = classify_uncached(value)
     if info.kind is NumberKind.INVALID or info.e164 is None or info.e164 == value:
@@ -150,24 +155,30 @@ def _tenant_of(name: str, row: Any, conn: sa.Connection, consents: sa.Table) -> 
 def _plan_table(conn: sa.Connection, t: sa.Table, cols: tuple[str, ...],
                 unique: tuple[str, ...] | None, order: tuple[str, ...]
                 ) -> tuple[list[dict[str, Any]], dict[int, dict[str, str]], list[dict[str, Any]]]:
-    """(rows to change, {row index: {column: new}}, rows to merge away)."""
+    """(rows to change, {row index: {column: new}}, rows to merge away). Rows are streamed;
+    only the ones that change are kept (whole for a table with a unique key: they may be
+    merged away, and are small tables; else their key and numbers)."""
+    if unique is None:
+        pk = [c.name for c in t.primary_key.columns]
+        shown = [*pk, *cols, *(['tenant_id'] if 'tenant_id' in t.c else [])]
+        scan = sa.select(*(t.c[c] for c in dict.fromkeys(shown)))
+    else:
+        scan = sa.select(t)
     found = conn.execute(
-        sa.select(t).where(sa.or_(*(t.c[c].like(PREFIX.get(c, '') + '+33%') for c in cols)))
-    ).mappings().all()
+        scan.where(sa.or_(*(t.c[c].like(PREFIX.get(c, '') + '+33%') for c in cols)))
+        .execution_options(yield_per=10_000)
+    ).mappings()
     rows: list[dict[str, Any]] = []
     changes: dict[int, dict[str, str]] = {}
-    memo: dict[str, str | None] = {}
     for r in found:
         new = {}
         for c in cols:
             head = PREFIX.get(c, '')
             v = r[c]
             if v is not None and v.startswith(head + '+33'):
-                v = v[len(head):]
-                if v not in memo:
-                    memo[v] = _canonical(v)
-                if memo[v] is not None:
-                    new[c] = head + memo[v]
+                canonical = _canonical(v[len(head):])
+                if canonical is not None:
+                    new[c] = head + canonical
         if new:
             changes[len(rows)] = new
             rows.append(dict(r))
@@ -274,6 +285,7 @@ def upgrade() -> None:
                         'new_value': new_value,
                         'merged': {c: _plain(v) for c, v in r.items()}})
             conn.execute(sa.delete(t).where(*(t.c[c] == r[c] for c in pk)))
+        updates: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for i, r in enumerate(rows):
             new = dict(changes[i])
             if name == 'caller_ids':
@@ -287,7 +299,13 @@ def upgrade() -> None:
                 log.append({'tenant_id': tenant, 'table_name': name,
                             'row_key': _row_key(r, pk), 'column_name': c,
                             'old_value': r[c], 'new_value': v, 'merged': None})
-            conn.execute(sa.update(t).where(*(t.c[c] == r[c] for c in pk)).values(**new))
+            updates.setdefault(tuple(sorted(new)), []).append(
+                {**{f'k_{c}': r[c] for c in pk}, **{f'v_{c}': v for c, v in new.items()}})
+        for changed, params in updates.items():  # one executemany per set of columns
+            statement = sa.update(t).where(*(t.c[c] == sa.bindparam(f'k_{c}') for c in pk)
+                                           ).values({c: sa.bindparam(f'v_{c}') for c in changed})
+            for part in _chunks(params):
+                conn.execute(statement, part)
         for part in _chunks(log):
             conn.execute(sa.insert(side), part)
 
