@@ -5,6 +5,7 @@ from app.audit.models import LedgerPart, LedgerSeal
 from app.calls.models import Attempt, PenaltyLine
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.db import Base
+from app.numbers.models import NumberRekey
 from app.principals.models import ConsentPrincipal, Mandate, Professional
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
 from app.tenancy.models import ApiKey, Tenant
@@ -13,5 +14,6 @@ from bloctel.models import BloctelChunk, BloctelVersion
 __all__ = [
     "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",
     "CampaignCallerId", "Consent", "ConsentPrincipal", "Contract", "LedgerPart", "LedgerSeal",
-    "Mandate", "Opposition", "PenaltyLine", "Professional", "Quarantine", "Refusal", "Tenant",
+    "Mandate", "NumberRekey", "Opposition", "PenaltyLine", "Professional", "Quarantine",
+    "Refusal", "Tenant",
 ]

@@ -205,3 +205,30 @@ def _plan(tables: dict[tuple[int, int], np.ndarray], offsets: np.ndarray, moduli
         digest.update(tables[k].tobytes())
     digest.update(offsets.tobytes() + moduli.tobytes())
     return Plan(tables, offsets, moduli, digest.hexdigest()[:16])
+
+
+def canonical_keys(keys: np.ndarray) -> np.ndarray:
+    """Stored keys (E.164 digits as int64) → the keys ``classify`` gives those numbers today,
+    element by element (migration 0010: "+33 2 69…" was stored as 33269…, it is 262269…).
+
+    Vectorised through the table; ``EXACT`` cells ask ``classify``. A key ``classify`` refuses
+    is kept as it is (it can never be matched, and a re-keying must not lose a number)."""
+    keys = np.asarray(keys, dtype=np.int64)
+    out = keys.copy()
+    p = plan()
+    for cc, length in TABLES:
+        if cc == NATIONAL:
+            continue
+        base = cc * 10**length
+        at = np.flatnonzero((keys >= base) & (keys < base + 10**length))
+        if not len(at):
+            continue
+        nsn = keys[at] - base
+        cells = p.tables[(cc, length)][nsn // 10 ** (length - min(DEPTH, length))]
+        exact = cells <= EXACT
+        moduli = p.moduli[cells]
+        out[at] = np.where(exact, keys[at], p.offsets[cells] + nsn % moduli)
+        for i in at[exact].tolist():
+            key = key_of(f"+{int(keys[i])}")
+            out[i] = key if key is not None else keys[i]
+    return out

@@ -18,10 +18,16 @@ overseas range is resolved under the overseas regions *first* (Martinique, Guade
 neighbours, Réunion/Mayotte, then Guiana, whose 09 76 pattern is the broadest); only numbers
 starting 08 (special services, national by nature) are tried under FR first.
 
-A number written with ``+33`` is accepted only if libphonenumber says it is valid under FR, and
-is then classified with the metropolitan tables (conservative: "+33 9 47 5…" is not an overseas
-canvassing number). If its national prefix is an overseas range, its ``region`` and
-``time_zone`` are nevertheless the territory's, because that is where the consumer lives.
+**One line, one key** (rules-fr.md §1). A number written with ``+33`` or ``0033`` is judged
+exactly like its national form "0" + NSN: "+33 6 92 12 34 56" is 0692 12 34 56, the Réunion
+mobile +262 692 12 34 56; "+33 2 69…" is Mayotte (+262 269…), "+33 9 475…"–"+33 9 479…" the
+overseas NPV ranges, "+33 5 90…"/"+33 6 90…" Guadeloupe, "+33 5 08…" Saint-Pierre (+508…).
+Every written form of one line (national, +33, 0033, "+33 (0)…", the territory's own code, the
++33 mis-form) therefore gives one E.164 key, region and zone. A +33 number no overseas metadata
+claims keeps its +33 key (FR's metadata accepts some 0596… blocks Martinique's does not); its
+region and zone are still the territory's when its prefix is an overseas geographic block.
+Reading chosen where the plan is silent: a +33 form is never *more* valid than its national
+form, and never less (an invalid national number stays invalid in every form).
 """
 
 from __future__ import annotations
@@ -164,34 +170,44 @@ def _overseas(nsn: str) -> PhoneNumber | None:
     return None
 
 
+def may_be_overseas(nsn: str) -> bool:
+    """False when the 9-digit national significant number ``nsn`` cannot be an overseas line
+    (so "0" + nsn and "+33" + nsn are keyed +33 + nsn, or invalid): a cheap pre-filter for
+    bulk re-keying (migration 0010)."""
+    return nsn.startswith("508") or _MAYBE_OVERSEAS.fullmatch(nsn) is not None
+
+
 def _national(raw: str, digits: str) -> NumberInfo:
     if len(digits) != 10:
         return _invalid(raw)
-    nsn = digits[1:]
-    fr = _parse(digits, "FR")
+    return _french(raw, digits[1:], _parse(digits, "FR"))
+
+
+def _french(raw: str, nsn: str, fr: PhoneNumber | None) -> NumberInfo:
+    """The line a French national significant number denotes, however it was written.
+
+    ``fr`` is ``nsn`` parsed as a +33 number. The national form ("0" + NSN) and the +33/0033
+    forms are judged alike, so "+33 6 92…" is the Réunion mobile 0692… (+262 692…), never a
+    second key for it: overseas ranges first (except 08, national by nature), then +33.
+    """
     fr_valid = fr is not None and phonenumbers.is_valid_number(fr)
     if nsn[0] == "8" and fr_valid:
-        return _info(raw, fr)
+        return _info(raw, fr)  # type: ignore[arg-type]
     overseas = _overseas(nsn)
     if overseas is not None:
         return _info(raw, overseas)
     if fr_valid:
-        return _fr_info(raw, fr)
+        return _fr_info(raw, fr)  # type: ignore[arg-type]
     return _invalid(raw, _e164(fr) if fr is not None else None)
 
 
 def _fr_info(raw: str, n: PhoneNumber) -> NumberInfo:
-    """A valid +33 number: metropolitan tables; the territory's zone for overseas ranges."""
+    """A valid +33 number that no overseas territory's metadata claims: metropolitan tables,
+    but the territory's zone when its prefix is an overseas geographic block (0596 12…,
+    which FR's metadata accepts and Martinique's does not: the consumer is still there)."""
     info = _info(raw, n, "FR")
     nsn = phonenumbers.national_significant_number(n)
-    if nsn[0] == "8":
-        return info
-    overseas = _overseas(nsn)
-    region = (
-        phonenumbers.region_code_for_number(overseas)
-        if overseas is not None
-        else next((r for p, r in OVERSEAS_GEOGRAPHIC_PREFIXES if nsn.startswith(p)), None)
-    )
+    region = next((r for p, r in OVERSEAS_GEOGRAPHIC_PREFIXES if nsn.startswith(p)), None)
     if region is None:
         return info
     return NumberInfo(
@@ -200,9 +216,11 @@ def _fr_info(raw: str, n: PhoneNumber) -> NumberInfo:
 
 
 def _plus33(raw: str, n: PhoneNumber) -> NumberInfo:
-    if not phonenumbers.is_valid_number(n):
+    """A number written +33/0033: judged exactly like its national form "0" + NSN."""
+    nsn = phonenumbers.national_significant_number(n)
+    if len(nsn) != 9 or n.italian_leading_zero:
         return _invalid(raw, _e164(n))
-    return _fr_info(raw, n)
+    return _french(raw, nsn, n)
 
 
 def _international(raw: str, text: str) -> NumberInfo:
@@ -324,6 +342,21 @@ def national_format(info: NumberInfo | str | None) -> str | None:
         else phonenumbers.PhoneNumberFormat.INTERNATIONAL
     )
     return phonenumbers.format_number(n, fmt)
+
+
+#: Overseas country codes whose lines the gateway keyed "+33" + national NSN before one line,
+#: one key (issue 12): "+33 2 69…" was stored as +33269…, "+33 5 08…" as +33508….
+_LEGACY_PLUS33 = {"262": "+33", "590": "+33", "594": "+33", "596": "+33", "508": "+33508"}
+
+
+def legacy_key(e164: str) -> str | None:
+    """The +33 key an older gateway may have stored for the overseas line ``e164``
+    ("+262269601234" → "+33269601234"), or None for a line that never had another key.
+    Only for what cannot be re-keyed: erasure tombstones are hashes of the key."""
+    if not e164.startswith("+") or len(e164) < 8:
+        return None
+    head = _LEGACY_PLUS33.get(e164[1:4])
+    return head + e164[4:] if head is not None else None
 
 
 def time_zone_for_region(region: str | None) -> str | None:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Engine, and_, delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from app import clock
@@ -62,6 +62,7 @@ from app.clock import iso
 from app.config import get_settings
 from app.db import LockBusy, get_engine, try_lock, write_transaction
 from app.jobs import LeaderProcess, run_every
+from app.numbers.models import NumberRekey
 from app.tenancy.models import Tenant
 
 log = logging.getLogger("gateway.audit")
@@ -70,8 +71,24 @@ _a = Attempt.__table__
 _s = LedgerSeal.__table__
 _p = LedgerPart.__table__
 _pl = PenaltyLine.__table__
-_COLS = {"attempts": [_a.c[f] for f in ATTEMPT_FIELDS],
+# A number migration 0010 re-keyed (one line, one key) was sealed with its old key: hash it so.
+_rk = NumberRekey.__table__
+_RK = {f: _rk.alias(f"rk_{f}") for f in ("callee", "caller_id")}
+
+
+def _sealed(field: str) -> Any:
+    if field not in _RK:
+        return _a.c[field]
+    return func.coalesce(_RK[field].c.old_value, _a.c[field]).label(field)
+
+
+_COLS = {"attempts": [_sealed(f) for f in ATTEMPT_FIELDS],
          "outcomes": [_a.c[f] for f in OUTCOME_FIELDS]}
+_FROM = {"attempts": _a, "outcomes": _a}
+for _f, _alias in _RK.items():
+    _FROM["attempts"] = _FROM["attempts"].outerjoin(_alias, and_(
+        _alias.c.table_name == "attempts", _alias.c.row_key == _a.c.id,
+        _alias.c.column_name == _f))
 _TIME = {"attempts": _a.c.checked_at, "outcomes": _a.c.outcome_at}
 _LOCK = ("ledger-seal", (0x6C656467, 0x7365616C))  # "ledg" "seal"
 _LEADER = ("ledger-sealer", (0x6C656467, 0x6C656164))  # "ledg" "lead"
@@ -91,7 +108,7 @@ def _key() -> bytes | None:
 def _rows(conn: Connection, stream: str, tenant_id: str, start: datetime | None,
           end: datetime | None) -> Iterator[Any]:
     time = _TIME[stream]
-    q = select(*_COLS[stream]).where(_a.c.tenant_id == tenant_id)
+    q = select(*_COLS[stream]).select_from(_FROM[stream]).where(_a.c.tenant_id == tenant_id)
     if stream == "outcomes":
         q = q.where(time.is_not(None))
     if start is not None:
@@ -405,6 +422,8 @@ def _purge_tenant(engine: Engine, tenant_id: str, want: datetime, periods: list[
                 conn.rollback()
                 continue
             conn.execute(delete(_pl).where(_pl.c.attempt_id.in_(old)))
+            conn.execute(delete(_rk).where(_rk.c.table_name == "attempts",
+                                           _rk.c.row_key.in_(old)))
             conn.execute(delete(_a).where(_a.c.tenant_id == tenant_id,
                                           _a.c.checked_at < cutoff))
             overrides = []

@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql
 
 from app.calls.models import Attempt
 from app.db import UTCDateTime
-from app.erasure.keys import tombstone
+from app.erasure.keys import tombstones
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
 from rules_fr.model import ConsentFacts, ContractFacts
 
@@ -67,7 +67,8 @@ CALLEE_FACTS = union_all(
           d1=_ctr.c.starts_on, d2=_ctr.c.ends_on),
     # an erased number's opposition is stored under its tombstone key (app.erasure.keys)
     _part("opposition", _opp, where=(
-        (_opp.c.tenant_id == _T) & or_(_opp.c.callee == _C, _opp.c.callee == _TOMB)
+        (_opp.c.tenant_id == _T) & or_(_opp.c.callee == _C, _opp.c.callee == _TOMB,
+                                       _opp.c.callee == bindparam("legacy_tombstone"))
     )),
     _part("refusal", _ref, t1=_ref.c.refused_at),
     _part("quarantine", _qua, t1=_qua.c.until),
@@ -96,8 +97,9 @@ def callee_facts(
     conn: Connection, tenant_id: str, callee: str, since: datetime, at: datetime,
     external_id: str | None,
 ) -> CalleeFacts:
-    params = {"tenant_id": tenant_id, "callee": callee, "tombstone": tombstone(tenant_id, callee),
-              "since": since, "at": at, "external_id": external_id}
+    tombs = tombstones(tenant_id, callee)  # + the legacy +33 one of an overseas line (0010)
+    params = {"tenant_id": tenant_id, "callee": callee, "tombstone": tombs[0],
+              "legacy_tombstone": tombs[-1], "since": since, "at": at, "external_id": external_id}
     return _facts_of(conn.execute(CALLEE_FACTS, params))
 
 
@@ -225,7 +227,7 @@ def batch_facts(
     found: dict[str, list[Any]] = {}
     for i in range(0, len(unique), BATCH_SIZE):
         chunk = unique[i : i + BATCH_SIZE]
-        by_tomb = {tombstone(tenant_id, c): c for c in chunk}
+        by_tomb = {t: c for c in chunk for t in tombstones(tenant_id, c)}
         params = {"tenant_id": tenant_id, "callees": _batch_lists(dialect, chunk),
                   "tombstones": _batch_lists(dialect, list(by_tomb)), "since": since, "at": at}
         for kind, callee, text, t1, t2, t3, d1, d2 in conn.execute(statement, params):

@@ -49,12 +49,15 @@ from sqlalchemy.orm import Session
 
 from app.calls.service import _PG_LOCK, _lock_key
 from app.clock import now
-from app.erasure.keys import tombstone
+from app.erasure.keys import tombstone, tombstones
 from app.ids import new_id
+from app.numbers.models import NumberRekey
 from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
 from app.registries.service import normalise_callee
 
 SOURCE = "erasure request"
+REKEYED_REGISTRIES = ("consents", "consent_principals", "contracts", "oppositions", "refusals",
+                      "quarantines")
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
             .execution_options(synchronize_session=False)
         ).rowcount
 
-    blocked = s.scalar(select(exists().where(
-        Opposition.tenant_id == tenant_id, Opposition.callee == key
+    blocked = s.scalar(select(exists().where(  # the legacy tombstone too (app.erasure.keys)
+        Opposition.tenant_id == tenant_id, Opposition.callee.in_(tombstones(tenant_id, e164))
     )))
     if blocked:  # erased before: the number's later opposition goes, the tombstone's stays
         counts["oppositions"] = s.execute(
@@ -112,6 +115,11 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
         s.add(Opposition(id=new_id("opp"), tenant_id=tenant_id, callee=key, source=SOURCE,
                          attempt_id=None, created_at=at))
         added = True
+
+    # what migration 0010 kept of these records' old keys goes with them (app.numbers.models)
+    s.execute(delete(NumberRekey).where(
+        NumberRekey.tenant_id == tenant_id, NumberRekey.new_value == e164,
+        NumberRekey.table_name.in_(REKEYED_REGISTRIES)))
 
     row = Erasure(id=erasure_id, tenant_id=tenant_id, tombstone=key, requested_at=at,
                   requested_by=requested_by, opposition_added=added, **counts)

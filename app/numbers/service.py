@@ -24,7 +24,7 @@ from app.campaigns.service import campaign_facts
 from app.clock import iso
 from app.db import session_scope
 from app.erasure.keys import PREFIX as TOMBSTONE_PREFIX
-from app.erasure.keys import tombstone
+from app.erasure.keys import tombstones
 from app.errors import NotFound, Unprocessable
 from app.money import format_eur
 from app.numbers.schemas import (
@@ -201,8 +201,8 @@ def history(
     z = _zone_of(callee)
     at = clock.now()
     # an erased number's records live on under its tombstone key (app.erasure): still its story
-    tomb = tombstone(tenant_id, callee)
-    keys = [callee, tomb]
+    tombs = list(tombstones(tenant_id, callee))  # + an overseas line's legacy one
+    keys = [callee, *tombs]
     with session_scope() as s:
         consents: list[Consent] = _registry(s, Consent, tenant_id, keys, Consent.given_at)
         contracts: list[Contract] = _registry(s, Contract, tenant_id, keys, Contract.starts_on)
@@ -222,7 +222,7 @@ def history(
                 opposition_added=e.opposition_added,
             )
             for e in s.scalars(
-                select(Erasure).where(Erasure.tenant_id == tenant_id, Erasure.tombstone == tomb)
+                select(Erasure).where(Erasure.tenant_id == tenant_id, Erasure.tombstone.in_(tombs))
                 .order_by(Erasure.requested_at, Erasure.id)
             )
         ]

@@ -9,9 +9,10 @@ import pytest
 
 from bloctel import parse
 from bloctel import plan as numbering_plan
-from bloctel.plan import EXACT, Plan, derive, key_of
+from bloctel.plan import EXACT, Plan, canonical_keys, derive, key_of
+from rules_fr.numbering import classify
 
-from .helpers import outcomes
+from .helpers import outcomes, report
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +190,29 @@ def test_key_of_does_not_fill_the_check_paths_memo() -> None:
 
     with mock.patch.object(numbering, "_classify", side_effect=AssertionError):
         assert key_of("0612345678") == 33612345678
+
+
+ONE_LINE = [  # every written form of one line, and the key BLOCTEL stores it under
+    (["0269 60 12 34", "+33269601234", "0033 2 69 60 12 34", "+262269601234", "00262269601234"],
+     262269601234),
+    (["0692123456", "+33692123456", "0033692123456", "+262 692 12 34 56"], 262692123456),
+    (["0947650571", "+33947650571", "+594947650571"], 594947650571),
+    (["0508411234", "+33508411234", "+508411234"], 508411234),
+    (["0612345678", "+33612345678", "0033612345678"], 33612345678),
+]
+
+
+@pytest.mark.parametrize(("forms", "key"), ONE_LINE, ids=[str(k) for _, k in ONE_LINE])
+def test_a_bloctel_import_keys_every_form_of_a_line_as_classify_does(forms, key) -> None:
+    """One line, one key: the list holds the key the check path looks up, whatever the form."""
+    keys, r = report(("\n".join(forms) + "\n").encode())
+    assert keys == [key] and r["accepted"] == 1 and r["duplicates"] == len(forms) - 1, r
+    assert {classify(f).e164 for f in forms} == {f"+{key}"}
+
+
+def test_canonical_keys_rekeys_stored_legacy_keys_like_classify() -> None:
+    stored = np.array([33269601234, 33612345678, 33692123456, 33947650571, 33508411234,
+                       262269601234, 33123], dtype=np.int64)
+    assert canonical_keys(stored).tolist() == [
+        262269601234, 33612345678, 262692123456, 594947650571, 508411234, 262269601234,
+        33123]  # a key classify refuses is kept as it is

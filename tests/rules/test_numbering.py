@@ -46,9 +46,8 @@ TABLE = [
     ("09 47 91 23 45", "+262947912345", K.CANVASSING, "RE", "Indian/Reunion"),
     ("+590 9 47 51 23 45", "+590947512345", K.CANVASSING, "GP", "America/Guadeloupe"),
     ("+262 9 47 91 23 45", "+262947912345", K.CANVASSING, "RE", "Indian/Reunion"),
-    # the +33 form of an overseas canvassing number: metropolitan table (conservative),
-    # but judged in the territory's zone
-    ("+33 9 47 51 23 45", "+33947512345", K.NON_GEOGRAPHIC, "GP", "America/Guadeloupe"),
+    # the +33 form of an overseas canvassing number is the same line (one line, one key)
+    ("+33 9 47 51 23 45", "+590947512345", K.CANVASSING, "GP", "America/Guadeloupe"),
     # 09 37-09 39: numbers for a technical platform (not verified numbers, not NPV)
     ("09 37 12 34 56", "+33937123456", K.PLATFORM, "FR", "Europe/Paris"),
     ("09 38 12 34 56", "+33938123456", K.PLATFORM, "FR", "Europe/Paris"),
@@ -114,7 +113,7 @@ INVALID = [
     "06 12 34 56 789",  # eleven digits
     "33612345678",  # a country code without + or 00 is ambiguous: refused
     "262692123456",
-    "+33692123456",  # Réunion mobile range is not a valid +33 number
+    "+33639123456",  # 0639 12… is in no assigned range, whichever way it is written
     "+33 1",
     "+",
     "0",

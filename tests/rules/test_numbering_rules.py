@@ -32,7 +32,7 @@ AT = at_day(OPT_OUT_MONDAY, 11)
     [
         ("garbage", "CALLEE_INVALID"),
         ("", "CALLEE_INVALID"),
-        ("+33692123456", "CALLEE_INVALID"),
+        ("+33639123456", "CALLEE_INVALID"),
         ("08 99 12 34 56", "CALLEE_SPECIAL_SERVICE"),
         ("08 25 12 34 56", "CALLEE_SPECIAL_SERVICE"),
         ("08 00 12 34 56", "CALLEE_SPECIAL_SERVICE"),
@@ -100,7 +100,7 @@ def test_missing_caller_id_gives_only_missing():
     assert codes(evaluate(blank)) == {"CALLER_ID_MISSING"}
 
 
-@pytest.mark.parametrize("cli", ["garbage", "06 12 34", "+33692123456", "0033"])
+@pytest.mark.parametrize("cli", ["garbage", "06 12 34", "+33639123456", "0033"])
 def test_invalid_caller_id_gives_only_invalid(cli):
     d = evaluate(make(AT, caller=cli, automated=True))
     assert codes(d) == {"CALLER_ID_INVALID"}
@@ -215,7 +215,7 @@ RANGES = [
     ("09 49 12 34 56", "commercial", True, AT, False),
     ("09 47 51 23 45", "commercial", True, AT, False),  # overseas range, national form
     ("+590 947 51 23 45", "commercial", True, AT, False),
-    ("+33 9 47 51 23 45", "commercial", True, AT, True),  # conservative reading of +33
+    ("+33 9 47 51 23 45", "commercial", True, AT, False),  # the same line (one line, one key)
     ("01 40 00 00 00", "commercial", True, AT, True),
     ("09 37 12 34 56", "commercial", True, AT, True),  # a platform number is not an NPV
     ("09 12 34 56 78", "commercial", True, AT, True),
