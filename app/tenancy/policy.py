@@ -29,6 +29,9 @@ class PolicyIn(ApiModel):
     unassigned_penalty_eur: Decimal | None = Field(default=None, ge=0, le=1000,
                                                    decimal_places=2)
     unassigned_quarantine_days: int | None = Field(default=None, ge=1, le=3650)
+    #: rules-fr.md §5: a consent's lifetime, shorter than the law's 365 days (tightens only:
+    #: 1…365, else 422); null: the law's
+    consent_max_age_days: int | None = Field(default=None, ge=1, le=365)
     #: not a rule: how long ``gateway audit purge`` keeps this tenant's attempts
     #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
     ledger_retention_days: int | None = Field(default=None, ge=30, le=36500)
