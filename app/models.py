@@ -19,6 +19,7 @@ from bloctel.models import BloctelChunk, BloctelVersion
 
 __all__ = [
     "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",
-    "CampaignCallerId", "Consent", "ConsentHold", "ConsentPrincipal", "Contract", "LedgerPart", "LedgerSeal",
-    "Mandate", "Opposition", "PenaltyLine", "Professional", "Quarantine", "Refusal", "Tenant",
+    "CampaignCallerId", "Consent", "ConsentHold", "ConsentPrincipal", "Contract", "LedgerPart",
+    "LedgerSeal", "Mandate", "Opposition", "PenaltyLine", "Professional", "Quarantine",
+    "Refusal", "Tenant",
 ]
