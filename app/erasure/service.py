@@ -54,7 +54,7 @@ out on purpose.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import MAXYEAR, UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
@@ -148,6 +148,8 @@ def proof_until(given_at: datetime) -> datetime:
     """The end of a consent's legal hold: ``CONSENT_PROOF_YEARS`` calendar years after its
     collection (UTC; a 29 February gives 1 March: the longer reading of "three years")."""
     years = given_at.year + CONSENT_PROOF_YEARS
+    if years > MAXYEAR:  # a row stored with an extreme date before dates were bounded
+        return datetime.max.replace(tzinfo=UTC)
     try:
         return given_at.replace(year=years)
     except ValueError:  # 29 February

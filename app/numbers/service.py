@@ -9,7 +9,7 @@ id of the last attempt of the previous page (stable under concurrent inserts, no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,7 @@ from app.registries.models import Consent, Contract, Erasure, Opposition, Quaran
 from app.registries.service import (
     Lifetime,
     evidence_sha256,
+    first_invalid,
     get_consent,
     lifetime,
     normalise_callee,
@@ -322,8 +323,7 @@ def _timeline(
             f"refused during call {r.attempt_id}" if r.attempt_id else "refused")
     for c in consents:
         add(c.given_at, "consent_given", c.id, f"{c.scope} consent via {c.channel}")
-        until = lives[c.id].valid_until
-        ended = until + timedelta(seconds=1) if until is not None else None
+        ended = first_invalid(lives[c.id].valid_until)
         if ended is not None and ended <= at:  # expires_at, or the lifetime (R223-1)
             add(ended, "consent_expired", c.id, f"{c.scope} consent expired")
         if c.revoked_at is not None:
@@ -369,7 +369,7 @@ def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | No
         withdrawn = min(withdrawing, default=None)
         life = lifetime(c, at, max_age_days)
         # the first instant it no longer counts: expires_at, or the lifetime's end (R223-1)
-        expired = life.valid_until + timedelta(seconds=1) if life.valid_until else None
+        expired = first_invalid(life.valid_until)
         ends = [t for t in (expired, c.revoked_at, withdrawn) if t is not None]
         valid_until = min(ends, default=None)
         if c.given_at > at:

@@ -85,6 +85,30 @@ def principals_of(s: Session, consent_ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def valid_until(given_at: datetime, expires_at: datetime | None, on: date,
+                max_age_days: int | None) -> datetime | None:
+    """``rules_fr.data.consent_valid_until``, also for rows stored with extreme dates before
+    dates were bounded (a ``given_at`` in year 9999: its end is past the last representable
+    instant, shown as that; an ``expires_at`` in year 1: over at once). Never raises."""
+    try:
+        return consent_valid_until(given_at, expires_at, on, max_age_days)
+    except OverflowError:
+        if expires_at is not None and expires_at < datetime(2, 1, 1, tzinfo=UTC):
+            return expires_at
+        return _LATEST
+
+
+def first_invalid(until: datetime | None) -> datetime | None:
+    """The first instant a consent valid through ``until`` no longer counts (one second
+    later); None when it never comes."""
+    if until is None or until >= _LATEST - timedelta(seconds=1):
+        return None
+    return until + timedelta(seconds=1)
+
+
 @dataclass(frozen=True)
 class Lifetime:
     """A consent's validity now: its last valid instant and its status (``ConsentOut``)."""
@@ -97,7 +121,7 @@ def lifetime(c: Consent, at: datetime, max_age_days: int | None) -> Lifetime:
     """``valid_until``: ``rules_fr.data.consent_valid_until`` under the rules in force today
     (Paris) and the tenant policy's ``consent_max_age_days``; ``status`` at ``at`` from the
     consent's own dates (revocation first, then not yet given, then expiry)."""
-    until = consent_valid_until(c.given_at, c.expires_at, paris_date(at), max_age_days)
+    until = valid_until(c.given_at, c.expires_at, paris_date(at), max_age_days)
     if c.revoked_at is not None and c.revoked_at <= at:
         status = "revoked"
     elif c.given_at > at:
@@ -238,8 +262,8 @@ def expiring(
         if last is None or last.tenant_id != tenant_id:
             raise Unprocessable(f"after={after!r} is not a consent of this list",
                                 code="invalid_cursor")
-        until = consent_valid_until(last.given_at, last.expires_at, on, max_age_days)
-        if until is None:
+        until = valid_until(last.given_at, last.expires_at, on, max_age_days)
+        if until is None or until == _LATEST:
             raise Unprocessable(f"after={after!r} is not a consent of this list",
                                 code="invalid_cursor")
         mark = (until, last.id)
