@@ -629,6 +629,7 @@ class _Stager:
             "given_at", "scope", "channel", "expires_at", "evidence"))
         self._evidence_ix = tuple(mapping.columns.get(f, 1 << 30) for f in (
             "principals", "source", "notice_given", "conditional_on_sale"))
+        self._plain = all(i == 1 << 30 for i in self._evidence_ix)
         self._ctx = mapping.consent or ConsentContext("", frozenset(), datetime.max.replace(
             tzinfo=UTC))
         self.numbers = _Numbers()
@@ -709,6 +710,8 @@ class _Stager:
         sorted; "" for none), as ``app.registries.service.named_principals`` reads them: no
         principals named → the tenant's own for an "own" consent, none for a partner's."""
         pi, si, ni, ci = self._evidence_ix
+        if self._plain:  # none of these columns in the file: the defaults
+            return OWN, None, False, self._ctx.tenant_id
         source = (fields[si].strip() if si < n else "") or OWN
         if len(source) > MAX_LEN["source"]:
             raise _Reject(R_TOO_LONG.format("source"))
@@ -920,8 +923,11 @@ class _Writer:
                 if not olds:
                     cid = next(ids)
                     inserts.append((cid, *head, *values(row), *tail))
-                    if pi >= 0 and row[pi]:
-                        named.extend((cid, p, row[0]) for p in row[pi].split("|"))
+                    if pi >= 0 and (names := row[pi]):
+                        if "|" in names:
+                            named.extend((cid, p, row[0]) for p in names.split("|"))
+                        else:
+                            named.append((cid, names, row[0]))
                     continue
                 new = cmp(row)
                 changed = [o for o in olds if tuple(o[1 + nk :]) != new]
