@@ -11,7 +11,13 @@ national (``06 12 34 56 78``, ``0692…`` overseas) or E.164 (``+33…``, ``0033
 
 * consents: callee, given_at (ISO 8601; without an offset: Europe/Paris time; or
   ``DD/MM/YYYY[ HH:MM[:SS]]``, Paris), - scope (``canvassing``), - channel (``import``),
-  - evidence (a JSON object, or text stored as ``{"text": …}``; ``{}`` when empty), - expires_at.
+  - evidence (a JSON object, or text stored as ``{"text": …}``; ``{}`` when empty), - expires_at,
+  - principals (ids separated by ``|`` or spaces, each held by a mandate, else the row is
+  rejected; default: the tenant's own for an own consent, none for a partner's), - source
+  (``own``), - notice_given (yes/no; empty: not recorded), - conditional_on_sale (yes/no,
+  ``no``). A ``given_at`` more than ``CONSENT_FUTURE_SKEW`` (5 minutes) after the import
+  started is rejected (``ConsentContext``). Each named principal is a ``consent_principals``
+  row, written in the consent's batch.
 * contracts: callee, reference, starts_on (``YYYY-MM-DD`` or ``DD/MM/YYYY``), - sector
   (``general``), - ends_on (inclusive).
 * oppositions: callee, - source (``import``).
@@ -20,7 +26,7 @@ national (``06 12 34 56 78``, ``0692…`` overseas) or E.164 (``+33…``, ``0033
 given_at); contracts (tenant, reference); oppositions (tenant, callee). A row whose key exists
 updates the record when a value differs (``updated``) or leaves it (``unchanged``); otherwise it
 is ``created``. An import never revokes nor un-revokes a consent, and an opposition's source
-changes only when the file has a ``source`` column. Rows count in file order, so a key repeated
+changes only when the file has a ``source`` column — as do a consent's ``CONSENT_NAMES``. Rows count in file order, so a key repeated
 in the file is created by its first row and updated (or unchanged) by the next: the last wins.
 Every other row is ``rejected`` with its line number (physical line of the file) and the reason:
 the first ``SAMPLES`` are listed, all are counted by reason. Blank lines are counted
