@@ -26,8 +26,9 @@ national (``06 12 34 56 78``, ``0692…`` overseas) or E.164 (``+33…``, ``0033
 given_at); contracts (tenant, reference); oppositions (tenant, callee). A row whose key exists
 updates the record when a value differs (``updated``) or leaves it (``unchanged``); otherwise it
 is ``created``. An import never revokes nor un-revokes a consent, and an opposition's source
-changes only when the file has a ``source`` column — as do a consent's ``CONSENT_NAMES``. Rows count in file order, so a key repeated
-in the file is created by its first row and updated (or unchanged) by the next: the last wins.
+changes only when the file has a ``source`` column — as do a consent's ``CONSENT_NAMES``.
+Rows count in file order, so a key repeated in the file is created by its first row and
+updated (or unchanged) by the next: the last wins.
 Every other row is ``rejected`` with its line number (physical line of the file) and the reason:
 the first ``SAMPLES`` are listed, all are counted by reason. Blank lines are counted
 (``blank``): ``lines`` = created + updated + unchanged + rejected + blank.
