@@ -1,4 +1,28 @@
-"""Registry writes (one record per request) and the per-call facts the rules need."""
+"""Registry writes (one record per request) and the per-call facts the rules need.
+
+**What a consent names** (rules-fr.md §5). ``principals`` (each held by a mandate, else 403:
+``app.principals.service.require_mandates``) are written as ``consent_principals`` rows keyed
+by the consent's number. Readings chosen where the text is silent:
+
+* No ``principals`` given: a consent from the tenant's own form (``source`` "own") names the
+  tenant's own principal — what every consent meant before principals existed; a partner's or
+  broker's consent names **none**: "a consent collected by a broker or partner that does not
+  name the principal is not a consent to be called by it", and guessing the principal would
+  make up the very statement the law asks the partner to have collected. It is accepted and
+  stored (the proof of what the partner collected), shown with ``principals: []`` and a
+  ``names_no_principal`` warning, and lets no call through. An explicit ``[]`` names none too.
+* ``conditional_on_sale: true`` is accepted and stored (a tied sale is a fact to keep); the
+  rules answer ``CONSENT_INVALID``. ``notice_given: false`` is stored with a warning; what it
+  changes is the rules' to decide.
+* ``given_at`` more than ``CONSENT_FUTURE_SKEW`` (5 minutes) after now is refused (422 naming
+  ``given_at``; a rejected row in a bulk import, judged against the import's start) — exactly 5
+  minutes ahead is accepted, and is ``not_yet_valid`` until then.
+
+**Lifetime.** ``valid_until`` is ``rules_fr.data.consent_valid_until`` under the rules in force
+on today's Paris date and the tenant policy ``consent_max_age_days``: the *last* valid instant.
+``status`` is read from the consent's own dates only (revoked, not yet given, expired, valid);
+a refusal that withdraws consent is the proof's and the rules' (``app.numbers``).
+"""
 
 from __future__ import annotations
 
