@@ -193,3 +193,23 @@ def test_migration_0011_refuses_to_drop_held_evidence(fresh_url: str) -> None:
             assert conn.execute(text("SELECT count(*) FROM erasures")).scalar_one() == 1
     finally:
         engine.dispose()
+
+
+def test_a_hold_outlives_the_attempts_purged_around_it(tenant: Tenant,
+                                                       freeze: Callable[[str], None]) -> None:
+    """Attempts purged by a short retention leave the held evidence of the same sealed period
+    in place, and the ledger still verifies (a purged period's cutoff is the attempts')."""
+    add_consent(tenant, evidence={"form": "optin-v3", "ip": SECRET})
+    assert tenant.check(callee=CALLEE).json()["decision"] == "allow"
+    assert tenant.post(f"/v1/numbers/{CALLEE}/erasure").status_code == 201
+    freeze("2026-11-23T11:00:00+01:00")
+    assert audit.seal() is not None
+    r = tenant.client.patch("/v1/policy", json={"ledger_retention_days": 30},
+                            headers={"Authorization": f"Bearer {tenant.admin}"})
+    assert r.status_code == 200, r.text
+    freeze("2027-02-01T10:00:00+01:00")
+    done = audit.purge(tenant.id)
+    assert (done[0]["attempts"], done[0]["holds"]) == (1, 0)
+    assert len(held()) == 1
+    got = verify(tenant)
+    assert got["ok"], got["first_broken"]
