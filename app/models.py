@@ -7,13 +7,21 @@ from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.db import Base
 from app.numbers.models import NumberRekey
 from app.principals.models import ConsentPrincipal, Mandate, Professional
-from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
+from app.registries.models import (
+    Consent,
+    ConsentHold,
+    Contract,
+    Opposition,
+    Quarantine,
+    Refusal,
+)
 from app.tenancy.models import ApiKey, Tenant
 from bloctel.models import BloctelChunk, BloctelVersion
 
 __all__ = [
     "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",
-    "CampaignCallerId", "Consent", "ConsentPrincipal", "Contract", "LedgerPart", "LedgerSeal",
-    "Mandate", "NumberRekey", "Opposition", "PenaltyLine", "Professional", "Quarantine",
+    "CampaignCallerId", "Consent", "ConsentHold", "ConsentPrincipal", "Contract", "LedgerPart",
+    "LedgerSeal", "Mandate", "NumberRekey", "Opposition", "PenaltyLine", "Professional",
+    "Quarantine",
     "Refusal", "Tenant",
 ]

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from app.db import get_engine, session_scope
+from app.principals.models import Professional
 from app.registries import bulk
 from app.registries.models import Consent, Contract, Opposition
 from app.registries.service import evidence_sha256
@@ -34,6 +35,8 @@ def tenants(db: Any, freeze: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[str,
         for t in TENANTS:
             s.add(Tenant(id=t, name=t, legal_form="legal_person", status="active", policy={},
                          created_at=now()))
+            s.flush()  # its own principal, as create_tenant makes it (consents name it)
+            s.add(Professional(id=t, name=t, tenant_id=t, created_at=now()))
     return TENANTS
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
 from app.db import get_engine, session_scope
+from app.principals.models import Professional
 from app.registries import bulk
 from app.registries.models import Consent, Opposition
 from app.registries.service import evidence_sha256
@@ -50,6 +51,9 @@ def local(db: Any, freeze: Any, monkeypatch: pytest.MonkeyPatch) -> str:
                      policy={}, created_at=now()))
         s.add(Tenant(id="t-other", name="Other", legal_form="legal_person", status="active",
                      policy={}, created_at=now()))
+        s.flush()  # their own principals, as create_tenant makes them (consents name them)
+        for t in ("t-acme", "t-other"):
+            s.add(Professional(id=t, name=t, tenant_id=t, created_at=now()))
     return "t-acme"
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from app.principals.models import Professional
 from app.registries import bulk
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,8 @@ def make_tenant(name: str = "Acme") -> str:
     with session_scope(write=True) as s:
         s.add(Tenant(id=tenant_id, name=name, legal_form="legal_person", status="active",
                      policy={}, created_at=now()))
+        s.flush()  # its own principal, as create_tenant makes it (consents name it)
+        s.add(Professional(id=tenant_id, name=name, tenant_id=tenant_id, created_at=now()))
     return tenant_id
 
 

@@ -113,8 +113,9 @@ def purge_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
 ) -> None:
     """Delete attempts older than the retention, with their penalty lines, whole sealed
-    periods at a time; each step is sealed in the chain, which still verifies. Exit 0 done,
-    1 failed (another process sealing or purging: try again)."""
+    periods at a time, and the consent evidence whose legal hold ended (3 years after its
+    collection; --before does not move it); each step is sealed in the chain, which still
+    verifies. Exit 0 done, 1 failed (another process sealing or purging: try again)."""
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     from app.audit.service import LedgerBusy, purge
@@ -144,9 +145,11 @@ def purge_cmd(
     from app.cli import out
 
     table = Table(title="Purge (dry run: nothing deleted)" if dry_run else "Purge")
-    for col in ("tenant", "cutoff", "attempts", "penalty lines", "sealed steps"):
+    for col in ("tenant", "cutoff", "attempts", "penalty lines", "sealed steps",
+                "held evidence"):
         table.add_column(col, justify="left" if col in ("tenant", "cutoff") else "right")
     for r in results:
         table.add_row(r["tenant_id"], r["cutoff"] or "— (nothing that old)",
-                      f"{r['attempts']:,}", f"{r['penalty_lines']:,}", str(r["steps"]))
+                      f"{r['attempts']:,}", f"{r['penalty_lines']:,}", str(r["steps"]),
+                      f"{r.get('holds', 0):,}")
     out.print(table)

@@ -23,7 +23,13 @@ OUTCOME_FIELDS = (
     "id", "outcome_status", "sip_code", "duration_s", "consumer_refused", "consumer_opposed",
     "outcome_at", "counted",
 )
-STREAMS = ("attempts", "outcomes")
+#: The evidence of an erased consent under legal hold (``consent_holds``, app.erasure): sealed
+#: by ``held_at`` so that what is kept cannot change unseen, until its purge.
+HOLD_FIELDS = (
+    "consent_id", "tenant_id", "erasure_id", "held_at", "hold_until", "evidence",
+    "evidence_sha256",
+)
+STREAMS = ("attempts", "outcomes", "holds")
 GENESIS = "0" * 64
 EMPTY = hashlib.sha256().hexdigest()
 

@@ -21,6 +21,7 @@ class BrokenSeal(_Open):
 class Unsealed(_Open):
     attempts: int
     outcomes: int
+    holds: int = Field(description="Consent evidence put under legal hold by an erasure.")
 
 
 class Verification(_Open):

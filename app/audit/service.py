@@ -24,6 +24,13 @@ the chain. The chain head printed on every audit report (and returned by ``verif
 anchor: an earlier printed head that is no longer in the chain, or no longer hashes the same,
 shows a rewrite.
 
+**Consent evidence under legal hold** (``consent_holds``, written by an erasure: app.erasure)
+is a third stream, ``holds``, sealed by ``held_at`` like the others; ``purge`` deletes the
+holds that ended (``hold_until`` passed: collection + 3 years) in one ``purge`` link per tenant
+stating the count, the digest of the deleted rows and the ``holds`` parts it changed
+(``overrides``). Attempts' cutoffs do not apply to it: a hold may outlive the attempts of its
+period.
+
 **Retention** (``purge``): attempts older than the tenant's retention (``ledger_retention_days``
 in its policy, else ``GATEWAY_RETENTION_DAYS``, 3 years) are deleted with their penalty lines,
 whole sealed periods at a time, each step sealed in the chain as a ``purge`` record (tenant,
@@ -50,10 +57,12 @@ from app.audit.ledger import (
     ATTEMPT_FIELDS,
     EMPTY,
     GENESIS,
+    HOLD_FIELDS,
     OUTCOME_FIELDS,
     STREAMS,
     Digest,
     chain_hash,
+    digest_of,
     leaf,
 )
 from app.audit.models import LedgerPart, LedgerSeal
@@ -63,6 +72,7 @@ from app.config import get_settings
 from app.db import LockBusy, get_engine, try_lock, write_transaction
 from app.jobs import LeaderProcess, run_every
 from app.numbers.models import NumberRekey
+from app.registries.models import ConsentHold
 from app.tenancy.models import Tenant
 
 log = logging.getLogger("gateway.audit")
@@ -82,14 +92,18 @@ def _sealed(field: str) -> Any:
     return func.coalesce(_RK[field].c.old_value, _a.c[field]).label(field)
 
 
+_h = ConsentHold.__table__
 _COLS = {"attempts": [_sealed(f) for f in ATTEMPT_FIELDS],
-         "outcomes": [_a.c[f] for f in OUTCOME_FIELDS]}
-_FROM = {"attempts": _a, "outcomes": _a}
+         "outcomes": [_a.c[f] for f in OUTCOME_FIELDS],
+         "holds": [_h.c[f] for f in HOLD_FIELDS]}
+_FROM: dict[str, Any] = {"attempts": _a, "outcomes": _a, "holds": _h}
 for _f, _alias in _RK.items():
     _FROM["attempts"] = _FROM["attempts"].outerjoin(_alias, and_(
         _alias.c.table_name == "attempts", _alias.c.row_key == _a.c.id,
         _alias.c.column_name == _f))
-_TIME = {"attempts": _a.c.checked_at, "outcomes": _a.c.outcome_at}
+_TIME = {"attempts": _a.c.checked_at, "outcomes": _a.c.outcome_at, "holds": _h.c.held_at}
+_TABLE = {"attempts": _a, "outcomes": _a, "holds": _h}
+_ID = {"attempts": _a.c.id, "outcomes": _a.c.id, "holds": _h.c.consent_id}
 _LOCK = ("ledger-seal", (0x6C656467, 0x7365616C))  # "ledg" "seal"
 _LEADER = ("ledger-sealer", (0x6C656467, 0x6C656164))  # "ledg" "lead"
 class LedgerBusy(RuntimeError):
@@ -108,14 +122,15 @@ def _key() -> bytes | None:
 def _rows(conn: Connection, stream: str, tenant_id: str, start: datetime | None,
           end: datetime | None) -> Iterator[Any]:
     time = _TIME[stream]
-    q = select(*_COLS[stream]).select_from(_FROM[stream]).where(_a.c.tenant_id == tenant_id)
+    q = select(*_COLS[stream]).select_from(_FROM[stream]).where(
+        _TABLE[stream].c.tenant_id == tenant_id)
     if stream == "outcomes":
         q = q.where(time.is_not(None))
     if start is not None:
         q = q.where(time >= start)
     if end is not None:
         q = q.where(time < end)
-    yield from conn.execute(q.order_by(time, _a.c.id).execution_options(yield_per=5000))
+    yield from conn.execute(q.order_by(time, _ID[stream]).execution_options(yield_per=5000))
 
 
 def _digest(conn: Connection, stream: str, tenant_id: str, start: datetime | None,
@@ -272,8 +287,9 @@ def verify(tenant_id: str | None = None, engine: Engine | None = None) -> dict[s
             elif s.kind == "purge" and (tenant_id is None or s.body.get("tenant_id") == tenant_id):
                 t = s.body["tenant_id"]
                 tenants.add(t)
-                cut = datetime.fromisoformat(s.body["cutoff"])
-                cutoffs[t] = max(cutoffs.get(t, cut), cut)
+                if "cutoff" in s.body:  # attempts purged (a purge of holds has no cutoff)
+                    cut = datetime.fromisoformat(s.body["cutoff"])
+                    cutoffs[t] = max(cutoffs.get(t, cut), cut)
                 for o in s.body.get("overrides", []):
                     expected[(o["seq"], t, o["stream"])] = (o["count"], o["digest"])
         if tenant_id is not None:
@@ -283,14 +299,14 @@ def verify(tenant_id: str | None = None, engine: Engine | None = None) -> dict[s
         periods = [s for s in seals if s.kind == "seal"]
         ends = [s.covers_to for s in periods]
         sealed_until = ends[-1] if ends else None
-        unsealed = {"attempts": 0, "outcomes": 0}
+        unsealed = dict.fromkeys(STREAMS, 0)
         rows_checked = 0
         for t in sorted(tenants):
             cutoff = cutoffs.get(t)
             for stream in STREAMS:
                 digests: dict[int, Digest] = {}
                 for row in _rows(conn, stream, t, None, None):
-                    at = row.checked_at if stream == "attempts" else row.outcome_at
+                    at = getattr(row, _TIME[stream].name)
                     i = bisect.bisect_right(ends, at)
                     if i == len(ends):
                         unsealed[stream] += 1
@@ -300,7 +316,7 @@ def verify(tenant_id: str | None = None, engine: Engine | None = None) -> dict[s
                 for i, s in enumerate(periods):
                     got = digests.get(i)
                     n, d = (got.count, got.hexdigest()) if got else (0, EMPTY)
-                    if cutoff is not None and s.covers_to <= cutoff:
+                    if cutoff is not None and s.covers_to <= cutoff and stream != "holds":
                         if n:
                             problems.append(_problem(s, f"{n} row(s) in a purged period",
                                                      tenant_id=t, stream=stream))
@@ -368,8 +384,47 @@ def purge(tenant_id: str | None = None, before: datetime | None = None, *,
             conn.rollback()
         for tenant in tenants:
             want = before if before is not None else retention_cutoff(tenant, now)
-            out.append(_purge_tenant(engine, tenant.id, want, periods, now, dry_run, on_step))
+            result = _purge_tenant(engine, tenant.id, want, periods, now, dry_run, on_step)
+            result["holds"] = _purge_holds(engine, tenant.id, periods, now, dry_run, on_step)
+            out.append(result)
     return out
+
+
+def _purge_holds(engine: Engine, tenant_id: str, periods: list[Any], now: datetime,
+                 dry_run: bool, on_step: Callable[[dict[str, Any]], None] | None) -> int:
+    """Delete the consent evidence whose legal hold ended (``hold_until`` <= now; app.erasure)
+    in one sealed step: a ``purge`` link stating the tenant, the count, the digest of the rows
+    deleted (their leaves, as sealed) and the ``holds`` parts of the sealed periods it changed
+    (``overrides``, as for outcomes). Nothing is purged before the first seal (the purge link
+    continues the chain from a seal); the server seals every few minutes. How many rows."""
+    with write_transaction(engine) as conn:
+        head = _head(conn)
+        gone = list(conn.execute(
+            select(*_COLS["holds"]).where(_h.c.tenant_id == tenant_id, _h.c.hold_until <= now)
+            .order_by(_h.c.held_at, _h.c.consent_id)))
+        if not gone or head is None or dry_run:
+            conn.rollback()
+            return len(gone) if dry_run else 0
+        count, digest = digest_of(gone)
+        ends = [p.covers_to for p in periods]
+        late = sorted({bisect.bisect_right(ends, r.held_at) for r in gone})
+        ids = [r.consent_id for r in gone]
+        for i in range(0, len(ids), 1000):
+            conn.execute(delete(_h).where(_h.c.consent_id.in_(ids[i : i + 1000])))
+        overrides = []
+        for i in late:
+            if i >= len(periods):
+                continue  # not sealed yet: the next seal sees the rows as they are
+            p = periods[i]
+            n, d = _digest(conn, "holds", tenant_id, p.covers_from, p.covers_to)
+            overrides.append({"seq": p.seq, "stream": "holds", "count": n, "digest": d})
+        body = {"tenant_id": tenant_id, "stream": "holds", "holds": count, "digest": digest,
+                "held_until": max(r.hold_until for r in gone).isoformat(),
+                "overrides": overrides}
+        record = _append(conn, head, "purge", now, head.covers_to, head.covers_to, [], body)
+    if on_step is not None:
+        on_step(record | {"attempts": 0, "holds": count})
+    return count
 
 
 def _purge_tenant(engine: Engine, tenant_id: str, want: datetime, periods: list[Any],

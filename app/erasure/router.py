@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.clock import InstantOut
 from app.db import session_scope
@@ -30,6 +30,12 @@ class ErasureOut(BaseModel):
     erased: ErasedCounts
     opposition_added: bool
     nothing_to_erase: bool
+    consents_held: int = Field(
+        description="Consents whose evidence is kept under legal hold (not shown, not exported) "
+        "until three years after their collection (rules-fr.md §5; GDPR art. 17(3)(b)).")
+    legal_hold_until: InstantOut | None = Field(
+        description="When the last of those holds ends and `gateway audit purge` deletes the "
+        "evidence; null when nothing is held.")
 
 
 def _out(row: Erasure) -> ErasureOut:
@@ -39,6 +45,7 @@ def _out(row: Erasure) -> ErasureOut:
         id=row.id, tombstone=row.tombstone, requested_at=row.requested_at,
         requested_by=row.requested_by, erased=erased, opposition_added=row.opposition_added,
         nothing_to_erase=not row.opposition_added and not any(erased.model_dump().values()),
+        consents_held=row.consents_held or 0, legal_hold_until=row.legal_hold_until,
     )
 
 

@@ -16,6 +16,18 @@
   path looks the opposition up under the tombstone key too (``app.calls.facts``), so a later check
   of the number is denied with ``INTERNAL_OPPOSITION`` — erasing must not make the consumer
   callable again.
+* **Legal hold of the consent evidence** (rules-fr.md §5; GDPR art. 17(3)(b): the professional
+  must prove a consent for three years from its collection): before the evidence is replaced,
+  each consent whose ``given_at`` + 3 years (``CONSENT_PROOF_YEARS``, calendar years in UTC; a
+  29 February gives 1 March) is still ahead gets a ``consent_holds`` row — its evidence, the
+  stored hash, the erasure, the end of the hold — which no answer, export or import shows. It is
+  sealed in the ledger (stream ``holds``, app.audit) and deleted by ``gateway audit purge`` once
+  the hold ends, in a sealed purge record. The held record keeps no number: the consent stays
+  under the tombstone key, which a complainant's number finds again. The erasure record says how
+  many consents are held and until when (``consents_held``, ``legal_hold_until``: the latest
+  end). Readings: the hold covers the evidence of every consent of the number, revoked or not (a
+  revoked consent still proves the calls made under it); a consent collected more than three
+  years ago is erased at once, as before.
 * **Record**: one ``erasures`` row per request — tenant, tombstone key, instant, the API key id
   that asked, and how many records of each registry were erased — which proves what was done
   without the number. The request is idempotent: a second one finds nothing left under the number,
@@ -42,6 +54,7 @@ out on purpose.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import MAXYEAR, UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
@@ -52,8 +65,17 @@ from app.clock import now
 from app.erasure.keys import tombstone, tombstones
 from app.ids import new_id
 from app.numbers.models import NumberRekey
-from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
+from app.registries.models import (
+    Consent,
+    ConsentHold,
+    Contract,
+    Erasure,
+    Opposition,
+    Quarantine,
+    Refusal,
+)
 from app.registries.service import normalise_callee
+from rules_fr.data import CONSENT_PROOF_YEARS
 
 SOURCE = "erasure request"
 REKEYED_REGISTRIES = ("consents", "consent_principals", "contracts", "oppositions", "refusals",
@@ -79,6 +101,7 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
     def mine(model: Any) -> Any:
         return (model.tenant_id == tenant_id) & (model.callee == e164)
 
+    held, hold_until = hold_evidence(s, tenant_id, e164, erasure_id, at)
     minimal = {"erased": True, "erased_at": at.isoformat(), "erasure_id": erasure_id}
     consents = s.execute(
         update(Consent).where(mine(Consent), Consent.revoked_at.is_(None))
@@ -122,10 +145,44 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
         NumberRekey.table_name.in_(REKEYED_REGISTRIES)))
 
     row = Erasure(id=erasure_id, tenant_id=tenant_id, tombstone=key, requested_at=at,
-                  requested_by=requested_by, opposition_added=added, **counts)
+                  requested_by=requested_by, opposition_added=added, consents_held=held,
+                  legal_hold_until=hold_until, **counts)
     s.add(row)
     s.flush()
     return Result(row, added or any(counts.values()))
+
+
+def proof_until(given_at: datetime) -> datetime:
+    """The end of a consent's legal hold: ``CONSENT_PROOF_YEARS`` calendar years after its
+    collection (UTC; a 29 February gives 1 March: the longer reading of "three years")."""
+    years = given_at.year + CONSENT_PROOF_YEARS
+    if years > MAXYEAR:  # a row stored with an extreme date before dates were bounded
+        return datetime.max.replace(tzinfo=UTC)
+    try:
+        return given_at.replace(year=years)
+    except ValueError:  # 29 February
+        return given_at.replace(year=years, month=3, day=1)
+
+
+def hold_evidence(
+    s: Session, tenant_id: str, e164: str, erasure_id: str, at: datetime
+) -> tuple[int, datetime | None]:
+    """Keep the evidence of the number's consents still within their three years under legal
+    hold (``consent_holds``), before the erasure replaces it: (how many, the latest end)."""
+    rows = s.execute(
+        select(Consent.id, Consent.given_at, Consent.evidence, Consent.evidence_sha256)
+        .where(Consent.tenant_id == tenant_id, Consent.callee == e164)
+        .order_by(Consent.id)
+    ).all()
+    holds = [
+        ConsentHold(consent_id=cid, tenant_id=tenant_id, erasure_id=erasure_id, held_at=at,
+                    hold_until=until, evidence=evidence, evidence_sha256=sha)
+        for cid, given_at, evidence, sha in rows
+        if (until := proof_until(given_at)) > at
+    ]
+    s.add_all(holds)
+    s.flush()
+    return len(holds), max((h.hold_until for h in holds), default=None)
 
 
 def list_erasures(s: Session, tenant_id: str, limit: int = 10_000) -> list[Erasure]:

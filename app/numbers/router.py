@@ -36,7 +36,8 @@ def history(
     """Consents, contracts, oppositions, refusals, quarantines and attempts of one callee (any
     written form; an invalid number is 422), oldest first, with the state now. Attempts come
     in pages: follow ``attempts.next_after`` until it is null."""
-    return service.history(p.tenant_id or "", number, limit=limit, after=after)
+    return service.history(p.tenant_id or "", number, limit=limit, after=after,
+                           max_age_days=p.policy.consent_max_age_days)
 
 
 @router.get("/consents/{consent_id}/proof", response_model=ProofOut)
@@ -45,7 +46,8 @@ def proof(
 ) -> ProofOut:
     """The proof of one consent: evidence with its stored and recomputed SHA-256, lifecycle,
     refusals after it and the attempts made while it was valid."""
-    return service.proof(p.tenant_id or "", consent_id, limit=limit, after=after)
+    return service.proof(p.tenant_id or "", consent_id, limit=limit, after=after,
+                         max_age_days=p.policy.consent_max_age_days)
 
 
 @router.get("/numbers/{number}/next-window", response_model=NextWindowOut)

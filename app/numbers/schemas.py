@@ -24,6 +24,20 @@ class ConsentEntry(BaseModel):
     revoke_reason: str | None
     evidence: dict[str, Any]
     evidence_sha256: str = Field(description="The hash stored when the consent was recorded.")
+    principals: list[str] = Field(default_factory=list,
+                                  description="The principals the consent names.")
+    source: str = "own"
+    notice_given: bool | None = None
+    conditional_on_sale: bool = False
+    valid_until: str | None = Field(
+        default=None,
+        description="The last instant the consent is valid (inclusive): collection + 365 days, "
+        "or earlier by expires_at (minus one second) or the tenant policy "
+        "consent_max_age_days; null: no limit.")
+    status: str = Field(
+        default="valid",
+        description="valid | expired | revoked | not_yet_valid, now, from the consent's own "
+        "dates (an expired consent is listed, with this status).")
     erased: bool = Field(
         default=False,
         description="Erased (GDPR art. 17): kept under the number's tombstone key, evidence "
@@ -92,6 +106,10 @@ class ErasureEntry(BaseModel):
     requested_by: str = Field(description="API key id that asked.")
     erased: dict[str, int]
     opposition_added: bool
+    consents_held: int = Field(
+        default=0, description="Consents whose evidence is under legal hold (not shown).")
+    legal_hold_until: str | None = Field(
+        default=None, description="When the last hold ends and its evidence is purged.")
 
 
 class TimelineEvent(BaseModel):
@@ -160,8 +178,9 @@ class ProofLifecycle(BaseModel):
         description="Opt-in era: the first refusal at or after given_at withdraws the consent."
     )
     valid_until: str | None = Field(
-        description="End of validity (earliest of expiry, revocation, withdrawing refusal); "
-        "null while open-ended."
+        description="End of validity: the first instant the consent no longer counts (earliest "
+        "of expires_at, the lifetime's end — the consent's valid_until plus one second — "
+        "revocation, withdrawing refusal); null while open-ended."
     )
     status: str = Field(description="valid | expired | revoked | withdrawn | not_yet_valid")
     refusals_after: list[RefusalEntry]

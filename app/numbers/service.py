@@ -44,7 +44,15 @@ from app.numbers.schemas import (
     TimelineEvent,
 )
 from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
-from app.registries.service import evidence_sha256, get_consent, normalise_callee
+from app.registries.service import (
+    Lifetime,
+    evidence_sha256,
+    first_invalid,
+    get_consent,
+    lifetime,
+    normalise_callee,
+    principals_of,
+)
 from app.tenancy.auth import Principal
 from rules_fr import data
 from rules_fr.data import CooldownVersion, RegimeVersion
@@ -79,12 +87,15 @@ def _erased(r: Any) -> bool:
     return bool(r.callee.startswith(TOMBSTONE_PREFIX))
 
 
-def _consent(r: Consent, z: str) -> ConsentEntry:
+def _consent(r: Consent, z: str, principals: list[str], life: Lifetime) -> ConsentEntry:
     return ConsentEntry(
         erased=_erased(r),
         id=r.id, scope=r.scope, channel=r.channel, given_at=_s(r.given_at, z),
         expires_at=_iso(r.expires_at, z), revoked_at=_iso(r.revoked_at, z),
         revoke_reason=r.revoke_reason, evidence=r.evidence, evidence_sha256=r.evidence_sha256,
+        principals=principals, source=r.source, notice_given=r.notice_given,
+        conditional_on_sale=r.conditional_on_sale, valid_until=_iso(life.valid_until, z),
+        status=life.status,
     )
 
 
@@ -195,7 +206,8 @@ def _registry(
 
 
 def history(
-    tenant_id: str, number: str, *, limit: int | None, after: str | None
+    tenant_id: str, number: str, *, limit: int | None, after: str | None,
+    max_age_days: int | None = None,
 ) -> HistoryOut:
     callee = normalise_callee(number)
     z = _zone_of(callee)
@@ -219,7 +231,8 @@ def history(
                 erased={"consents": e.consents, "contracts": e.contracts,
                         "refusals": e.refusals, "quarantines": e.quarantines,
                         "oppositions": e.oppositions},
-                opposition_added=e.opposition_added,
+                opposition_added=e.opposition_added, consents_held=e.consents_held or 0,
+                legal_hold_until=_iso(e.legal_hold_until, z),
             )
             for e in s.scalars(
                 select(Erasure).where(Erasure.tenant_id == tenant_id, Erasure.tombstone.in_(tombs))
@@ -227,6 +240,7 @@ def history(
             )
         ]
         page = _attempts_page(s, tenant_id, callee, z, limit=limit, after=after)
+        named = principals_of(s, [c.id for c in consents])
         a = Attempt
         total, allowed, penalty, last = s.execute(
             select(
@@ -237,10 +251,12 @@ def history(
 
     refused_at = [r.refused_at for r in refusals]
     withdrawing = _withdrawing_refusals(refused_at, at)
+    lives = {c.id: lifetime(c, at, max_age_days) for c in consents}
     valid = {
         scope: [
             c.id for c in consents
             if c.scope == scope and consent_valid(_consent_facts(c), at, withdrawing)
+            and lives[c.id].status == "valid"  # not expired (collection + 365 days…)
         ]
         for scope in ("canvassing", "outside_hours")
     }
@@ -265,7 +281,7 @@ def history(
     )
     return HistoryOut(
         callee=callee, callee_time_zone=z, summary=summary,
-        consents=[_consent(c, z) for c in consents],
+        consents=[_consent(c, z, named[c.id], lives[c.id]) for c in consents],
         contracts=[
             ContractEntry(id=c.id, reference=c.reference, sector=c.sector, starts_on=c.starts_on,
                           ends_on=c.ends_on, recorded_at=_s(c.created_at, z),
@@ -285,14 +301,14 @@ def history(
         ],
         erasures=erasures, attempts=page,
         timeline=_timeline(consents, contracts, oppositions, refusals, quarantines, erasures,
-                           page, z, at),
+                           page, z, at, lives),
     )
 
 
 def _timeline(
     consents: list[Consent], contracts: list[Contract], oppositions: list[Opposition],
     refusals: list[Refusal], quarantines: list[Quarantine], erasures: list[ErasureEntry],
-    page: AttemptsPage, z: str, at: datetime,
+    page: AttemptsPage, z: str, at: datetime, lives: dict[str, Lifetime],
 ) -> list[TimelineEvent]:
     tz = ZoneInfo(z)
     events: list[tuple[datetime, int, TimelineEvent]] = []
@@ -307,10 +323,11 @@ def _timeline(
             f"refused during call {r.attempt_id}" if r.attempt_id else "refused")
     for c in consents:
         add(c.given_at, "consent_given", c.id, f"{c.scope} consent via {c.channel}")
-        if c.expires_at is not None and c.expires_at <= at:
-            add(c.expires_at, "consent_expired", c.id, f"{c.scope} consent expired")
+        ended = first_invalid(lives[c.id].valid_until)
+        if ended is not None and ended <= at:  # expires_at, or the lifetime (R223-1)
+            add(ended, "consent_expired", c.id, f"{c.scope} consent expired")
         if c.revoked_at is not None:
-            late = c.expires_at is not None and c.expires_at <= c.revoked_at
+            late = ended is not None and ended <= c.revoked_at
             add(c.revoked_at, "consent_revoked", c.id,
                 (c.revoke_reason or "revoked") + (" (already expired)" if late else ""))
     for k in contracts:
@@ -338,7 +355,8 @@ def _timeline(
 # --- GET /v1/consents/{id}/proof -------------------------------------------------------------
 
 
-def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | None) -> ProofOut:
+def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | None,
+          max_age_days: int | None = None) -> ProofOut:
     at = clock.now()
     with session_scope() as s:
         c = get_consent(s, tenant_id, consent_id)  # 404 for another tenant's consent
@@ -349,7 +367,10 @@ def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | No
         ]
         withdrawing = _withdrawing_refusals([r.refused_at for r in refusals], at)
         withdrawn = min(withdrawing, default=None)
-        ends = [t for t in (c.expires_at, c.revoked_at, withdrawn) if t is not None]
+        life = lifetime(c, at, max_age_days)
+        # the first instant it no longer counts: expires_at, or the lifetime's end (R223-1)
+        expired = first_invalid(life.valid_until)
+        ends = [t for t in (expired, c.revoked_at, withdrawn) if t is not None]
         valid_until = min(ends, default=None)
         if c.given_at > at:
             status = "not_yet_valid"
@@ -369,7 +390,8 @@ def proof(tenant_id: str, consent_id: str, *, limit: int | None, after: str | No
             end=valid_until,
         )
         return ProofOut(
-            consent=_consent(c, z), callee_time_zone=z, evidence_sha256_recomputed=recomputed,
+            consent=_consent(c, z, principals_of(s, [c.id])[c.id], life), callee_time_zone=z,
+            evidence_sha256_recomputed=recomputed,
             evidence_intact=None if erased else recomputed == c.evidence_sha256,
             lifecycle=ProofLifecycle(
                 given_at=_s(c.given_at, z), expires_at=_iso(c.expires_at, z),

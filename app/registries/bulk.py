@@ -11,7 +11,13 @@ national (``06 12 34 56 78``, ``0692…`` overseas) or E.164 (``+33…``, ``0033
 
 * consents: callee, given_at (ISO 8601; without an offset: Europe/Paris time; or
   ``DD/MM/YYYY[ HH:MM[:SS]]``, Paris), - scope (``canvassing``), - channel (``import``),
-  - evidence (a JSON object, or text stored as ``{"text": …}``; ``{}`` when empty), - expires_at.
+  - evidence (a JSON object, or text stored as ``{"text": …}``; ``{}`` when empty), - expires_at,
+  - principals (ids separated by ``|`` or spaces, each held by a mandate, else the row is
+  rejected; default: the tenant's own for an own consent, none for a partner's), - source
+  (``own``), - notice_given (yes/no; empty: not recorded), - conditional_on_sale (yes/no,
+  ``no``). A ``given_at`` more than ``CONSENT_FUTURE_SKEW`` (5 minutes) after the import
+  started is rejected (``ConsentContext``). Each named principal is a ``consent_principals``
+  row, written in the consent's batch.
 * contracts: callee, reference, starts_on (``YYYY-MM-DD`` or ``DD/MM/YYYY``), - sector
   (``general``), - ends_on (inclusive).
 * oppositions: callee, - source (``import``).
@@ -20,8 +26,9 @@ national (``06 12 34 56 78``, ``0692…`` overseas) or E.164 (``+33…``, ``0033
 given_at); contracts (tenant, reference); oppositions (tenant, callee). A row whose key exists
 updates the record when a value differs (``updated``) or leaves it (``unchanged``); otherwise it
 is ``created``. An import never revokes nor un-revokes a consent, and an opposition's source
-changes only when the file has a ``source`` column. Rows count in file order, so a key repeated
-in the file is created by its first row and updated (or unchanged) by the next: the last wins.
+changes only when the file has a ``source`` column — as do a consent's ``CONSENT_NAMES``.
+Rows count in file order, so a key repeated in the file is created by its first row and
+updated (or unchanged) by the next: the last wins.
 Every other row is ``rejected`` with its line number (physical line of the file) and the reason:
 the first ``SAMPLES`` are listed, all are counted by reason. Blank lines are counted
 (``blank``): ``lines`` = created + updated + unchanged + rejected + blank.
@@ -90,7 +97,7 @@ from app.ids import new_id
 from app.registries.models import Consent, Contract, Opposition
 from app.registries.service import evidence_sha256
 from bloctel.parse import BlockParser, FormatError, Layout, Reader
-from rules_fr.data import SECTORS
+from rules_fr.data import CONSENT_FUTURE_SKEW, SECTORS
 from rules_fr.numbering import classify
 
 log = logging.getLogger("gateway.registries.bulk")
@@ -121,9 +128,13 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "starts_on": ("debut", "starts_on", "date_debut", "start", "start_date"),
     "ends_on": ("fin", "ends_on", "date_fin", "end", "end_date"),
     "source": ("source", "origine"),
+    "principals": ("principals", "principal", "mandants", "mandant", "donneurs_d_ordre"),
+    "notice_given": ("notice_given", "information_donnee", "notice", "mention_information"),
+    "conditional_on_sale": ("conditional_on_sale", "condition_de_vente", "vente_liee"),
 }
 FIELDS: dict[Kind, tuple[str, ...]] = {
-    "consents": ("callee", "given_at", "scope", "channel", "evidence", "expires_at"),
+    "consents": ("callee", "given_at", "scope", "channel", "evidence", "expires_at",
+                 "principals", "source", "notice_given", "conditional_on_sale"),
     "contracts": ("callee", "reference", "sector", "starts_on", "ends_on"),
     "oppositions": ("callee", "source"),
 }
@@ -151,6 +162,29 @@ R_ORDER_CONSENT = "expires_at must be after given_at"
 R_ORDER_CONTRACT = "ends_on must not be before starts_on"
 R_EVIDENCE = "evidence is JSON but not an object"
 R_NUMBER_CHARS = "unexpected characters in the number"
+R_FUTURE = ("given_at is in the future (more than 5 minutes after the import started): a proof "
+            "dated in the future is no proof")
+R_MANDATE = "principals: no mandate from principal {}"
+R_PRINCIPAL_ID = "principals: an id is longer than 40 characters"
+R_BOOL = "{} is not yes or no (oui/non, true/false, 1/0)"
+#: yes/no cells (``notice_given``, ``conditional_on_sale``), folded
+BOOLEANS = {"true": True, "1": True, "yes": True, "y": True, "oui": True, "o": True,
+            "vrai": True, "false": False, "0": False, "no": False, "n": False, "non": False,
+            "faux": False}
+OWN = "own"
+_PRINCIPAL_SPLIT = re.compile(r"[|,;\s]+")
+
+
+@dataclass(frozen=True)
+class ConsentContext:
+    """What a consent row is judged against, fixed when the import starts (and sent to the
+    worker processes with the ``Mapping``): the principals the tenant holds a mandate from
+    (a row naming another is rejected, as the API's 403), and the latest acceptable
+    ``given_at`` (the import's start + ``CONSENT_FUTURE_SKEW``: a row dated later is rejected)."""
+
+    tenant_id: str
+    held: frozenset[str]
+    not_after: datetime
 
 
 class BulkImportError(ValueError):
@@ -296,6 +330,7 @@ class Mapping:
     names: dict[str, str]  # field -> column name in the file
     ignored: list[str]
     width: int
+    consent: ConsentContext | None = None  # consents: set by import_csv before reading
 
 
 def map_header(kind: Kind, line: str) -> Mapping:
@@ -490,7 +525,7 @@ def _tuple_getter(positions: list[int]) -> Callable[[tuple[Any, ...]], tuple[Any
 #: to insert. The first item is what the rows are sorted on before they are written.
 _STAGED: dict[str, tuple[str, ...]] = {
     "consents": ("callee", "line", "scope", "given_at", "channel", "evidence", "evidence_sha256",
-                 "expires_at"),
+                 "expires_at", "source", "notice_given", "conditional_on_sale", "principals"),
     "contracts": ("reference", "line", "callee", "sector", "starts_on", "ends_on"),
     "oppositions": ("callee", "line", "source"),
 }
@@ -498,13 +533,18 @@ _PREFIX = {"consents": "con", "contracts": "ctr", "oppositions": "opp"}
 #: per kind: natural key columns, compared columns, extra insert-only columns (NULL)
 _SHAPE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "consents": (("callee", "scope", "given_at"), ("channel", "evidence_sha256", "expires_at"),
-                 ("revoked_at", "revoke_reason")),
+                 ("revoked_at", "revoke_reason")),  # + CONSENT_NAMES present in the file
     "contracts": (("reference",), ("callee", "sector", "starts_on", "ends_on"), ()),
     "oppositions": (("callee",), (), ("attempt_id",)),
 }
+#: consents: what the consent names (rules-fr.md §5), compared and updated only when the file
+#: has the column (as an opposition's source): re-importing an older file changes none of it.
+#: ``principals`` is no column of ``consents`` but rows of ``consent_principals`` (compared as
+#: "|"-joined ids, rewritten when they differ); a ``source`` column decides its default.
+CONSENT_NAMES = ("source", "notice_given", "conditional_on_sale", "principals")
 _VALUES = {
     "consents": ("callee", "scope", "given_at", "channel", "evidence", "evidence_sha256",
-                 "expires_at"),
+                 "expires_at", "source", "notice_given", "conditional_on_sale"),
     "contracts": ("callee", "reference", "sector", "starts_on", "ends_on"),
     "oppositions": ("callee", "source"),
 }
@@ -594,6 +634,11 @@ class _Stager:
         self._cols = mapping.columns
         self._consent_ix = tuple(mapping.columns.get(f, 1 << 30) for f in (
             "given_at", "scope", "channel", "expires_at", "evidence"))
+        self._evidence_ix = tuple(mapping.columns.get(f, 1 << 30) for f in (
+            "principals", "source", "notice_given", "conditional_on_sale"))
+        self._plain = all(i == 1 << 30 for i in self._evidence_ix)
+        self._ctx = mapping.consent or ConsentContext("", frozenset(), datetime.max.replace(
+            tzinfo=UTC))
         self.numbers = _Numbers()
         self.evidence = _Evidence()
         self.pending: list[tuple[int, list[str]]] = []
@@ -644,6 +689,8 @@ class _Stager:
         given_at = parse_instant(raw, "given_at")
         if given_at is None:
             raise _Reject(R_DATETIME.format("given_at"))
+        if given_at > self._ctx.not_after:
+            raise _Reject(R_FUTURE)
         scope_raw = fields[si].strip() if si < n else ""
         scope = _scope(scope_raw) if scope_raw else "canvassing"
         if scope is None:
@@ -663,7 +710,30 @@ class _Stager:
         if ev is None:
             raise _Reject(R_EVIDENCE)
         return (e164, line, scope, self._dt(given_at), channel,  # type: ignore[misc]
-                ev[0], ev[1], expires_at)
+                ev[0], ev[1], expires_at, *self._named(fields, n))
+
+    def _named(self, fields: list[str], n: int) -> tuple[str, bool | None, bool, str]:
+        """A consent's source, notice_given, conditional_on_sale and principals ("|"-joined,
+        sorted; "" for none), as ``app.registries.service.named_principals`` reads them: no
+        principals named → the tenant's own for an "own" consent, none for a partner's."""
+        pi, si, ni, ci = self._evidence_ix
+        if self._plain:  # none of these columns in the file: the defaults
+            return OWN, None, False, self._ctx.tenant_id
+        source = (fields[si].strip() if si < n else "") or OWN
+        if len(source) > MAX_LEN["source"]:
+            raise _Reject(R_TOO_LONG.format("source"))
+        notice = _yes_no(fields[ni].strip() if ni < n else "", "notice_given")
+        conditional = _yes_no(fields[ci].strip() if ci < n else "", "conditional_on_sale")
+        raw = fields[pi].strip() if pi < n else ""
+        if not raw:
+            principals = self._ctx.tenant_id if source == OWN else ""
+        else:
+            named = sorted({p for p in _PRINCIPAL_SPLIT.split(raw) if p})
+            for p in named:
+                if p not in self._ctx.held:
+                    raise _Reject(R_PRINCIPAL_ID if len(p) > 40 else R_MANDATE.format(p))
+            principals = "|".join(named)
+        return source, notice, bool(conditional), principals
 
     def _contract(self, line: int, fields: list[str], e164: str) -> tuple[Any, ...]:
         get = self._get
@@ -713,7 +783,8 @@ class _Writer:
 
     def __init__(self, engine: Engine, kind: Kind, tenant_id: str, has_source: bool,
                  report: Report, progress: Progress | None = None,
-                 on_batch: Callable[[Report], None] | None = None) -> None:
+                 on_batch: Callable[[Report], None] | None = None,
+                 columns: frozenset[str] = frozenset()) -> None:
         self.engine, self.kind, self.tenant_id, self.report = engine, kind, tenant_id, report
         self.progress, self.on_batch = progress, on_batch
         self.commit_lock = threading.Lock()
@@ -723,14 +794,22 @@ class _Writer:
         key_cols, compare, extra = _SHAPE[kind]
         if kind == "oppositions" and has_source:  # else an import never changes the source
             compare = ("source",)
+        if kind == "consents":  # what the file states of what the consent names
+            compare += tuple(c for c in CONSENT_NAMES if c in columns
+                             or (c == "principals" and "source" in columns))
+        #: consents: whether the principals are compared (then the last compared column)
+        self.principals = "principals" in compare
+        self.principals_at = _STAGED[kind].index("principals") if kind == "consents" else -1
         self.key_cols, self.compare, self.extra = key_cols, compare, extra
-        self.update_cols = compare + (("evidence",) if kind == "consents" else ())
+        stored = tuple(c for c in compare if c != "principals")  # consents' own columns
+        self.update_cols = stored + (("evidence",) if kind == "consents" else ())
         self.key = _tuple_getter([pos[c] for c in key_cols])
         self.cmp = _tuple_getter([pos[c] for c in compare])
         self.values = _tuple_getter([pos[c] for c in _VALUES[kind]])
         self.upd = _tuple_getter([pos[c] for c in self.update_cols])
         self.created_at = _driver_procs(engine.dialect, self.table)["created_at"]
-        select_cols = ("id", *key_cols, *compare)
+        select_cols = ("id", *key_cols, *stored)
+        self.select_cols = select_cols
         #: columns of the natural-key SELECT staged as text on PostgreSQL (``_fast_datetime``)
         self.instants = frozenset(i for i, c in enumerate(select_cols)
                                   if kind == "consents" and c in ("given_at", "expires_at"))
@@ -803,7 +882,7 @@ class _Writer:
         ph = "%s" if pg else "?"
         wanted = sorted({k[0] for k in by_key})
         filter_col = self.key_cols[0]
-        cols_sql = ", ".join(("id", *self.key_cols, *self.compare))
+        cols_sql = ", ".join(self.select_cols)
         cur = conn.connection.driver_connection.cursor()
         try:
             if pg and not last:
@@ -822,7 +901,11 @@ class _Writer:
                             (self.tenant_id, *wanted))
             existing: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
             instants = self.instants if pg else ()
-            for r in cur.fetchall():
+            found = cur.fetchall()
+            if self.principals and found:  # compared as staged: "|"-joined, sorted
+                named = self._named(cur, ph, [r[0] for r in found])
+                found = [(*r, named.get(r[0], "")) for r in found]
+            for r in found:
                 if instants:  # as staged: PostgreSQL's text form (see _fast_datetime)
                     r = tuple(_pg_instant(v.astimezone(UTC)) if i in instants and v
                               is not None else v for i, v in enumerate(r))
@@ -839,10 +922,19 @@ class _Writer:
             unchanged = updated = 0
             ids = _ids(_PREFIX[self.kind], len(by_key))
             values, cmp, upd = self.values, self.cmp, self.upd
+            pi = self.principals_at
+            named: list[tuple[str, str, str]] = []  # consent_principals rows to insert
+            renamed: list[str] = []  # consents whose principals are rewritten
             for k, row in by_key.items():
                 olds = existing.get(k)
                 if not olds:
-                    inserts.append((next(ids), *head, *values(row), *tail))
+                    cid = next(ids)
+                    inserts.append((cid, *head, *values(row), *tail))
+                    if pi >= 0 and (names := row[pi]):
+                        if "|" in names:
+                            named.extend((cid, p, row[0]) for p in names.split("|"))
+                        else:
+                            named.append((cid, names, row[0]))
                     continue
                 new = cmp(row)
                 changed = [o for o in olds if tuple(o[1 + nk :]) != new]
@@ -852,13 +944,19 @@ class _Writer:
                 updated += 1
                 u = upd(row)
                 updates.extend((*u, o[0]) for o in changed)
+                if self.principals:
+                    for o in changed:
+                        renamed.append(o[0])
+                        if row[pi]:
+                            named.extend((o[0], p, row[0]) for p in row[pi].split("|"))
             insert_cols = ", ".join(("id", "tenant_id", "created_at", *_VALUES[self.kind],
                                      *self.extra))
             if inserts and pg and self.kind == "consents":  # the volume: one text block
                 esc, tenant = _copy_text, _copy_text(self.tenant_id)
                 block = "".join([
                     f"{i[0]}\t{tenant}\t{i[2]}\t{i[3]}\t{i[4]}\t{i[5]}\t{esc(i[6])}\t"
-                    f"{esc(i[7])}\t{i[8]}\t{i[9] or NULL}\t\\N\t\\N\n" for i in inserts])
+                    f"{esc(i[7])}\t{i[8]}\t{i[9] or NULL}\t{esc(i[10])}\t{_PG_BOOL[i[11]]}\t"
+                    f"{_PG_BOOL[i[12]]}\t\\N\t\\N\n" for i in inserts])
                 with cur.copy(f"COPY {t.name} ({insert_cols}) FROM STDIN") as copy:
                     copy.write(block)
             elif inserts and pg:
@@ -874,9 +972,32 @@ class _Writer:
                     f"{c} = CAST({ph} AS json)" if c == "evidence" and pg else f"{c} = {ph}"
                     for c in self.update_cols)
                 cur.executemany(f"UPDATE {t.name} SET {sets} WHERE id = {ph}", updates)
+            for i in range(0, len(renamed), 1000):
+                chunk = renamed[i : i + 1000]
+                cur.execute(f"DELETE FROM consent_principals WHERE consent_id IN "
+                            f"({', '.join([ph] * len(chunk))})", chunk)
+            if named and pg:  # after the consents they reference
+                with cur.copy("COPY consent_principals (consent_id, principal_id, callee) "
+                              "FROM STDIN") as copy:
+                    copy.write("".join([f"{c}\t{_copy_text(p)}\t{n}\n" for c, p, n in named]))
+            elif named:
+                cur.executemany("INSERT INTO consent_principals (consent_id, principal_id, "
+                                "callee) VALUES (?, ?, ?)", named)
         finally:
             cur.close()
         return len(inserts), updated, unchanged
+
+    @staticmethod
+    def _named(cur: Any, ph: str, consent_ids: list[str]) -> dict[str, str]:
+        """The principals stored consents name, "|"-joined and sorted, as staged."""
+        out: dict[str, list[str]] = {}
+        for i in range(0, len(consent_ids), 1000):
+            chunk = consent_ids[i : i + 1000]
+            cur.execute(f"SELECT consent_id, principal_id FROM consent_principals WHERE "
+                        f"consent_id IN ({', '.join([ph] * len(chunk))})", chunk)
+            for cid, pid in cur.fetchall():
+                out.setdefault(cid, []).append(pid)
+        return {cid: "|".join(sorted(ps)) for cid, ps in out.items()}
 
 
 # --------------------------------------------------------------------------- reading in parallel
@@ -1121,6 +1242,7 @@ def _fast_datetime(proc: Callable[[Any], Any] | None) -> Callable[[datetime], An
 
 
 NULL = "\\N"  # COPY's NULL
+_PG_BOOL = {True: "t", False: "f", None: NULL}
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
@@ -1150,6 +1272,16 @@ def _ids(prefix: str, n: int) -> Iterator[str]:
 @functools.lru_cache(maxsize=256)
 def _scope(raw: str) -> str | None:
     return SCOPES.get(fold(raw))
+
+
+def _yes_no(raw: str, name: str) -> bool | None:
+    """A yes/no cell; None when empty."""
+    if not raw:
+        return None
+    value = BOOLEANS.get(fold(raw))
+    if value is None:
+        raise _Reject(R_BOOL.format(name))
+    return value
 
 
 class _Reject(Exception):
@@ -1208,6 +1340,8 @@ def import_csv(
                 break
         if mapping is None:
             raise BulkImportError("the file is empty: a header line is needed")
+        if kind == "consents":
+            mapping.consent = _consent_context(engine, tenant_id)
         batch = batch or (SQLITE_BATCH if engine.dialect.name == "sqlite" else BATCH)
         runs = _Runs(RUN_ROWS)
         parallel = contextlib.ExitStack()  # the worker processes, if the file is large
@@ -1237,7 +1371,7 @@ def import_csv(
                 progress.lines_read(report.lines)
                 progress.phase("saving", total=runs.count)
             writer = _Writer(engine, kind, tenant_id, "source" in mapping.columns, report,
-                             progress, on_batch)
+                             progress, on_batch, frozenset(mapping.columns))
             _write_sorted(writer, runs.sorted(), batch,
                           PG_WRITERS if engine.dialect.name == "postgresql" else 0)
         finally:
@@ -1245,6 +1379,16 @@ def import_csv(
             runs.close()
         _refresh_statistics(engine, kind, report.created)
     return _answer(report, reader, mapping, started)
+
+
+def _consent_context(engine: Engine, tenant_id: str) -> ConsentContext:
+    from sqlalchemy.orm import Session
+
+    from app.principals.service import held_principals
+
+    with Session(engine) as s:
+        held = frozenset(held_principals(s, tenant_id))
+    return ConsentContext(tenant_id, held, now() + CONSENT_FUTURE_SKEW)
 
 
 def _answer(report: Report, reader: Reader, mapping: Mapping, started: float

@@ -63,6 +63,16 @@ _COLUMNS = {
         "  channel: canal, channel — free text (default import)",
         "  evidence: preuve, evidence — a JSON object, or text stored as {\"text\": …}",
         "  expires_at: expire, expires_at, expiration, date_expiration, expire_le — empty: never",
+        "  principals: principals, principal, mandants, mandant, donneurs_d_ordre — the "
+        "principal ids the consent names, separated by | or spaces, each held by a mandate "
+        "(else the row is rejected); empty: the tenant's own for an own consent, none for a "
+        "partner's",
+        "  source: source, origine — own (the default) or the partner or broker that collected "
+        "it",
+        "  notice_given: notice_given, information_donnee, notice, mention_information — "
+        "oui/non (yes/no, true/false, 1/0); empty: not recorded",
+        "  conditional_on_sale: conditional_on_sale, condition_de_vente, vente_liee — oui/non "
+        "(default non); oui: void, a tied sale",
     )),
     "contracts": "\n".join((
         _NUMBER,
@@ -81,7 +91,8 @@ _DATES = {
     "consents": "Instants (given_at, expires_at): ISO 8601 (2026-09-16T10:12:00+02:00, "
                 "2026-10-02 18:45:00, 2026-10-01) or DD/MM/YYYY, DD/MM/YYYY HH:MM, "
                 "DD/MM/YYYY HH:MM:SS, DD/MM/YYYY HHhMM (15/09/2026 14:03, 01/10/2026 09h30); "
-                "without an offset, Paris time.",
+                "without an offset, Paris time. A given_at more than 5 minutes after the "
+                "import started is rejected (a proof dated in the future).",
     "contracts": "Days (starts_on, ends_on): YYYY-MM-DD or DD/MM/YYYY (2026-03-01, "
                  "01/04/2026).",
     "oppositions": "No dates: an opposition is recorded when it is imported.",

@@ -124,7 +124,12 @@ def _route(kind: bulk.Kind, columns: str) -> None:
 
 
 _route("consents", "numero|telephone|phone|callee, date_consentement|given_at, portee|scope, "
-       "canal|channel, preuve|evidence (JSON object or text), expire|expires_at")
+       "canal|channel, preuve|evidence (JSON object or text), expire|expires_at, "
+       "mandants|principals (principal ids held by a mandate, separated by | or spaces; "
+       "default: the tenant's own for an own consent, none for a partner's), source|origine "
+       "(own or the partner's name), information_donnee|notice_given (oui/non), "
+       "vente_liee|conditional_on_sale (oui/non). A given_at more than 5 minutes in the "
+       "future rejects its row")
 _route("contracts", "numero|telephone|phone|callee, reference|contrat, secteur|sector, "
        "debut|starts_on, fin|ends_on")
 _route("oppositions", "numero|telephone|phone|callee, source")

@@ -148,3 +148,25 @@ class Erasure(Base):
     quarantines: Mapped[int] = mapped_column(Integer)
     oppositions: Mapped[int] = mapped_column(Integer)
     opposition_added: Mapped[bool] = mapped_column(Boolean)
+    # consents whose evidence the erasure kept under legal hold (ConsentHold), and the end of
+    # the longest hold (None: nothing held)
+    consents_held: Mapped[int] = mapped_column(Integer, server_default="0")
+    legal_hold_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ConsentHold(Base):
+    """The evidence of an erased consent, kept under legal hold until ``hold_until`` (collection
+    + 3 years: rules-fr.md §5, GDPR art. 17(3)(b)) and shown nowhere: sealed in the ledger
+    (stream ``holds``, by ``held_at``) and deleted by ``gateway audit purge`` once the hold ends
+    (app.audit.service). Without the number: a tombstone key finds it (app.erasure)."""
+
+    __tablename__ = "consent_holds"
+    __table_args__ = (Index("ix_consent_holds_tenant_held", "tenant_id", "held_at"),)
+
+    consent_id: Mapped[str] = mapped_column(ForeignKey("consents.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
+    erasure_id: Mapped[str] = mapped_column(String(40))
+    held_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    hold_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))

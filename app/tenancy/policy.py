@@ -31,6 +31,9 @@ class PolicyIn(ApiModel):
     unassigned_quarantine_days: int | None = Field(default=None, ge=1, le=3650)
     #: rules-fr.md §2: shared-cost 08 1x/08 2x caller IDs on automated campaigns (default off)
     automated_shared_cost_cli: bool | None = None
+    #: rules-fr.md §5: a consent's lifetime, shorter than the law's 365 days (tightens only:
+    #: 1…365, else 422); null: the law's
+    consent_max_age_days: int | None = Field(default=None, ge=1, le=365)
     #: not a rule: how long ``gateway audit purge`` keeps this tenant's attempts
     #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
     ledger_retention_days: int | None = Field(default=None, ge=30, le=36500)

@@ -140,6 +140,9 @@ class PolicyOut(BaseModel):
     denied_attempt_penalty_eur: str
     unassigned_penalty_eur: str
     unassigned_quarantine_days: int
+    consent_max_age_days: int | None = Field(
+        description="The tenant's ceiling on a consent's lifetime, in days (1…365; null: the "
+        "law's 365 days, décret 2026-662).")
     ledger_retention_days: int
     monitors: dict[str, MonitorSetting]
     operator: OperatorSanctions

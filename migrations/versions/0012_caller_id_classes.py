@@ -7,7 +7,7 @@ name ("polyvalent", shown as "polyvalent verified") said the opposite of the rul
 old name back. Data only: the schema does not change.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0012'
-down_revision: str | None = '0010'
+down_revision: str | None = '0011'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

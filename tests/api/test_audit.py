@@ -65,7 +65,7 @@ def test_a_sealed_ledger_verifies(tenant: Tenant, ledger: dict[str, Any]) -> Non
     assert got["ok"] and got["first_broken"] is None and got["problems"] == 0
     assert got["seals"] == 2 and len(got["head"]) == 64
     assert got["rows_checked"] == 4  # 3 attempts, 1 outcome
-    assert got["unsealed"] == {"attempts": 1, "outcomes": 0}
+    assert got["unsealed"] == {"attempts": 1, "outcomes": 0, "holds": 0}
     assert got["sealed_until"] == "2026-11-23T09:48:00+00:00"  # 10:50 Paris less the grace
     # the first seal covers both tenants' first attempts; the second this tenant's
     assert (ledger["first"]["seq"], ledger["first"]["rows"]) == (1, 3)

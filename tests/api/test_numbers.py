@@ -159,7 +159,10 @@ def test_proof_of_a_consent_withdrawn_by_refusal(
     assert [a["attempt_id"] for a in p["attempts_under"]["items"]] == ids["attempts"][:2]
 
     c2 = tenant.get(f"/v1/consents/{ids['c2']}/proof").json()
-    assert c2["lifecycle"]["status"] == "valid" and c2["lifecycle"]["valid_until"] is None
+    # no expires_at: valid through collection + 365 days (R223-1), over one second later
+    assert c2["lifecycle"]["status"] == "valid" and c2["consent"]["status"] == "valid"
+    assert c2["consent"]["valid_until"] == "2027-11-04T09:00:00+01:00"
+    assert c2["lifecycle"]["valid_until"] == "2027-11-04T09:00:01+01:00"
     assert c2["lifecycle"]["refusals_after"] == []
     assert [a["attempt_id"] for a in c2["attempts_under"]["items"]] == ids["attempts"][2:]
 
