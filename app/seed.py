@@ -8,11 +8,12 @@ seed printed, so every ``make run`` leaves three tenant keys and one operator ke
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import timedelta
 
 from rich.console import Console
 from sqlalchemy import select
 
+from app import clock
 from app.campaigns.service import register_caller_id, upsert_campaign
 from app.db import session_scope
 from app.registries.service import add_consent
@@ -40,7 +41,10 @@ def seed_demo(base_url: str, console: Console) -> dict[str, str]:
             )
             add_consent(
                 s, tenant.id, callee=DEMO_CALLEE, scope="canvassing",
-                given_at=datetime(2026, 9, 1, 9, 0, tzinfo=UTC), channel="web_form",
+                # a month old: valid for the next 335 days (a consent lasts a year at most,
+                # R223-1), whenever the demo is seeded
+                given_at=(clock.now() - timedelta(days=30)).replace(microsecond=0),
+                channel="web_form",
                 evidence={"form": "https://example.fr/optin", "ip": "203.0.113.7"},
                 expires_at=None,
             )
