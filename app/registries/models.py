@@ -58,6 +58,8 @@ class Contract(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "reference"),
         Index("ix_contracts_tenant_callee", "tenant_id", "callee"),
+        # the check path finds a principal's contracts across tenants (migration 0013)
+        Index("ix_contracts_principal_callee", "principal_id", "callee"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
