@@ -43,6 +43,7 @@ from app.numbers.schemas import (
     RefusalEntry,
     TimelineEvent,
 )
+from app.principals.service import held_principals
 from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
 from app.registries.service import evidence_sha256, get_consent, normalise_callee
 from app.tenancy.auth import Principal
@@ -202,8 +203,11 @@ def history(
     at = clock.now()
     # an erased number's records live on under its tombstone key (app.erasure): still its story
     tomb = tombstone(tenant_id, callee)
-    keys = [callee, tomb]
     with session_scope() as s:
+        # principal-scoped records (contracts, refusals, oppositions) are erased under their
+        # principal's tombstone; the history stays the tenant's own records (app.erasure)
+        keys = [callee, tomb] + [tombstone(p, callee)
+                                 for p in sorted(held_principals(s, tenant_id) - {tenant_id})]
         consents: list[Consent] = _registry(s, Consent, tenant_id, keys, Consent.given_at)
         contracts: list[Contract] = _registry(s, Contract, tenant_id, keys, Contract.starts_on)
         oppositions: list[Opposition] = _registry(
