@@ -82,7 +82,8 @@ def list_(
         return
     table = Table(title=f"Principals ({len(found)})")
     for column in ("id", "name", "siren", "own tenant", "mandates"):
-        table.add_column(column, overflow="fold")
+        fixed = column in ("id", "siren")
+        table.add_column(column, no_wrap=fixed, overflow="ellipsis" if fixed else "fold")
     for r in found:
         table.add_row(r["id"], escape(r["name"]), r["siren"] or "",
                       r["own_tenant"] or "", ", ".join(r["mandates"]))
