@@ -50,6 +50,7 @@ cli.add_typer(demo_cli, name="demo")
 
 def _register_domain_commands() -> None:
     from app.audit.cli import audit_cli
+    from app.principals.cli import principals_cli
     from app.registries.bulk_cli import import_cli
     from app.reports.cli import report_cli
     from app.scrub.cli import scrub
@@ -57,6 +58,7 @@ def _register_domain_commands() -> None:
     cli.add_typer(import_cli, name="import")
     cli.add_typer(report_cli, name="report")
     cli.add_typer(audit_cli, name="audit")
+    cli.add_typer(principals_cli, name="principals")
     cli.command("scrub")(scrub)
 
 

@@ -27,6 +27,7 @@ from app.monitors.service import Monitors
 from app.numbers.router import router as numbers_router
 from app.openapi import install_openapi
 from app.ops.router import router as ops_router
+from app.principals.router import router as principals_router
 from app.registries.bulk_router import router as bulk_router
 from app.registries.router import router as registries_router
 from app.reports.pdf_router import router as reports_pdf_router
@@ -85,7 +86,8 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     for router in (
-        ops_router, tenancy_router, campaigns_router, registries_router, calls_router,
+        ops_router, tenancy_router, principals_router, campaigns_router, registries_router,
+        calls_router,
         bloctel_router, reports_router, rules_router, bulk_router, numbers_router,
         scrub_router, erasure_router,
         reports_pdf_router, audit_router, monitors_router, alerts_router,

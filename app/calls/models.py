@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.principals.models import own_principal
 
 
 class Attempt(Base):
@@ -38,7 +39,9 @@ class Attempt(Base):
     campaign_id: Mapped[str] = mapped_column(String(100))
     # the campaign's principal (app.principals); always written (nullable only for SQLite,
     # see app.registries.models.PRINCIPAL_NOTE)
-    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    principal_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, default=own_principal
+    )
     external_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     callee: Mapped[str] = mapped_column(String(64))  # E.164, or the raw input when unparsable
     caller_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -3,11 +3,20 @@
 Hot path, so it uses SQLAlchemy Core on one connection and one transaction:
 
 1. cached facts (campaign, caller-ID registration, tenant policy) — no database round trip;
-2. ``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock on (tenant, callee)),
-   so that counting earlier attempts and inserting this one cannot interleave across workers:
-   the frequency limit holds under concurrency;
-3. registries, BLOCTEL, earlier attempts → ``rules_fr.model.CallFacts`` → ``rules_fr.evaluate``;
-4. insert the attempt (and its penalty line), commit.
+2. ``BEGIN`` (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an advisory lock on (principal,
+   callee)), so that counting earlier attempts and inserting this one cannot interleave across
+   workers — nor across the tenants calling for one principal (rules-fr.md §1, D223-9: the
+   frequency limit is the principal's): the frequency limit holds under concurrency;
+3. registries, BLOCTEL, earlier attempts → ``rules_fr.model.CallFacts`` → ``rules_fr.evaluate``
+   (the campaign's principal's facts: ``app.calls.facts``);
+4. insert the attempt (with its principal) and its penalty line, commit.
+
+Outcomes are recorded for the attempt's principal: a refusal and an opposition reported through
+one call centre deny every tenant calling for that principal. The consent withdrawal a refusal
+causes (opt-in era) is marked on the consents naming that principal **alone** (any tenant's):
+a consent naming several principals is left as it is in the registry — the refusal, kept for the
+principal, already withdraws it for that principal in the rules, while the consumer refused
+none of the others (reading chosen: a refusal answers the principal that called).
 
 An ``external_id`` the facts query finds already stored is a replay, answered from the stored
 attempt only when the request is the same (``app.calls.idempotency``); outcomes are recorded
@@ -23,7 +32,18 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, Connection, bindparam, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +67,7 @@ from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
 from app.monitors.throttle import throttle_for
+from app.principals.models import ConsentPrincipal
 from app.registries.models import Consent, Quarantine, Refusal
 from app.registries.service import add_opposition
 from app.tenancy.auth import Principal
@@ -89,8 +110,11 @@ _INSERT_PENALTY = insert(_penalties)
 _PG_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 
 
-def _lock_key(tenant_id: str, callee: str) -> int:
-    digest = hashlib.blake2b(f"{tenant_id}|{callee}".encode(), digest_size=8).digest()
+def _lock_key(principal_id: str, callee: str) -> int:
+    """The advisory lock of (principal, callee): every check of one callee for one principal,
+    whichever tenant asks, waits for the one before (a tenant's own principal has the tenant's
+    id, so for a single-tenant user the key is what it was)."""
+    digest = hashlib.blake2b(f"{principal_id}|{callee}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -170,14 +194,16 @@ def _gather(
 ) -> tuple[CallFacts, str | None]:
     """The facts of the call, and the attempt its ``external_id`` already names (if any)."""
     tenant_id = p.tenant_id or ""
+    principal = known.campaign.principal or tenant_id
     callee, caller = known.callee, known.caller
     if lock and callee.e164 and conn.dialect.name == "postgresql":
-        conn.execute(_PG_LOCK, {"key": _lock_key(tenant_id, callee.e164)})
+        conn.execute(_PG_LOCK, {"key": _lock_key(principal, callee.e164)})
 
     facts: dict[str, Any] = {}
     existing: str | None = None
     if callee.e164:
-        found = callee_facts(conn, tenant_id, callee.e164, at - LOOKBACK, at, body.external_id)
+        found = callee_facts(conn, tenant_id, callee.e164, at - LOOKBACK, at, body.external_id,
+                             principal)
         existing = found.existing_attempt_id
         facts.update(
             consents=found.consents, contracts=found.contracts,
@@ -267,6 +293,7 @@ def _check(
             _INSERT_ATTEMPT,
             dict(
                 id=attempt_id, tenant_id=tenant_id, campaign_id=body.campaign,
+                principal_id=known.campaign.principal or tenant_id,
                 external_id=body.external_id, callee=callee,
                 caller_id=caller_id,
                 agent_id=body.agent_id, contract_ref=body.contract_ref, checked_at=at,
@@ -389,6 +416,7 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
                      at: datetime) -> None:
     """What the one recorded outcome entails, in its transaction."""
     tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
+    principal = row.principal_id or tenant_id
     unassigned = body.status == "unassigned" or body.sip_code in UNASSIGNED_SIP
     if unassigned and callee.startswith("+"):
         amount = to_micros(p.policy.unassigned_penalty_eur)
@@ -408,26 +436,19 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
     if body.consumer_refused:
         conn.execute(
             insert(_refusals).values(
-                id=new_id("ref"), tenant_id=tenant_id, callee=callee, refused_at=at,
-                attempt_id=attempt_id,
+                id=new_id("ref"), tenant_id=tenant_id, callee=callee, principal_id=principal,
+                refused_at=at, attempt_id=attempt_id,
             )
         )
         if row.regime == "opt_in":
             # loi 2025-594: a refusal withdraws consent. The rules derive this from the
-            # refusal itself; marking the consents makes it visible in the registry too.
-            c = _consents.c
-            conn.execute(
-                update(_consents)
-                .where(
-                    c.tenant_id == tenant_id, c.callee == callee, c.scope == "canvassing",
-                    c.revoked_at.is_(None), c.given_at <= at,
-                    (c.expires_at.is_(None)) | (c.expires_at > at),  # expired: already void
-                )
-                .values(revoked_at=at, revoke_reason=f"refused during call {attempt_id}")
-            )
+            # refusal itself; marking the consents makes it visible in the registry too
+            # (those naming the principal alone: module docstring).
+            _withdraw_consents(conn, tenant_id, principal, callee, attempt_id, at)
     if body.consumer_opposed and callee.startswith("+"):
         with Session(bind=conn) as s:  # joins this transaction
-            add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id)
+            add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
+                           principal=principal, of_attempt=True)
     if row.dialled_despite_deny:
         raise_alert(
             conn, tenant_id=tenant_id, monitor=BREACH_MONITOR,
@@ -443,6 +464,36 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
         )
         log.warning("dialled despite deny: tenant %s attempt %s (%s)", tenant_id, attempt_id,
                     body.status)
+
+
+_cp = ConsentPrincipal.__table__
+
+
+def _withdraw_consents(conn: Connection, tenant_id: str, principal: str, callee: str,
+                       attempt_id: str, at: datetime) -> None:
+    """Mark withdrawn the canvassing consents, valid at ``at``, that name ``principal`` and no
+    other principal (whichever tenant recorded them), and the calling tenant's consents naming
+    no principal when ``principal`` is its own."""
+    c, cp = _consents.c, _cp.c
+    other = _cp.alias("cp_other")
+    naming = c.id.in_(select(cp.consent_id).where(cp.principal_id == principal,
+                                                  cp.callee == callee))
+    named_by_another = exists().where(other.c.consent_id == c.id,
+                                      other.c.principal_id != principal)
+    valid = and_(c.callee == callee, c.scope == "canvassing", c.revoked_at.is_(None),
+                 c.given_at <= at, (c.expires_at.is_(None)) | (c.expires_at > at))
+    targets = and_(naming, ~named_by_another)
+    if principal == tenant_id:
+        unnamed = and_(c.tenant_id == tenant_id, ~exists().where(other.c.consent_id == c.id))
+        targets = or_(targets, unnamed)
+    for mine, reason in ((True, f"refused during call {attempt_id}"),
+                         (False, f"refused during a call for principal {principal}")):
+        conn.execute(
+            update(_consents)
+            .where(valid, targets, (c.tenant_id == tenant_id) if mine else
+                   (c.tenant_id != tenant_id))
+            .values(revoked_at=at, revoke_reason=reason)
+        )
 
 
 def get_attempt(p: Principal, attempt_id: str) -> AttemptOut:

@@ -14,6 +14,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.principals.models import own_principal
 
 
 class CallerId(Base):
@@ -53,7 +54,9 @@ class Campaign(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # the principal the campaign calls for (app.principals; the tenant's own by default);
     # always written (nullable only for SQLite, see app.registries.models.PRINCIPAL_NOTE)
-    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    principal_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, default=own_principal
+    )
     # a prerecorded message (no human operator): consent in both regimes (CPCE L34-5)
     prerecorded: Mapped[bool] = mapped_column(Boolean, server_default=false())
 

@@ -33,6 +33,7 @@ def _campaign(row: Campaign, numbers: list[str]) -> CampaignOut:
     return CampaignOut(
         id=row.id, purpose=row.purpose, audience=row.audience, sector=row.sector,
         automated=row.automated, caller_ids=numbers,
+        principal=row.principal_id or row.tenant_id, prerecorded=bool(row.prerecorded),
     )
 
 

@@ -51,6 +51,16 @@ class CampaignFields(ApiModel):
     sector: str = Field(default="general", max_length=40)
     automated: bool
     caller_ids: list[str] = Field(default_factory=list, max_length=10_000)
+    principal: str | None = Field(
+        default=None, min_length=1, max_length=40,
+        description="The principal (professional) the campaign calls for: one the tenant "
+                    "holds a mandate from (403 otherwise). Default: the tenant's own (a "
+                    "replaced campaign keeps its principal). Frequency, refusals, consents and "
+                    "oppositions are the principal's, across call centres.")
+    prerecorded: bool = Field(
+        default=False,
+        description="A prerecorded message (no human operator): consent or an ongoing "
+                    "contract needed in both regimes (CPCE L34-5).")
 
 
 class CampaignIn(CampaignFields):
@@ -74,3 +84,5 @@ class CampaignOut(BaseModel):
     sector: str
     automated: bool
     caller_ids: list[str]
+    principal: str = Field(description="The principal the campaign calls for.")
+    prerecorded: bool

@@ -16,6 +16,7 @@ from app.config import get_settings
 from app.db import session_scope
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
+from app.principals.service import require_mandates
 from app.reports.export import csv_cell
 from app.tenancy.models import Tenant
 from rules_fr.data import SECTORS, paris_date
@@ -192,16 +193,25 @@ def check_sector(sector: str) -> None:
 
 def upsert_campaign(
     s: Session, tenant_id: str, *, id: str, purpose: str, audience: str, sector: str,
-    automated: bool, caller_ids: list[str], create_only: bool,
+    automated: bool, caller_ids: list[str], create_only: bool, principal: str | None = None,
+    prerecorded: bool = False,
 ) -> tuple[Campaign, list[str]]:
+    """Create (or replace) a campaign. ``principal``: the principal it calls for, which the
+    tenant must hold a mandate from (403 otherwise); ``None`` keeps a replaced campaign's
+    principal and gives a new one the tenant's own (reading chosen: a client that does not
+    know the field must not move a campaign's calls to another principal's counts)."""
     check_sector(sector)
     numbers = _normalise_campaign_caller_ids(s, tenant_id, caller_ids)
     row = s.get(Campaign, (tenant_id, id))
     if row is not None and create_only:
         raise Conflict(f"campaign {id!r} exists: PUT /v1/campaigns/{id} to change it")
+    if principal is not None:
+        principal = require_mandates(s, tenant_id, [principal])[0]
     if row is None:
         row = Campaign(tenant_id=tenant_id, id=id, created_at=now())
         s.add(row)
+    row.principal_id = principal or row.principal_id or tenant_id
+    row.prerecorded = prerecorded
     row.purpose, row.audience, row.sector, row.automated = purpose, audience, sector, automated
     s.flush()
     s.execute(
@@ -253,6 +263,7 @@ def campaign_facts(tenant_id: str, campaign_id: str) -> CampaignFacts | None:
                 id=row.id, purpose=row.purpose, audience=row.audience,  # type: ignore[arg-type]
                 sector=row.sector, automated=row.automated,
                 caller_ids=frozenset(_campaign_numbers(s, tenant_id, campaign_id)),
+                principal=row.principal_id or tenant_id, prerecorded=bool(row.prerecorded),
             )
 
     return _campaign_facts.get_or_load((tenant_id, campaign_id), load)

@@ -33,6 +33,19 @@
   without the number. The request is idempotent: a second one finds nothing left under the number,
   reports zero everywhere (and is recorded as such).
 
+**Principals** (rules-fr.md §1). Contracts, refusals and oppositions belong to a principal
+(``principal_id``) and are re-keyed under **their principal's** tombstone,
+``tombstone(principal_id, e164)``, which is what the check path computes for a campaign of that
+principal; a tenant's own principal has the tenant's id, so every tombstone written before
+principals existed is still found. Consents, quarantines and the ``erasures`` record keep the
+tenant's key (the principals a consent names are re-keyed with it). The number is blocked for
+**every principal the tenant holds a mandate from** (an opposition under each one's tombstone,
+unless one is there already): the request reached the tenant, which must not call the consumer
+again for any of the professionals it calls for; the oppositions, being the principals', also
+block the other call centres of those principals (reading chosen: the conservative one — the
+consumer asked a call centre to forget them, and that call centre acts only for them).
+Only the tenant's own records are erased: another call centre's records are its own data.
+
 **Not erased, and why.** The attempts ledger (``attempts``, ``penalty_lines``) keeps the callee in
 clear: each attempt is the tenant's compliance evidence (proof that a call was checked, allowed or
 denied under the rules in force) and the basis of the operator's penalties, which the
@@ -65,6 +78,8 @@ from app.clock import now
 from app.erasure.keys import tombstone, tombstones
 from app.ids import new_id
 from app.numbers.models import NumberRekey
+from app.principals.models import ConsentPrincipal
+from app.principals.service import held_principals
 from app.registries.models import (
     Consent,
     ConsentHold,
@@ -94,15 +109,35 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
     key = tombstone(tenant_id, e164)
     at = now()
     erasure_id = new_id("era")
+    # every principal the tenant calls for is blocked (module docstring, "Principals")
+    held = sorted(held_principals(s, tenant_id))
     conn = s.connection()
     if conn.dialect.name == "postgresql":  # SQLite: session_scope(write=True) already serialises
-        conn.execute(_PG_LOCK, {"key": _lock_key(tenant_id, e164)})
+        for principal in held:  # one order everywhere: no deadlock between two erasures
+            conn.execute(_PG_LOCK, {"key": _lock_key(principal, e164)})
 
     def mine(model: Any) -> Any:
         return (model.tenant_id == tenant_id) & (model.callee == e164)
 
-    held, hold_until = hold_evidence(s, tenant_id, e164, erasure_id, at)
+    kept, hold_until = hold_evidence(s, tenant_id, e164, erasure_id, at)
+
+    def principals_of(model: Any) -> set[str]:
+        return {p or tenant_id for p in s.scalars(select(model.principal_id).where(mine(model))
+                                                  .distinct())}
+
+    def of(model: Any, principal: str) -> Any:
+        if principal == tenant_id:  # rows from before principals (none should be NULL)
+            return mine(model) & ((model.principal_id == principal)
+                                  | model.principal_id.is_(None))
+        return mine(model) & (model.principal_id == principal)
+
     minimal = {"erased": True, "erased_at": at.isoformat(), "erasure_id": erasure_id}
+    # the principals a consent names keep its number beside it: re-keyed first
+    s.execute(
+        update(ConsentPrincipal)
+        .where(ConsentPrincipal.consent_id.in_(select(Consent.id).where(mine(Consent))))
+        .values(callee=key).execution_options(synchronize_session=False)
+    )
     consents = s.execute(
         update(Consent).where(mine(Consent), Consent.revoked_at.is_(None))
         .values(callee=key, evidence=minimal, revoked_at=at, revoke_reason=SOURCE)
@@ -113,31 +148,42 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
         .execution_options(synchronize_session=False)
     ).rowcount
     counts = {"consents": consents}
-    for name, model in (("contracts", Contract), ("refusals", Refusal),
-                        ("quarantines", Quarantine)):
-        counts[name] = s.execute(
-            update(model).where(mine(model)).values(callee=key)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+    for name, model in (("contracts", Contract), ("refusals", Refusal)):
+        counts[name] = sum(
+            s.execute(update(model).where(of(model, principal))
+                      .values(callee=tombstone(principal, e164))
+                      .execution_options(synchronize_session=False)).rowcount
+            for principal in sorted(principals_of(model))
+        )
+    counts["quarantines"] = s.execute(
+        update(Quarantine).where(mine(Quarantine)).values(callee=key)
+        .execution_options(synchronize_session=False)
+    ).rowcount
 
-    blocked = s.scalar(select(exists().where(  # the legacy tombstone too (app.erasure.keys)
-        Opposition.tenant_id == tenant_id, Opposition.callee.in_(tombstones(tenant_id, e164))
-    )))
-    if blocked:  # erased before: the number's later opposition goes, the tombstone's stays
-        counts["oppositions"] = s.execute(
-            delete(Opposition).where(mine(Opposition))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-    else:  # the number's own opposition, if any, keeps blocking it under the tombstone key
-        counts["oppositions"] = s.execute(
-            update(Opposition).where(mine(Opposition)).values(callee=key)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+    counts["oppositions"] = 0
     added = False
-    if not blocked and not counts["oppositions"]:
-        s.add(Opposition(id=new_id("opp"), tenant_id=tenant_id, callee=key, source=SOURCE,
-                         attempt_id=None, created_at=at))
-        added = True
+    for principal in sorted(set(held) | principals_of(Opposition)):
+        pkey = tombstone(principal, e164)
+        blocked = s.scalar(select(exists().where(  # the legacy tombstone too (app.erasure.keys)
+            Opposition.tenant_id == tenant_id, Opposition.principal_id == principal,
+            Opposition.callee.in_(tombstones(principal, e164)),
+        )))
+        if blocked:  # erased before: the number's later opposition goes, the tombstone's stays
+            counts["oppositions"] += s.execute(
+                delete(Opposition).where(of(Opposition, principal))
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            continue
+        # the number's own opposition, if any, keeps blocking it under the tombstone key
+        n = s.execute(
+            update(Opposition).where(of(Opposition, principal)).values(callee=pkey)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        counts["oppositions"] += n
+        if not n and principal in held:
+            s.add(Opposition(id=new_id("opp"), tenant_id=tenant_id, principal_id=principal,
+                             callee=pkey, source=SOURCE, attempt_id=None, created_at=at))
+            added = True
 
     # what migration 0010 kept of these records' old keys goes with them (app.numbers.models)
     s.execute(delete(NumberRekey).where(
@@ -145,7 +191,7 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
         NumberRekey.table_name.in_(REKEYED_REGISTRIES)))
 
     row = Erasure(id=erasure_id, tenant_id=tenant_id, tombstone=key, requested_at=at,
-                  requested_by=requested_by, opposition_added=added, consents_held=held,
+                  requested_by=requested_by, opposition_added=added, consents_held=kept,
                   legal_hold_until=hold_until, **counts)
     s.add(row)
     s.flush()

@@ -43,6 +43,7 @@ from app.numbers.schemas import (
     RefusalEntry,
     TimelineEvent,
 )
+from app.principals.service import held_principals
 from app.registries.models import Consent, Contract, Erasure, Opposition, Quarantine, Refusal
 from app.registries.service import (
     Lifetime,
@@ -214,8 +215,11 @@ def history(
     at = clock.now()
     # an erased number's records live on under its tombstone key (app.erasure): still its story
     tombs = list(tombstones(tenant_id, callee))  # + an overseas line's legacy one
-    keys = [callee, *tombs]
     with session_scope() as s:
+        # principal-scoped records (contracts, refusals, oppositions) are erased under their
+        # principal's tombstone; the history stays the tenant's own records (app.erasure)
+        keys = [callee, *tombs] + [t for p in sorted(held_principals(s, tenant_id) - {tenant_id})
+                                   for t in tombstones(p, callee)]
         consents: list[Consent] = _registry(s, Consent, tenant_id, keys, Consent.given_at)
         contracts: list[Contract] = _registry(s, Contract, tenant_id, keys, Contract.starts_on)
         oppositions: list[Opposition] = _registry(

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+
+
+def own_principal(context: Any) -> str | None:
+    """The default of every ``principal_id`` column: the row's tenant's own principal (whose id
+    is the tenant id), for writes that do not name one (rows written with the ORM or Core
+    before principals existed, tests and benches that insert directly). The gateway's own
+    writes always name it."""
+    return context.get_current_parameters().get("tenant_id")
 
 
 class Professional(Base):

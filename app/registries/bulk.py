@@ -530,12 +530,14 @@ _STAGED: dict[str, tuple[str, ...]] = {
     "oppositions": ("callee", "line", "source"),
 }
 _PREFIX = {"consents": "con", "contracts": "ctr", "oppositions": "opp"}
-#: per kind: natural key columns, compared columns, extra insert-only columns (NULL)
+#: per kind: natural key columns, compared columns, extra insert-only columns (NULL, but
+#: ``principal_id``: the tenant's own principal — an import is the tenant's own records)
 _SHAPE: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "consents": (("callee", "scope", "given_at"), ("channel", "evidence_sha256", "expires_at"),
                  ("revoked_at", "revoke_reason")),  # + CONSENT_NAMES present in the file
-    "contracts": (("reference",), ("callee", "sector", "starts_on", "ends_on"), ()),
-    "oppositions": (("callee",), (), ("attempt_id",)),
+    "contracts": (("reference",), ("callee", "sector", "starts_on", "ends_on"),
+                  ("principal_id",)),
+    "oppositions": (("callee",), (), ("attempt_id", "principal_id")),
 }
 #: consents: what the consent names (rules-fr.md §5), compared and updated only when the file
 #: has the column (as an opposition's source): re-importing an older file changes none of it.
@@ -882,6 +884,8 @@ class _Writer:
         ph = "%s" if pg else "?"
         wanted = sorted({k[0] for k in by_key})
         filter_col = self.key_cols[0]
+        # an opposition is kept per (tenant, principal, callee): the own principal's here
+        own = " AND principal_id = tenant_id" if self.kind == "oppositions" else ""
         cols_sql = ", ".join(self.select_cols)
         cur = conn.connection.driver_connection.cursor()
         try:
@@ -890,14 +894,14 @@ class _Writer:
             if pg and filter_col == "callee":  # E.164 or tombstones: no quoting needed,
                 # and one text parameter is much quicker to send than a list of 5,000
                 cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = %s AND "
-                            f"callee = ANY(%s::text[])",
+                            f"callee = ANY(%s::text[]){own}",
                             (self.tenant_id, "{" + ",".join(wanted) + "}"))
             elif pg:
                 cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = %s AND "
-                            f"{filter_col} = ANY(%s)", (self.tenant_id, wanted))
+                            f"{filter_col} = ANY(%s){own}", (self.tenant_id, wanted))
             else:
                 cur.execute(f"SELECT {cols_sql} FROM {t.name} WHERE tenant_id = ? AND "
-                            f"{filter_col} IN ({', '.join('?' * len(wanted))})",
+                            f"{filter_col} IN ({', '.join('?' * len(wanted))}){own}",
                             (self.tenant_id, *wanted))
             existing: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
             instants = self.instants if pg else ()
@@ -916,7 +920,7 @@ class _Writer:
             elif self.created_at is not None:
                 created_at = self.created_at(created_at)
             head = (self.tenant_id, created_at)
-            tail = (None,) * len(self.extra)
+            tail = tuple(self.tenant_id if c == "principal_id" else None for c in self.extra)
             inserts: list[tuple[Any, ...]] = []
             updates: list[tuple[Any, ...]] = []
             unchanged = updated = 0

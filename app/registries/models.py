@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base, UTCDateTime
+from app.principals.models import own_principal
 
 #: ``principal_id`` columns (contracts, oppositions, refusals; ``attempts``, ``campaigns``): the
 #: principal (app.principals) the record belongs to. Nullable in the schema only because SQLite
@@ -58,6 +59,8 @@ class Contract(Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "reference"),
         Index("ix_contracts_tenant_callee", "tenant_id", "callee"),
+        # the check path finds a principal's contracts across tenants (migration 0013)
+        Index("ix_contracts_principal_callee", "principal_id", "callee"),
     )
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -66,7 +69,9 @@ class Contract(Base):
     reference: Mapped[str] = mapped_column(String(200))
     sector: Mapped[str] = mapped_column(String(40))
     # the principal the contract is with (app.principals); always written, see PRINCIPAL_NOTE
-    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    principal_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, default=own_principal
+    )
     starts_on: Mapped[date] = mapped_column(Date)
     ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -85,7 +90,9 @@ class Opposition(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     # the principal asked never to call again (rules-fr.md §5); see PRINCIPAL_NOTE
-    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    principal_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, default=own_principal
+    )
     source: Mapped[str] = mapped_column(String(200))
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -105,7 +112,9 @@ class Refusal(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     callee: Mapped[str] = mapped_column(String(CALLEE_LENGTH))
     # the principal of the campaign the consumer refused; see PRINCIPAL_NOTE
-    principal_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    principal_id: Mapped[str | None] = mapped_column(
+        String(40), nullable=True, default=own_principal
+    )
     refused_at: Mapped[datetime] = mapped_column(UTCDateTime())
     attempt_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
 

@@ -23,6 +23,7 @@ from app.registries.schemas import (
 from app.tenancy.auth import Admin, Compliance, Principal
 
 router = APIRouter(prefix="/v1", tags=["registries"])
+PRINCIPAL = Query(default=None, max_length=40, description="Only those of this principal.")
 
 
 def _consents(s: Session, rows: list[Consent], p: Principal) -> list[ConsentOut]:
@@ -48,12 +49,13 @@ def _consents(s: Session, rows: list[Consent], p: Principal) -> list[ConsentOut]
 def _contract(r: Contract) -> ContractOut:
     return ContractOut(
         id=r.id, callee=r.callee, reference=r.reference, sector=r.sector,
-        starts_on=r.starts_on, ends_on=r.ends_on,
+        starts_on=r.starts_on, ends_on=r.ends_on, principal=r.principal_id or r.tenant_id,
     )
 
 
 def _opposition(r: Opposition) -> OppositionOut:
-    return OppositionOut(id=r.id, callee=r.callee, source=r.source, created_at=r.created_at)
+    return OppositionOut(id=r.id, callee=r.callee, source=r.source, created_at=r.created_at,
+                         principal=r.principal_id or r.tenant_id)
 
 
 @router.post("/consents", status_code=201, response_model=ConsentOut)
@@ -117,15 +119,20 @@ def add_contract(body: ContractIn, p: Admin) -> ContractOut:
 
 
 @router.get("/contracts", response_model=list[ContractOut])
-def list_contracts(p: Compliance, callee: str | None = Query(default=None)) -> list[ContractOut]:
+def list_contracts(
+    p: Compliance, callee: str | None = Query(default=None), principal: str | None = PRINCIPAL,
+) -> list[ContractOut]:
+    """The tenant's own contracts (those of other call centres stay theirs)."""
     with session_scope() as s:
-        return [_contract(r) for r in service.list_contracts(s, p.tenant_id or "", callee)]
+        return [_contract(r) for r in service.list_contracts(s, p.tenant_id or "", callee,
+                                                             principal)]
 
 
 @router.post("/oppositions", status_code=201, response_model=OppositionOut)
 def add_opposition(body: OppositionIn, p: Admin, response: Response) -> OppositionOut:
     with session_scope(write=True) as s:
-        row, created = service.add_opposition(s, p.tenant_id or "", body.callee, body.source)
+        row, created = service.add_opposition(s, p.tenant_id or "", body.callee, body.source,
+                                              principal=body.principal)
         if not created:
             response.status_code = 200
         return _opposition(row)
@@ -133,7 +140,9 @@ def add_opposition(body: OppositionIn, p: Admin, response: Response) -> Oppositi
 
 @router.get("/oppositions", response_model=list[OppositionOut])
 def list_oppositions(
-    p: Compliance, callee: str | None = Query(default=None)
+    p: Compliance, callee: str | None = Query(default=None), principal: str | None = PRINCIPAL,
 ) -> list[OppositionOut]:
+    """The tenant's own oppositions (those recorded by other call centres stay theirs)."""
     with session_scope() as s:
-        return [_opposition(r) for r in service.list_oppositions(s, p.tenant_id or "", callee)]
+        return [_opposition(r) for r in service.list_oppositions(s, p.tenant_id or "", callee,
+                                                                 principal)]

@@ -114,6 +114,10 @@ class ContractIn(ApiModel):
     sector: str = Field(default="general", max_length=40)
     starts_on: date
     ends_on: date | None = Field(default=None, description="Last day of the contract, inclusive.")
+    principal: str | None = Field(
+        default=None, min_length=1, max_length=40,
+        description="The principal (professional) it is with: one the tenant holds a "
+                    "mandate from (403 otherwise). Default: the tenant's own.")
 
     @model_validator(mode="after")
     def _order(self) -> ContractIn:
@@ -129,11 +133,16 @@ class ContractOut(BaseModel):
     sector: str
     starts_on: date
     ends_on: date | None
+    principal: str
 
 
 class OppositionIn(ApiModel):
     callee: str = Field(min_length=1, max_length=64)
     source: str = Field(default="api", min_length=1, max_length=200)
+    principal: str | None = Field(
+        default=None, min_length=1, max_length=40,
+        description="The principal (professional) it is an opposition to: one the tenant holds a "
+                    "mandate from (403 otherwise). Default: the tenant's own.")
 
 
 class OppositionOut(BaseModel):
@@ -141,3 +150,4 @@ class OppositionOut(BaseModel):
     callee: str
     source: str
     created_at: InstantOut
+    principal: str

@@ -41,7 +41,7 @@ from app.clock import now
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
 from app.principals.models import ConsentPrincipal
-from app.principals.service import require_mandates
+from app.principals.service import principal_of, require_mandates
 from app.registries.models import Consent, Contract, Opposition
 from app.registries.schemas import OWN
 from rules_fr.data import consent_valid_until, paris_date
@@ -195,12 +195,16 @@ LIST_LIMIT = 10_000
 
 
 def _for_callee(
-    s: Session, model: type[Registry], tenant_id: str, callee: str | None, order: Any
+    s: Session, model: type[Registry], tenant_id: str, callee: str | None, order: Any,
+    principal: str | None = None,
 ) -> list[Registry]:
-    """This tenant's records of one registry, for one callee (any number form) or all."""
+    """This tenant's records of one registry, for one callee (any number form) or all, and
+    for one principal (contracts, oppositions) or all."""
     q = select(model).where(model.tenant_id == tenant_id)
     if callee:
         q = q.where(model.callee == normalise_callee(callee))
+    if principal is not None:
+        q = q.where(model.principal_id == principal)
     return list(s.scalars(q.order_by(order).limit(LIST_LIMIT)))
 
 
@@ -210,10 +214,13 @@ def list_consents(s: Session, tenant_id: str, callee: str | None) -> list[Consen
 
 def add_contract(
     s: Session, tenant_id: str, *, callee: str, reference: str, sector: str, starts_on: date,
-    ends_on: date | None,
+    ends_on: date | None, principal: str | None = None,
 ) -> Contract:
+    """A contract of the consumer with ``principal`` (default: the tenant's own; 403 without
+    its mandate): it lets every tenant calling for that principal call within it."""
     check_sector(sector)
     e164 = normalise_callee(callee)
+    principal_id = principal_of(s, tenant_id, principal)
     exists = s.scalar(
         select(Contract.id).where(Contract.tenant_id == tenant_id, Contract.reference == reference)
     )
@@ -221,38 +228,49 @@ def add_contract(
         raise Conflict(f"contract reference {reference!r} exists")
     row = Contract(
         id=new_id("ctr"), tenant_id=tenant_id, callee=e164, reference=reference, sector=sector,
-        starts_on=starts_on, ends_on=ends_on, created_at=now(),
+        principal_id=principal_id, starts_on=starts_on, ends_on=ends_on, created_at=now(),
     )
     s.add(row)
     s.flush()
     return row
 
 
-def list_contracts(s: Session, tenant_id: str, callee: str | None) -> list[Contract]:
-    return _for_callee(s, Contract, tenant_id, callee, Contract.starts_on)
+def list_contracts(s: Session, tenant_id: str, callee: str | None,
+                   principal: str | None = None) -> list[Contract]:
+    return _for_callee(s, Contract, tenant_id, callee, Contract.starts_on, principal)
 
 
 def add_opposition(
-    s: Session, tenant_id: str, callee: str, source: str, attempt_id: str | None = None
+    s: Session, tenant_id: str, callee: str, source: str, attempt_id: str | None = None,
+    principal: str | None = None, *, of_attempt: bool = False,
 ) -> tuple[Opposition, bool]:
-    """The opposition for ``callee``, and whether it was created now (idempotent)."""
+    """The opposition for ``callee`` to ``principal`` (default: the tenant's own; 403 without
+    its mandate), and whether it was created now (idempotent per tenant and principal). It
+    denies every tenant calling for that principal (rules-fr.md §5). ``of_attempt``: reported
+    in an attempt's outcome, for the attempt's principal — made under a mandate, and kept even
+    if the mandate ended since."""
     e164 = normalise_callee(callee)
+    principal_id = (principal or tenant_id) if of_attempt else principal_of(s, tenant_id,
+                                                                             principal)
     row = s.scalar(
-        select(Opposition).where(Opposition.tenant_id == tenant_id, Opposition.callee == e164)
+        select(Opposition).where(Opposition.tenant_id == tenant_id,
+                                 Opposition.principal_id == principal_id,
+                                 Opposition.callee == e164)
     )
     if row is not None:
         return row, False
     row = Opposition(
-        id=new_id("opp"), tenant_id=tenant_id, callee=e164, source=source,
-        attempt_id=attempt_id, created_at=now(),
+        id=new_id("opp"), tenant_id=tenant_id, callee=e164, principal_id=principal_id,
+        source=source, attempt_id=attempt_id, created_at=now(),
     )
     s.add(row)
     s.flush()
     return row, True
 
 
-def list_oppositions(s: Session, tenant_id: str, callee: str | None) -> list[Opposition]:
-    return _for_callee(s, Opposition, tenant_id, callee, Opposition.created_at)
+def list_oppositions(s: Session, tenant_id: str, callee: str | None,
+                     principal: str | None = None) -> list[Opposition]:
+    return _for_callee(s, Opposition, tenant_id, callee, Opposition.created_at, principal)
 
 
 # --- GET /v1/consents/expiring ---------------------------------------------------------------

@@ -16,7 +16,9 @@ Columns
     ``CODE: legal basis``, notices as ``CODE (notice): legal basis``, joined by `` | ``; read
     from the reasons record stored on the attempt, so the basis is the one in force at the
     check), ``external_id``, ``contract_ref``, ``ruleset_version``, ``next_allowed_at``,
-    ``outcome_at``, ``sip_code``. Instants are ISO 8601 in UTC (``+00:00``), as before.
+    ``outcome_at``, ``sip_code``, and last ``principal`` (the principal the attempt was made
+    for, app.principals: the tenant's id for its own). Instants are ISO 8601 in UTC
+    (``+00:00``), as before.
 
 Formats
     * ``csv`` (default): RFC 4180 — ``,``, CRLF line ends, quotes only where needed, UTF-8.
@@ -55,7 +57,7 @@ CONTRACT_COLUMNS = (
 )
 EXTRA_COLUMNS = (
     "reasons", "external_id", "contract_ref", "ruleset_version", "next_allowed_at",
-    "outcome_at", "sip_code",
+    "outcome_at", "sip_code", "principal",
 )
 COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
@@ -76,6 +78,7 @@ class Filters:
     reason: str | None = None
     caller_id: str | None = None
     agent_id: str | None = None
+    principal: str | None = None
 
 
 def neutralise(value: str) -> str:
@@ -137,7 +140,8 @@ def query(tenant_id: str, f: Filters, dialect: str) -> tuple[str, dict[str, Any]
         where.append(f"checked_at < {p('end')}")
         params["end"] = _db_instant(f.end, dialect)
     for column, name in (("campaign_id", "campaign"), ("decision", "decision"),
-                         ("caller_id", "caller_id"), ("agent_id", "agent_id")):
+                         ("caller_id", "caller_id"), ("agent_id", "agent_id"),
+                         ("principal_id", "principal")):
         value = getattr(f, name)
         if value is not None:
             where.append(f"{column} = {p(name)}")
@@ -149,7 +153,8 @@ def query(tenant_id: str, f: Filters, dialect: str) -> tuple[str, dict[str, Any]
         f"SELECT id, {ts('checked_at')}, campaign_id, callee, caller_id, agent_id, decision, "
         f"reason_codes, penalty_micros, regime, outcome_status, duration_s, {reasons}, "
         f"external_id, contract_ref, ruleset_version, {ts('next_allowed_at')}, "
-        f"{ts('outcome_at')}, sip_code FROM attempts WHERE {' AND '.join(where)} "
+        f"{ts('outcome_at')}, sip_code, COALESCE(principal_id, tenant_id) "
+        f"FROM attempts WHERE {' AND '.join(where)} "
         "ORDER BY checked_at, id"
     )
     return sql, params
@@ -249,7 +254,7 @@ def csv_chunks(tenant_id: str, f: Filters, *, excel_fr: bool = False) -> Iterato
             f"{'' if r[13] is None else cell(r[13], d)}{d}"
             f"{'' if r[14] is None else cell(r[14], d)}{d}{r[15]}{d}"
             f"{'' if r[16] is None else instant(r[16])}{d}"
-            f"{'' if r[17] is None else instant(r[17])}{d}{num[r[18]]}\r\n"
+            f"{'' if r[17] is None else instant(r[17])}{d}{num[r[18]]}{d}{r[19]}\r\n"
             for r in batch
         ])
 
@@ -270,7 +275,7 @@ def jsonl_chunks(tenant_id: str, f: Filters) -> Iterator[str]:
                 "outcome_status": r[10], "duration_s": r[11], "reasons": reasons[r[12]],
                 "external_id": r[13], "contract_ref": r[14], "ruleset_version": r[15],
                 "next_allowed_at": iso_utc(r[16]), "outcome_at": iso_utc(r[17]),
-                "sip_code": r[18],
+                "sip_code": r[18], "principal": r[19],
             }) + "\n"
             for r in batch
         )

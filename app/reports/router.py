@@ -21,6 +21,9 @@ TO = Query(default=None,
 CAMPAIGN = Query(default=None, max_length=100, description="Campaign id.")
 CALLER_ID = Query(default=None, max_length=200,
                   description="Presented number (national form or E.164).")
+PRINCIPAL = Query(default=None, max_length=40,
+                  description="Only the attempts made for this principal (the tenant's own "
+                              "attempts, always).")
 
 
 _TEXT = {"schema": {"type": "string"}}
@@ -45,15 +48,17 @@ def attempts(
                                description="A reason code: attempts that have it."),
     caller_id: str | None = CALLER_ID,
     agent_id: str | None = Query(default=None, max_length=100),
+    principal: str | None = PRINCIPAL,
     format: Literal["csv", "jsonl"] = "csv",
     dialect: Literal["rfc4180", "excel-fr"] = Query(
         default="rfc4180",
         description="CSV only. excel-fr: UTF-8 with BOM, ';', CRLF, decimal comma in money."),
 ) -> StreamingResponse:
     """One row per attempt, streamed (columns: the contract's, then reasons with their legal
-    bases, external_id, contract_ref, ruleset_version, next_allowed_at, outcome_at, sip_code)."""
+    bases, external_id, contract_ref, ruleset_version, next_allowed_at, outcome_at, sip_code,
+    principal)."""
     f = service.filters(from_, to, campaign=campaign, decision=decision, reason=reason,
-                        caller_id=caller_id, agent_id=agent_id)
+                        caller_id=caller_id, agent_id=agent_id, principal=principal)
     tenant = p.tenant_id or ""
     if format == "jsonl":
         if dialect != "rfc4180":
@@ -73,6 +78,7 @@ def attempts(
 def summary(
     p: Compliance, from_: str | None = FROM, to: str | None = TO,
     campaign: str | None = CAMPAIGN, caller_id: str | None = CALLER_ID,
+    principal: str | None = PRINCIPAL,
 ) -> dict[str, Any]:
-    f = service.filters(from_, to, campaign=campaign, caller_id=caller_id)
+    f = service.filters(from_, to, campaign=campaign, caller_id=caller_id, principal=principal)
     return service.summary(p.tenant_id or "", f=f)

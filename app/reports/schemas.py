@@ -25,6 +25,7 @@ class CampaignSplit(Split):
 class SummaryFilters(_Open):
     campaign: str | None
     caller_id: str | None
+    principal: str | None = None
 
 
 class ShortCalls(_Open):
@@ -96,6 +97,8 @@ class Summary(_Open):
     by_reason: dict[str, int]
     by_campaign: dict[str, CampaignSplit]
     by_caller_id: dict[str, Split]
+    by_principal: dict[str, Split] = Field(
+        description="The tenant's attempts by the principal they were made for.")
     by_day: dict[str, Split]
     by_hour: dict[str, Split] = Field(description='Paris hours "00"–"23".')
     short_calls: ShortCalls

@@ -20,6 +20,10 @@ Readings chosen (documented in README.md, "Reports"):
   gateway reads as unassigned (404, 410, 484, 604, as ``app.calls.service`` does) — over the
   *dialled* attempts: those with an outcome other than ``not_dialed`` (an attempt without an
   outcome is not known to have been dialled). A share is ``null`` when its denominator is 0.
+* ``by_principal``: the tenant's attempts by the principal they were made for (app.principals;
+  the tenant's id for its own); ``principal=`` keeps one principal's. Only the tenant's own
+  attempts, ever: another call centre's calls for the same principal count toward the
+  principal's limits but are not shown.
 * ``dialled_despite_deny`` (total, and per campaign in ``by_campaign``): attempts the gateway
   denied that were reported dialled anyway — an outcome other than ``not_dialed``
   (rules-fr.md §7: a breach of the operator's terms).
@@ -96,7 +100,7 @@ def _text(name: str, value: str | None) -> str | None:
 def filters(
     from_: str | None = None, to: str | None = None, *, campaign: str | None = None,
     decision: str | None = None, reason: str | None = None, caller_id: str | None = None,
-    agent_id: str | None = None,
+    agent_id: str | None = None, principal: str | None = None,
 ) -> Filters:
     """Validated filters, or a 422 naming the bad one."""
     start = parse_bound(from_, end=False, name="from")
@@ -113,7 +117,8 @@ def filters(
         info = classify(caller)
         caller = info.e164 if info.valid and info.e164 else caller
     return Filters(start=start, end=end, campaign=_text("campaign", campaign), decision=decision,
-                   reason=reason, caller_id=caller, agent_id=_text("agent_id", agent_id))
+                   reason=reason, caller_id=caller, agent_id=_text("agent_id", agent_id),
+                   principal=_text("principal", principal))
 
 
 def attempts_csv(tenant_id: str, f: Filters | None = None, *, excel_fr: bool = False,
@@ -136,7 +141,8 @@ def _where(query: Select[Any], tenant_id: str, f: Filters) -> Select[Any]:
     if f.end is not None:
         query = query.where(c.checked_at < f.end)
     for column, value in ((c.campaign_id, f.campaign), (c.decision, f.decision),
-                          (c.caller_id, f.caller_id), (c.agent_id, f.agent_id)):
+                          (c.caller_id, f.caller_id), (c.agent_id, f.agent_id),
+                          (c.principal_id, f.principal)):
         if value is not None:
             query = query.where(column == value)
     if f.reason is not None:
@@ -283,6 +289,7 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
     dialect = engine.dialect.name
     hour = _hour(c.checked_at, dialect).label("hour")
     by_campaign: dict[str, dict[str, Any]] = defaultdict(_split)
+    by_principal: dict[str, dict[str, int]] = defaultdict(_split)
     by_caller: dict[str, dict[str, int]] = defaultdict(_split)
     by_day: dict[str, dict[str, int]] = defaultdict(_split)
     by_hour = {f"{h:02d}": _split() for h in range(24)}
@@ -291,14 +298,17 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
     total = allowed = 0
     with engine.connect() as conn:
         breach = func.coalesce(func.sum(case((c.dialled_despite_deny.is_(True), 1), else_=0)), 0)
-        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count(), breach),
-                   tenant_id, f).group_by(hour, c.campaign_id, c.caller_id, c.decision)
-        for h, campaign, caller, decision, n, n_breach in conn.execute(q):
+        principal = func.coalesce(c.principal_id, c.tenant_id)
+        q = _where(select(hour, c.campaign_id, c.caller_id, c.decision, func.count(), breach,
+                          principal), tenant_id, f
+                   ).group_by(hour, c.campaign_id, c.caller_id, c.decision, principal)
+        for h, campaign, caller, decision, n, n_breach, prn in conn.execute(q):
             paris = _paris(h)
             total += n
             allowed += n if decision == "allow" else 0
             breaches[campaign] += int(n_breach)
             _add(by_campaign[campaign], decision, n)
+            _add(by_principal[prn], decision, n)
             _add(by_caller[caller or "(none)"], decision, n)
             _add(by_day[paris.date().isoformat()], decision, n)
             _add(by_hour[f"{paris.hour:02d}"], decision, n)
@@ -333,7 +343,8 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
             pq = pq.where(pl.created_at >= f.start)
         if f.end is not None:
             pq = pq.where(pl.created_at < f.end)
-        for column, value in ((c.campaign_id, f.campaign), (c.caller_id, f.caller_id)):
+        for column, value in ((c.campaign_id, f.campaign), (c.caller_id, f.caller_id),
+                              (c.principal_id, f.principal)):
             if value is not None:
                 pq = pq.where(column == value)
         by_code: Counter[str] = Counter()
@@ -355,7 +366,8 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
     return {
         "from": iso(f.start),
         "to": iso(f.end),
-        "filters": {"campaign": f.campaign, "caller_id": f.caller_id},
+        "filters": {"campaign": f.campaign, "caller_id": f.caller_id,
+                    "principal": f.principal},
         "total": total, "allowed": allowed, "denied": total - allowed,
         "penalty_eur": format_eur(sum(by_code.values())),
         "penalties_by_code": {k: format_eur(v) for k, v in sorted(by_code.items())},
@@ -369,6 +381,7 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
             for k in campaigns
         },
         "by_caller_id": dict(sorted(by_caller.items())),
+        "by_principal": dict(sorted(by_principal.items())),
         "by_day": dict(sorted(by_day.items())),
         "by_hour": by_hour,
         "short_calls": {"answered": n_answered, "short": n_short,

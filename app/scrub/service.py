@@ -160,7 +160,9 @@ class Scrub:
     def judge_batch(self, conn: Any, texts: list[str]) -> list[tuple[NumberInfo, bool, str, str]]:
         infos = [self.number(t) for t in texts]
         numbers = [i.e164 for i in infos if i.e164]
-        known = batch_facts(conn, self.tenant_id, numbers, self.at - LOOKBACK, self.at)
+        # the campaign's principal's facts, across its call centres (app.calls.facts)
+        known = batch_facts(conn, self.tenant_id, numbers, self.at - LOOKBACK, self.at,
+                            self.campaign.principal or self.tenant_id)
         lookup = default_lookup()
         out = []
         for info in infos:

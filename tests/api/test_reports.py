@@ -19,7 +19,7 @@ CONTRACT_COLUMNS = [
 # the contract's columns first, in its order; then the extension's
 COLUMNS = CONTRACT_COLUMNS + [
     "reasons", "external_id", "contract_ref", "ruleset_version", "next_allowed_at",
-    "outcome_at", "sip_code",
+    "outcome_at", "sip_code", "principal",
 ]
 OTHER_CALLEE = "+33611223344"
 

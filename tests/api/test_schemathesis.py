@@ -106,6 +106,7 @@ def test_every_operation_answers_as_documented_for_every_role(
     keys = {role: getattr(tenant, role) for role in ROLES}
     existing = {
         "tenant_id": tenant.id, "campaign_id": "spring-2026", "number": CALLEE,
+        "principal_id": tenant.id,  # the tenant's own principal
         "consent_id": add_consent(tenant)["id"],
         "attempt_id": tenant.check(callee=CALLEE).json()["attempt_id"],
     }
