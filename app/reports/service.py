@@ -30,9 +30,11 @@ Readings chosen (documented in README.md, "Reports"):
 * ``consent_coverage``: the attempt row records the decision, not which exception let a consumer
   call through, so it is derived from the registries as the rules read them
   (``rules_fr.rules``): among allowed attempts of commercial consumer campaigns, ``consent``
-  had a canvassing consent valid at the check (given before, not expired, not revoked — a
-  refusal in the opt-in era revokes it at the refusal instant), ``contract`` had no such
-  consent but an ongoing contract of the campaign's sector (the named ``contract_ref`` when
+  had a canvassing consent naming the attempt's principal valid at the check (given before,
+  within its lifetime — 365 days from 2026-08-11, the tenant policy's shorter one not applied
+  here —, not expired, not revoked — a refusal in the opt-in era revokes it at the refusal
+  instant —, not void: a tied sale or no notice), ``contract`` had no such consent but an
+  ongoing contract of the principal in the campaign's sector (the named ``contract_ref`` when
   given) on the day of the check, ``neither`` had none (opt-out-era calls need neither;
   registries erased since, or edited campaigns, also land there). The campaign is read as it is
   now. The contract's day is the callee's local day on PostgreSQL and the UTC day on SQLite
@@ -53,6 +55,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
+    Interval,
     Select,
     and_,
     case,
@@ -62,6 +65,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    true,
 )
 
 from app import clock
@@ -72,6 +76,7 @@ from app.clock import iso, parse_bound
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
+from app.principals.models import ConsentPrincipal
 from app.registries.models import Consent, Contract
 from app.reports import export
 from app.reports.export import Filters
@@ -178,20 +183,50 @@ def _add(bucket: dict[str, int], decision: str, n: int) -> None:
     bucket["allowed" if decision == "allow" else "denied"] += n
 
 
+def _within_lifetime(given_at: Any, checked_at: Any, dialect: str) -> Any:
+    """SQL: a consent collected at ``given_at`` is within the lifetime in force at
+    ``checked_at`` (``rules_fr.data.CONSENT_LIFETIME``: collection + 365 days from 2026-08-11;
+    no ceiling before). The tenant policy's shorter lifetime is not applied here."""
+    versions = rules_data.CONSENT_LIFETIME
+    conditions = []
+    for i, v in enumerate(versions):
+        if v.max_days is None:
+            continue
+        start = datetime.combine(v.since, time.min, PARIS).astimezone(UTC)
+        outside = [checked_at < start]
+        if i + 1 < len(versions):
+            outside.append(checked_at >= datetime.combine(versions[i + 1].since, time.min,
+                                                          PARIS).astimezone(UTC))
+        if dialect == "sqlite":  # naive UTC text: compare Julian days
+            within = func.julianday(given_at) >= func.julianday(checked_at) - v.max_days
+        else:
+            within = given_at >= checked_at - literal(timedelta(days=v.max_days), Interval())
+        conditions.append(or_(*outside, within))
+    return and_(*conditions) if conditions else true()
+
+
 def _consent_coverage(conn: Any, tenant_id: str, f: Filters, dialect: str) -> dict[str, Any]:
     a, cons, ctr, camp = _a.c, Consent.__table__.c, Contract.__table__.c, Campaign.__table__.c
+    cp = ConsentPrincipal.__table__.c
+    principal = func.coalesce(a.principal_id, a.tenant_id)
+    # a consent naming the attempt's principal (from any tenant holding its mandate), valid at
+    # the check as the rules read it: given before, within its lifetime, not expired, not
+    # revoked, not void (a tied sale, or no information notice)
     consent = exists().where(
-        cons.tenant_id == a.tenant_id, cons.callee == a.callee, cons.scope == "canvassing",
-        cons.given_at <= a.checked_at,
+        cp.principal_id == principal, cp.callee == a.callee, cons.id == cp.consent_id,
+        cons.scope == "canvassing", cons.given_at <= a.checked_at,
         or_(cons.expires_at.is_(None), cons.expires_at > a.checked_at),
         or_(cons.revoked_at.is_(None), cons.revoked_at > a.checked_at),
+        cons.conditional_on_sale.is_(False),
+        or_(cons.notice_given.is_(None), cons.notice_given.is_(True)),
+        _within_lifetime(cons.given_at, a.checked_at, dialect),
     )
     if dialect == "sqlite":
         day: Any = func.date(a.checked_at)
     else:
         day = func.date(func.timezone(a.callee_time_zone, a.checked_at))
     contract = exists().where(
-        ctr.tenant_id == a.tenant_id, ctr.callee == a.callee, ctr.sector == camp.sector,
+        ctr.principal_id == principal, ctr.callee == a.callee, ctr.sector == camp.sector,
         ctr.starts_on <= day, or_(ctr.ends_on.is_(None), ctr.ends_on >= day),
         or_(a.contract_ref.is_(None), ctr.reference == a.contract_ref),
     )

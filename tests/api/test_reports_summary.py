@@ -154,3 +154,25 @@ def test_bloctel_freshness_over_the_period(tenant: Tenant, freeze) -> None:
     since_first = summary(tenant)["bloctel"]
     assert ([v["as_of"] for v in since_first["versions"]], since_first["max_age_days"],
             since_first["stale"]) == (["2026-07-01"], 5, False)
+
+
+def test_consent_coverage_reads_consents_as_the_rules_do(tenant: Tenant, freeze) -> None:
+    """An expired consent (collection + 365 days, R223-1), a void one (a tied sale) or one
+    that does not name the principal did not let the call through: the contract did."""
+    from tests.factories import add_consent
+
+    freeze("2026-11-23T10:30:00+01:00")
+    callees = ["+33612345601", "+33612345602", "+33612345603", "+33612345604"]
+    add_consent(tenant, callees[0], given_at="2025-11-01T10:00:00+01:00")  # expired 2026-11-01
+    add_consent(tenant, callees[1], given_at="2026-09-01T10:00:00+02:00",
+                conditional_on_sale=True)
+    add_consent(tenant, callees[2], given_at="2026-09-01T10:00:00+02:00", source="Broker SA")
+    add_consent(tenant, callees[3], given_at="2026-09-01T10:00:00+02:00")  # valid
+    for n, callee in enumerate(callees):
+        r = tenant.post("/v1/contracts", {"callee": callee, "reference": f"C-{n}",
+                                          "sector": "general", "starts_on": "2025-01-01"})
+        assert r.status_code == 201, r.text
+        d = tenant.check(callee=callee).json()
+        assert d["decision"] == "allow", d
+    coverage = summary(tenant)["consent_coverage"]
+    assert (coverage["consumer_allowed"], coverage["consent"], coverage["contract"]) == (4, 1, 3)
