@@ -237,7 +237,8 @@ def test_put_with_the_same_id_or_none_replaces(tenant: Tenant, body_id: str) -> 
     assert r.status_code == 200, r.text
     assert r.json() == {"id": "spring-2026", "purpose": "commercial", "audience": "consumers",
                         "sector": "general", "automated": False,
-                        "caller_ids": [tenant.geographic_cli]}
+                        "caller_ids": [tenant.geographic_cli],
+                        "principal": tenant.id, "prerecorded": False}  # the tenant's own
 
 
 def test_post_still_requires_the_id(tenant: Tenant) -> None:
