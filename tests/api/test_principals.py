@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from app.calls.facts import callee_facts
-from app.db import get_engine, session_scope
-from app.principals.models import ConsentPrincipal
+from app.db import get_engine
 from tests.api.conftest import blocking, outcome
 from tests.factories import Tenant, add_campaign, add_consent, auth, make_tenant
 
@@ -316,11 +315,9 @@ def test_cross_tenant_cases(tenant: Tenant, other: Tenant, third: Tenant) -> Non
     assert check(other, "for-p", callee)["decision"] == "allow"
     assert "CONSENT_REQUIRED" in blocking(check(third, "spring-2026", callee))
 
-    # a consent naming P, given through Acme, counts for Globex (the consent registry's
-    # ``principals`` field writes the same row; here it is written directly)
+    # a consent naming P, given through Acme, counts for Globex
     callee = "+33611224411"
-    consent = add_consent(tenant, callee)
-    name_principal(consent["id"], pid, callee)
+    add_consent(tenant, callee, principals=[pid])
     assert check(other, "for-p", callee)["decision"] == "allow"
     assert "CONSENT_REQUIRED" in blocking(check(third, "spring-2026", callee))
 
@@ -332,23 +329,15 @@ def test_cross_tenant_cases(tenant: Tenant, other: Tenant, third: Tenant) -> Non
     assert pid not in {p["id"] for p in third.get("/v1/principals").json()}
 
 
-def name_principal(consent_id: str, pid: str, callee: str) -> None:
-    with session_scope(write=True) as s:
-        s.add(ConsentPrincipal(consent_id=consent_id, principal_id=pid, callee=callee))
-
-
 def test_a_refusal_withdraws_the_consents_naming_the_principal_alone(
     tenant: Tenant, other: Tenant
 ) -> None:
     pid = principal(tenant, SIRENS[0], tenant, other)
     for_principal(other, "for-p", pid)
-    alone = add_consent(tenant, CALLEE)
-    shared = add_consent(tenant, CALLEE, given_at="2026-09-02T10:00:00+02:00")
-    own = add_consent(tenant, CALLEE, given_at="2026-09-03T10:00:00+02:00")
-    name_principal(alone["id"], pid, CALLEE)
-    name_principal(shared["id"], pid, CALLEE)
-    name_principal(shared["id"], tenant.id, CALLEE)
-    name_principal(own["id"], tenant.id, CALLEE)
+    alone = add_consent(tenant, CALLEE, principals=[pid])
+    shared = add_consent(tenant, CALLEE, given_at="2026-09-02T10:00:00+02:00",
+                         principals=[pid, tenant.id])
+    own = add_consent(tenant, CALLEE, given_at="2026-09-03T10:00:00+02:00")  # the tenant's own
     d = check(other, "for-p")
     assert d["decision"] == "allow", d
     assert outcome(other, d["attempt_id"], consumer_refused=True).status_code in (200, 201)
@@ -365,17 +354,19 @@ def test_the_facts_show_a_consent_that_does_not_name_the_principal(
 ) -> None:
     """Globex's own consent does not cover P; Acme's does not reach Globex unless it names P."""
     pid = principal(tenant, SIRENS[0], tenant, other)
-    theirs = add_consent(other, CALLEE)
-    name_principal(theirs["id"], other.id, CALLEE)
+    add_consent(other, CALLEE)  # Globex's own principal
     unnamed = add_consent(other, CALLEE, given_at="2026-09-02T10:00:00+02:00")
+    # a broker's consent that names no principal covers no one, not even Globex's own
+    add_consent(other, CALLEE, given_at="2026-09-04T10:00:00+02:00", source="Broker SA")
     add_consent(tenant, CALLEE, given_at="2026-09-03T10:00:00+02:00")  # Acme's, not naming P
     at = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
     with get_engine().connect() as conn:
         for_p = callee_facts(conn, other.id, CALLEE, at, at, None, pid)
         for_own = callee_facts(conn, other.id, CALLEE, at, at, None, other.id)
-    assert sorted(c.covers_principal for c in for_p.consents) == [False, False]
-    assert {c.given_at.day for c in for_p.consents} == {1, 2}  # Globex's two, never Acme's
-    assert [c.covers_principal for c in for_own.consents] == [True, True]
+    assert sorted(c.covers_principal for c in for_p.consents) == [False, False, False]
+    assert {c.given_at.day for c in for_p.consents} == {1, 2, 4}  # Globex's, never Acme's
+    assert sorted((c.given_at.day, c.covers_principal, c.source) for c in for_own.consents) == [
+        (1, True, "own"), (2, True, "own"), (4, False, "Broker SA")]
     assert unnamed["id"]
 
 
