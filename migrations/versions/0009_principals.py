@@ -7,8 +7,9 @@ consent names (§5).
 * ``principal_id`` on ``campaigns``, ``attempts``, ``contracts``, ``oppositions`` and
   ``refusals``, set to the tenant's own principal for every existing row: frequency, refusal
   cooldown, consents and oppositions are then decided per principal across tenants, with no
-  change for a tenant calling only for itself. An index on attempts (principal, callee,
-  checked_at) serves the frequency count; the internal opposition list becomes unique per
+  change for a tenant calling only for itself. An index on attempts (callee, principal,
+  checked_at) serves the frequency count and the number's history, replacing (tenant, callee,
+  checked_at); the internal opposition list becomes unique per
   (tenant, principal, callee) (a call centre may hold one for each principal it calls for).
 * ``campaigns.prerecorded`` (CPCE L34-5) and, on ``consents``, ``source`` ("own" or the
   partner/broker), ``notice_given`` and ``conditional_on_sale``: existing consents are "own",
@@ -106,8 +107,11 @@ def upgrade() -> None:
         "SELECT id, tenant_id, callee FROM consents"
     )
 
-    op.create_index('ix_attempts_principal_callee_checked', 'attempts',
-                    ['principal_id', 'callee', 'checked_at'], unique=False)
+    # one index for the principal's frequency count and the (tenant, callee) history: it
+    # replaces (tenant_id, callee, checked_at), so an insert maintains as many as before
+    op.create_index('ix_attempts_callee_principal_checked', 'attempts',
+                    ['callee', 'principal_id', 'checked_at'], unique=False)
+    op.drop_index('ix_attempts_tenant_callee_checked', table_name='attempts')
     op.create_index('ix_refusals_principal_callee', 'refusals', ['principal_id', 'callee'],
                     unique=False)
     with op.batch_alter_table('oppositions') as batch_op:
@@ -134,7 +138,9 @@ def downgrade() -> None:
                                           ['tenant_id', 'callee'])
         batch_op.drop_column('principal_id')
     op.drop_index('ix_refusals_principal_callee', table_name='refusals')
-    op.drop_index('ix_attempts_principal_callee_checked', table_name='attempts')
+    op.create_index('ix_attempts_tenant_callee_checked', 'attempts',
+                    ['tenant_id', 'callee', 'checked_at'], unique=False)
+    op.drop_index('ix_attempts_callee_principal_checked', table_name='attempts')
     for table in _WITH_PRINCIPAL:
         if table != 'oppositions':
             op.drop_column(table, 'principal_id')
