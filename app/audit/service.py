@@ -44,7 +44,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,6 +131,21 @@ def _rows(conn: Connection, stream: str, tenant_id: str, start: datetime | None,
     if end is not None:
         q = q.where(time < end)
     yield from conn.execute(q.order_by(time, _ID[stream]).execution_options(yield_per=5000))
+
+
+def _restated(conn: Connection, stream: str, tenant_id: str, periods: list[Any],
+              late: Iterable[int]) -> list[dict[str, Any]]:
+    """The sealed periods (indexes ``late`` of ``periods``) a purge changed, restated: their
+    new count and digest of ``stream``. A period not sealed yet needs none: the next seal sees
+    the rows as they are."""
+    out = []
+    for i in late:
+        if i >= len(periods):
+            continue
+        p = periods[i]
+        n, d = _digest(conn, stream, tenant_id, p.covers_from, p.covers_to)
+        out.append({"seq": p.seq, "stream": stream, "count": n, "digest": d})
+    return out
 
 
 def _digest(conn: Connection, stream: str, tenant_id: str, start: datetime | None,
@@ -411,13 +426,7 @@ def _purge_holds(engine: Engine, tenant_id: str, periods: list[Any], now: dateti
         ids = [r.consent_id for r in gone]
         for i in range(0, len(ids), 1000):
             conn.execute(delete(_h).where(_h.c.consent_id.in_(ids[i : i + 1000])))
-        overrides = []
-        for i in late:
-            if i >= len(periods):
-                continue  # not sealed yet: the next seal sees the rows as they are
-            p = periods[i]
-            n, d = _digest(conn, "holds", tenant_id, p.covers_from, p.covers_to)
-            overrides.append({"seq": p.seq, "stream": "holds", "count": n, "digest": d})
+        overrides = _restated(conn, "holds", tenant_id, periods, late)
         body = {"tenant_id": tenant_id, "stream": "holds", "holds": count, "digest": digest,
                 "held_until": max(r.hold_until for r in gone).isoformat(),
                 "overrides": overrides}
@@ -481,13 +490,7 @@ def _purge_tenant(engine: Engine, tenant_id: str, want: datetime, periods: list[
                                            _rk.c.row_key.in_(old)))
             conn.execute(delete(_a).where(_a.c.tenant_id == tenant_id,
                                           _a.c.checked_at < cutoff))
-            overrides = []
-            for i in late:
-                if i >= len(periods):
-                    continue  # not sealed yet: the next seal sees the rows as they are
-                p = periods[i]
-                n, d = _digest(conn, "outcomes", tenant_id, p.covers_from, p.covers_to)
-                overrides.append({"seq": p.seq, "stream": "outcomes", "count": n, "digest": d})
+            overrides = _restated(conn, "outcomes", tenant_id, periods, late)
             body = {"tenant_id": tenant_id, "cutoff": cutoff.isoformat(), "attempts": n_att,
                     "penalty_lines": n_pen, "overrides": overrides}
             head = _head(conn)
