@@ -109,6 +109,27 @@ class StatementTimer:
 
         dialect.do_ping = do_ping  # type: ignore[method-assign]
 
+    def wrap_pipeline(self) -> None:
+        """PostgreSQL's pipelined round trips (app.calls.pipeline) bypass SQLAlchemy's cursor
+        events: time each one as a whole."""
+        from app.calls import pipeline
+
+        for name, label in (("read", "pipeline: BEGIN + lock + facts (1 round trip)"),
+                            ("write_and_commit", "pipeline: INSERTs + COMMIT (1 round trip)")):
+            original = getattr(pipeline, name)
+
+            def timed(*args: Any, _original: Any = original, _label: str = label,
+                      **kwargs: Any) -> Any:
+                t = time.perf_counter()
+                try:
+                    return _original(*args, **kwargs)
+                finally:
+                    if self.on:
+                        self.times[_label] += time.perf_counter() - t
+                        self.counts[_label] += 1
+
+            setattr(pipeline, name, timed)
+
 
 def run(seed: dict[str, Any], n: int, max_s: float = 3.0) -> dict[str, Any]:
     from app.calls.schemas import CheckIn
@@ -130,6 +151,7 @@ def run(seed: dict[str, Any], n: int, max_s: float = 3.0) -> dict[str, Any]:
 
     timer = StatementTimer()
     timer.wrap_commit(get_engine())
+    timer.wrap_pipeline()
 
     def timed_loop(items: list[CheckIn]) -> int:
         """Runs until the list or ``max_s`` is exhausted; returns how many ran."""

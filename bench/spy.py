@@ -7,6 +7,7 @@ event loop, a SQLite lock wait) is visible, not only CPU time.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -95,7 +96,9 @@ def record(pid: int, seconds: float, out: Path, rate: int = 250) -> tuple[bool, 
     exe = available()
     if exe is None:
         return False, "py-spy not installed (.venv/bin/pip install py-spy)"
-    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", str(rate), "--idle",
+    # BENCH_SPY_IDLE=0: CPU samples only (where the worker's CPU goes, not where it waits)
+    idle = ["--idle"] if os.environ.get("BENCH_SPY_IDLE", "1") != "0" else []
+    cmd = [exe, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", str(rate), *idle,
            "-f", "raw", "-o", str(out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 30)
     if proc.returncode != 0 or not out.exists():

@@ -174,12 +174,20 @@ def callee_facts(
 ) -> CalleeFacts:
     """The facts of ``callee`` for a call by ``tenant_id`` for ``principal_id`` (default: the
     tenant's own principal)."""
+    return facts_of_rows(conn.execute(
+        CALLEE_FACTS, facts_params(tenant_id, callee, since, at, external_id, principal_id)))
+
+
+def facts_params(
+    tenant_id: str, callee: str, since: datetime, at: datetime, external_id: str | None,
+    principal_id: str | None = None,
+) -> dict[str, Any]:
+    """The bound values of ``CALLEE_FACTS``."""
     principal = principal_id or tenant_id
     tombs = tombstones(principal, callee)  # + the legacy +33 one of an overseas line (0010)
-    params = {"tenant_id": tenant_id, "principal_id": principal, "callee": callee,
-              "tombstone": tombs[0], "legacy_tombstone": tombs[-1], "since": since, "at": at,
-              "external_id": external_id}
-    return _facts_of(conn.execute(CALLEE_FACTS, params))
+    return {"tenant_id": tenant_id, "principal_id": principal, "callee": callee,
+            "tombstone": tombs[0], "legacy_tombstone": tombs[-1], "since": since, "at": at,
+            "external_id": external_id}
 
 
 def _day(value: date | datetime | str) -> date:
@@ -229,7 +237,7 @@ def _sorted(values: list[datetime]) -> tuple[datetime, ...]:
     return tuple(sorted(values)) if len(values) > 1 else tuple(values)
 
 
-def _facts_of(rows: Any) -> CalleeFacts:
+def facts_of_rows(rows: Any) -> CalleeFacts:
     """One callee's facts from its ``(kind, text, source, b1, b2, t1, t2, t3, d1, d2)`` rows."""
     existing: str | None = None
     consents: list[ConsentFacts] = []
@@ -299,4 +307,4 @@ def batch_facts(
             if rows is None:
                 rows = found[callee] = []
             rows.append((kind, *values))
-    return {callee: _facts_of(rows) for callee, rows in found.items()}
+    return {callee: facts_of_rows(rows) for callee, rows in found.items()}

@@ -49,8 +49,8 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.alerts.service import raise_alert
-from app.calls import idempotency
-from app.calls.facts import callee_facts
+from app.calls import idempotency, pipeline
+from app.calls.facts import CALLEE_FACTS, facts_of_rows, facts_params
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.schemas import (
     AttemptOut,
@@ -89,6 +89,9 @@ PARIS = ZoneInfo("Europe/Paris")
 # attempts older than this cannot matter to the 30-calendar-day window in any time zone
 LOOKBACK = timedelta(days=32)
 UNASSIGNED_SIP = frozenset({404, 410, 484, 604})
+#: PostgreSQL: the check in two round trips (app.calls.pipeline). False sends each statement
+#: through SQLAlchemy and waits for it, as before: ``bench/pipeline_ab.py`` compares the two.
+PIPELINE = True
 
 _attempts = Attempt.__table__
 _penalties = PenaltyLine.__table__
@@ -108,6 +111,21 @@ _MOBILE_CLI_COUNT = select(func.count()).select_from(_attempts).where(
 _INSERT_ATTEMPT = insert(_attempts)
 _INSERT_PENALTY = insert(_penalties)
 _PG_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+#: the attempt's columns, in the order ``_check`` writes them
+_ATTEMPT_KEYS = [
+    "id", "tenant_id", "campaign_id", "principal_id", "external_id", "callee", "caller_id",
+    "agent_id", "contract_ref", "checked_at", "decision", "reason_codes", "reasons", "regime",
+    "ruleset_version", "callee_time_zone", "next_allowed_at", "penalty_micros", "counted",
+    "outcome_status", "sip_code", "duration_s", "consumer_refused", "consumer_opposed",
+    "outcome_at", "callee_department", "request_fingerprint", "dialled_despite_deny",
+]
+_PENALTY_KEYS = ["tenant_id", "attempt_id", "code", "amount_micros", "created_at"]
+# the same statements as psycopg SQL, for PostgreSQL's two-round-trip path (app.calls.pipeline)
+_PG_LOCK_SQL = pipeline.compile_sql(_PG_LOCK)
+_PG_FACTS_SQL = pipeline.compile_sql(CALLEE_FACTS)
+_PG_MOBILE_SQL = pipeline.compile_sql(_MOBILE_CLI_COUNT)
+_PG_INSERT_ATTEMPT_SQL = pipeline.compile_sql(_INSERT_ATTEMPT, _ATTEMPT_KEYS)
+_PG_INSERT_PENALTY_SQL = pipeline.compile_sql(_INSERT_PENALTY.return_defaults(False), _PENALTY_KEYS)
 
 
 def _lock_key(principal_id: str, callee: str) -> int:
@@ -196,14 +214,35 @@ def _gather(
     tenant_id = p.tenant_id or ""
     principal = known.campaign.principal or tenant_id
     callee, caller = known.callee, known.caller
-    if lock and callee.e164 and conn.dialect.name == "postgresql":
-        conn.execute(_PG_LOCK, {"key": _lock_key(principal, callee.e164)})
-
     facts: dict[str, Any] = {}
+    mobile_caller = caller is not None and caller.kind is NumberKind.MOBILE and caller.e164
+    mobile_params: dict[str, Any] | None = None
+    if mobile_caller:
+        day = at.astimezone(PARIS).date()
+        start = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
+        mobile_params = {"tenant_id": tenant_id, "caller_id": caller.e164,  # type: ignore[union-attr]
+                         "since": start, "at": at}
+        facts["mobile_cli_day"] = day
     existing: str | None = None
-    if callee.e164:
-        found = callee_facts(conn, tenant_id, callee.e164, at - LOOKBACK, at, body.external_id,
-                             principal)
+    postgresql = conn.dialect.name == "postgresql"
+    rows: Any = None
+    params = (facts_params(tenant_id, callee.e164, at - LOOKBACK, at, body.external_id,
+                           principal) if callee.e164 else None)
+    if lock and callee.e164 and postgresql and PIPELINE:
+        # lock + facts (+ the mobile count) in one round trip (app.calls.pipeline)
+        rows, count = pipeline.read(
+            conn, _PG_LOCK_SQL, _lock_key(principal, callee.e164), _PG_FACTS_SQL, params,
+            _PG_MOBILE_SQL if mobile_params is not None else None, mobile_params,
+        )
+        if count is not None:
+            facts["mobile_cli_attempts"] = count
+            mobile_params = None
+    elif callee.e164:
+        if lock and postgresql:
+            conn.execute(_PG_LOCK, {"key": _lock_key(principal, callee.e164)})
+        rows = conn.execute(CALLEE_FACTS, params)
+    found = facts_of_rows(rows) if rows is not None else None
+    if found is not None:
         existing = found.existing_attempt_id
         facts.update(
             consents=found.consents, contracts=found.contracts,
@@ -214,14 +253,8 @@ def _gather(
     elif body.external_id is not None:
         row = _existing(conn, tenant_id, body.external_id)
         existing = row.id if row is not None else None
-    if caller is not None and caller.kind is NumberKind.MOBILE and caller.e164:
-        day = at.astimezone(PARIS).date()
-        start = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
-        facts["mobile_cli_attempts"] = conn.execute(
-            _MOBILE_CLI_COUNT,
-            {"tenant_id": tenant_id, "caller_id": caller.e164, "since": start, "at": at},
-        ).scalar_one()
-        facts["mobile_cli_day"] = day
+    if mobile_params is not None:
+        facts["mobile_cli_attempts"] = conn.execute(_MOBILE_CLI_COUNT, mobile_params).scalar_one()
     call = CallFacts(
         at=at, campaign=known.campaign, callee=callee, caller=caller,
         caller_registration=known.registration, agent_id=body.agent_id,
@@ -289,36 +322,40 @@ def _check(
         callee = facts.callee.e164 or body.callee.strip()[:64]
         caller_id = (facts.caller.e164 or body.caller_id.strip()[:64]) if facts.caller else None
         reasons = _reasons_json(decision)
-        conn.execute(
-            _INSERT_ATTEMPT,
-            dict(
-                id=attempt_id, tenant_id=tenant_id, campaign_id=body.campaign,
-                principal_id=known.campaign.principal or tenant_id,
-                external_id=body.external_id, callee=callee,
-                caller_id=caller_id,
-                agent_id=body.agent_id, contract_ref=body.contract_ref, checked_at=at,
-                decision=decision.decision,
-                reason_codes=" ".join(r.code for r in decision.reasons),
-                reasons=reasons, regime=decision.regime,
-                ruleset_version=decision.ruleset_version,
-                callee_time_zone=decision.callee_time_zone,
-                next_allowed_at=decision.next_allowed_at, penalty_micros=penalty,
-                counted=decision.allowed,
-                outcome_status=None, sip_code=None, duration_s=None, consumer_refused=None,
-                consumer_opposed=None, outcome_at=None, callee_department=body.callee_department,
-                request_fingerprint=(request.fingerprint() if body.external_id is not None
-                                     else None),
-                dialled_despite_deny=False,
-            ),
+        attempt = dict(
+            id=attempt_id, tenant_id=tenant_id, campaign_id=body.campaign,
+            principal_id=known.campaign.principal or tenant_id,
+            external_id=body.external_id, callee=callee,
+            caller_id=caller_id,
+            agent_id=body.agent_id, contract_ref=body.contract_ref, checked_at=at,
+            decision=decision.decision,
+            reason_codes=" ".join(r.code for r in decision.reasons),
+            reasons=reasons, regime=decision.regime,
+            ruleset_version=decision.ruleset_version,
+            callee_time_zone=decision.callee_time_zone,
+            next_allowed_at=decision.next_allowed_at, penalty_micros=penalty,
+            counted=decision.allowed,
+            outcome_status=None, sip_code=None, duration_s=None, consumer_refused=None,
+            consumer_opposed=None, outcome_at=None, callee_department=body.callee_department,
+            request_fingerprint=(request.fingerprint() if body.external_id is not None
+                                 else None),
+            dialled_despite_deny=False,
         )
-        if penalty:
-            conn.execute(
-                _INSERT_PENALTY,
-                dict(
-                    tenant_id=tenant_id, attempt_id=attempt_id, code="ILLEGITIMATE_ATTEMPT",
-                    amount_micros=penalty, created_at=at,
-                ),
-            )
+        line = dict(
+            tenant_id=tenant_id, attempt_id=attempt_id, code="ILLEGITIMATE_ATTEMPT",
+            amount_micros=penalty, created_at=at,
+        ) if penalty else None
+        if PIPELINE and conn.dialect.name == "postgresql":
+            # the writes and COMMIT in one round trip (app.calls.pipeline)
+            writes = [(_PG_INSERT_ATTEMPT_SQL,
+                       {**attempt, "reasons": pipeline.json_value(reasons)})]
+            if line is not None:
+                writes.append((_PG_INSERT_PENALTY_SQL, line))
+            pipeline.write_and_commit(conn, writes)
+        else:
+            conn.execute(_INSERT_ATTEMPT, attempt)
+            if line is not None:
+                conn.execute(_INSERT_PENALTY, line)
     zone = decision.callee_time_zone
     out = DecisionOut(
         attempt_id=attempt_id, decision=decision.decision, callee=callee,

@@ -158,14 +158,15 @@ def test_the_race_path_compares_the_request_too(
     add_consent(tenant)
     add_consent(tenant, callee="+33698765432")
     first = check(tenant, "race-1").json()
-    real = calls_service.callee_facts
+    real = calls_service.facts_of_rows
 
-    def unseen(*args: Any, **kw: Any) -> CalleeFacts:  # as if the winner had not committed
-        found = real(*args, **kw)
+    def unseen(rows: Any) -> CalleeFacts:  # as if the winner had not committed
+        found = real(rows)
         return CalleeFacts(**{f: getattr(found, f) for f in found.__slots__}
                            | {"existing_attempt_id": None})
 
-    monkeypatch.setattr(calls_service, "callee_facts", unseen)
+    # both paths read the facts through this one function (PostgreSQL's pipelined one too)
+    monkeypatch.setattr(calls_service, "facts_of_rows", unseen)
     r = check(tenant, "race-1", **changes)
     assert r.status_code == expected, r.text
     if expected == 200:

@@ -1,0 +1,109 @@
+"""The check's database work on PostgreSQL in two round trips (psycopg pipeline mode).
+
+Through SQLAlchemy each statement of a check waited for its answer before the next was sent:
+``BEGIN``, the advisory lock, the facts, the attempt, its penalty line, ``COMMIT`` — five or
+six round trips, each one a wake-up of the worker and of a PostgreSQL backend (measured with
+``bench/inproc.py``: ~0.6 ms each on a loaded 2-core machine, most of a check's wall time).
+Here the same statements go through psycopg's pipeline on the same connection, in the same
+transaction:
+
+1. ``BEGIN`` + ``pg_advisory_xact_lock(principal, callee)`` + the facts statement (+ the mobile
+   caller-ID count when the caller ID is a mobile): one round trip. PostgreSQL runs a
+   pipeline's statements one after the other, and at READ COMMITTED each statement takes its
+   snapshot when it starts, so the facts statement sees every attempt committed by whoever
+   held the lock before us — exactly as when it was sent after the lock's answer came back.
+2. ``INSERT`` attempt (+ penalty line) + ``COMMIT``: one round trip; the answer is built only
+   after the commit is acknowledged (durability unchanged: ``synchronous_commit`` untouched).
+
+The SQL is SQLAlchemy's own, compiled once for the psycopg dialect from the statements of
+``app.calls.facts`` / ``app.calls.service``; values are bound as SQLAlchemy's types would
+(aware UTC datetimes, JSON). A unique violation (two checks racing with one ``external_id``)
+is raised as SQLAlchemy's ``IntegrityError`` (and a lost database as its
+``OperationalError``, a 503), so the caller's handling is the same on both paths. SQLite keeps
+the plain path: it has no round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Json
+from sqlalchemy import Connection
+from sqlalchemy.dialects.postgresql.psycopg import dialect as _psycopg_dialect
+from sqlalchemy.exc import DBAPIError
+
+_DIALECT = _psycopg_dialect()
+
+
+def compile_sql(statement: Any, keys: list[str] | None = None) -> str:
+    """``statement`` as psycopg SQL (``%(name)s`` placeholders), compiled once at import."""
+    return str(statement.compile(dialect=_DIALECT, column_keys=keys))
+
+
+def _row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A facts row as SQLAlchemy's ``UTCDateTime`` would give it (aware, UTC)."""
+    return tuple(v.astimezone(UTC) if isinstance(v, datetime) else v for v in row)
+
+
+def driver(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under ``conn`` (same transaction)."""
+    return conn.connection.driver_connection  # type: ignore[return-value]
+
+
+@contextmanager
+def _translated(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterator[None]:
+    """psycopg's errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``…), as if the
+    statement had gone through SQLAlchemy: the HTTP layer maps them (409, 503), the replay
+    handling catches them, and a connection the error broke is invalidated, not pooled."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raw = driver(conn)
+        if raw.broken or raw.closed:
+            # let SQLAlchemy meet the broken connection itself: it then invalidates the whole
+            # pool (a restarted database broke every pooled connection, not just this one),
+            # exactly as on the plain path
+            conn.exec_driver_sql("SELECT 1")
+        raise DBAPIError.instance(sql, params, exc, psycopg.Error,
+                                  hide_parameters=True) from exc
+
+
+def read(conn: Connection, lock_sql: str, lock_key: int, facts_sql: str,
+         facts_params: dict[str, Any], count_sql: str | None = None,
+         count_params: dict[str, Any] | None = None) -> tuple[list[tuple[Any, ...]], int | None]:
+    """Lock, facts rows (and a count): one round trip. Returns (rows, count or None)."""
+    raw = driver(conn)
+    with _translated(conn, facts_sql, facts_params), raw.pipeline():
+        lock = raw.cursor()
+        lock.execute(lock_sql, {"key": lock_key})
+        facts = raw.cursor()
+        facts.execute(facts_sql, facts_params)
+        counter = None
+        if count_sql is not None:
+            counter = raw.cursor()
+            counter.execute(count_sql, count_params)
+        rows = [_row(r) for r in facts.fetchall()]  # the first fetch syncs the pipeline
+        count = counter.fetchone()[0] if counter is not None else None  # type: ignore[index]
+    return rows, count
+
+
+def write_and_commit(conn: Connection, writes: list[tuple[str, dict[str, Any]]]) -> None:
+    """Run ``writes`` and ``COMMIT``: one round trip. SQLAlchemy's own commit at the end of
+    the transaction block then finds nothing to commit (psycopg sends nothing when idle)."""
+    raw = driver(conn)
+    with _translated(conn, writes[0][0], writes[0][1]), raw.pipeline():
+        cur = raw.cursor()
+        for sql, params in writes:
+            cur.execute(sql, params)
+        raw.commit()
+
+
+def json_value(value: Any) -> Json:
+    return Json(value)
+
+
+__all__ = ["compile_sql", "driver", "json_value", "read", "write_and_commit"]
