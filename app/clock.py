@@ -26,11 +26,10 @@ from pydantic import AfterValidator, AwareDatetime, PlainSerializer
 
 from app.config import get_settings
 from app.errors import Unprocessable
+from rules_fr.data import PARIS  # the law's zone, declared once beside the rules
 from rules_fr.days import CALENDAR_END, CALENDAR_START, FIRST_DAY, LAST_DAY
 
-__all__ = ["CALENDAR_END", "CALENDAR_START", "FIRST_DAY", "LAST_DAY"]
-
-PARIS = ZoneInfo("Europe/Paris")
+__all__ = ["CALENDAR_END", "CALENDAR_START", "FIRST_DAY", "LAST_DAY", "PARIS"]
 
 #: How the range reads in messages and in the OpenAPI descriptions.
 RANGE = f"{FIRST_DAY.isoformat()} … {LAST_DAY.isoformat()}"

@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     def _valid_floors(cls, value: str | None) -> str | None:
         import json
 
-        from app.monitors.policy import validate_floors
+        from app.tenancy.monitor_policy import validate_floors
 
         if value:
             try:

@@ -9,13 +9,15 @@ SQLite (default) and PostgreSQL are both first-class:
   frequency count and the insert of an attempt across worker processes, avoids SQLite's
   lock-upgrade deadlocks, and — unlike SQLite's busy handler, which sleeps 1, 2, 5, 10… ms
   between retries — hands the lock over the moment it is released.
-* PostgreSQL uses psycopg 3 at READ COMMITTED; the check path serialises per (tenant, callee)
-  with a transaction-scoped advisory lock (see ``app.calls.service``).
+* PostgreSQL uses psycopg 3 at READ COMMITTED; the check path serialises per (principal,
+  callee) with a transaction-scoped advisory lock (``CALLEE_LOCK``, ``callee_lock_key``; taken
+  by ``app.calls.service`` and ``app.erasure.service``).
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import threading
@@ -26,7 +28,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -34,6 +48,20 @@ from sqlalchemy.types import TypeDecorator
 from app.config import get_settings, normalise_database_url
 
 log = logging.getLogger("gateway.db")
+
+#: PostgreSQL: the transaction-scoped advisory lock of one (principal, callee), parameter
+#: ``key`` = ``callee_lock_key(principal, callee)``: the check and the erasure of a number
+#: take it, so that counting earlier attempts and inserting one (or erasing them) cannot
+#: interleave across workers. SQLite needs none: its write transactions are serialised.
+CALLEE_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def callee_lock_key(principal_id: str, callee: str) -> int:
+    """The advisory lock key of (principal, callee): every check of one callee for one
+    principal, whichever tenant asks, waits for the one before (a tenant's own principal has
+    the tenant's id, so for a single-tenant user the key is what it was)."""
+    digest = hashlib.blake2b(f"{principal_id}|{callee}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -15,9 +15,8 @@ from app.alerts.schemas import (
     WebhookIn,
     WebhookOut,
 )
-from app.clock import RANGE
+from app.clock import RANGE, parse_bound
 from app.errors import Unprocessable
-from app.reports.service import parse_bound
 from app.tenancy.auth import Admin, Compliance
 
 router = APIRouter(prefix="/v1", tags=["alerts"])

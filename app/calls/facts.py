@@ -17,8 +17,8 @@ principal, across every tenant (call centre) holding a mandate from it —
   partner's consent registered without ``principals``, or with ``[]``) covers no one: guessing
   its principal would invent what the partner had to collect (rules-fr.md §5);
 * contracts, internal oppositions (under the number or its tombstone, which is keyed by the
-  principal: ``app.erasure.keys``), refusals and counted attempts whose ``principal_id`` is the
-  campaign's principal, whichever tenant recorded them;
+  principal: ``app.registries.tombstones``), refusals and counted attempts whose
+  ``principal_id`` is the campaign's principal, whichever tenant recorded them;
 * per **tenant**: the unassigned-number quarantine (a fact about the tenant's own dialling, not
   a consumer's wish) and the ``external_id`` replay (an id is the tenant's).
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -56,9 +56,9 @@ from sqlalchemy.dialects import postgresql
 
 from app.calls.models import Attempt
 from app.db import UTCDateTime
-from app.erasure.keys import tombstones
 from app.principals.models import ConsentPrincipal
 from app.registries.models import Consent, Contract, Opposition, Quarantine, Refusal
+from app.registries.tombstones import tombstones
 from rules_fr.model import ConsentFacts, ContractFacts
 
 _T, _P, _C = bindparam("tenant_id"), bindparam("principal_id"), bindparam("callee")
@@ -71,6 +71,16 @@ _NO_BOOL = cast(null(), Boolean())
 _con, _ctr = Consent.__table__, Contract.__table__
 _opp, _ref, _qua = Opposition.__table__, Refusal.__table__, Quarantine.__table__
 _att, _cp = Attempt.__table__, ConsentPrincipal.__table__
+
+#: attempts older than this cannot matter to the 30-calendar-day window in any time zone
+LOOKBACK = timedelta(days=32)
+#: a mobile caller ID's counted attempts of one Paris day (rules-fr.md: the mobile caller-ID
+#: limit), parameters tenant_id, caller_id, since (the day's start), at; the check and the scrub
+MOBILE_CLI_COUNT = select(func.count()).select_from(_att).where(
+    _att.c.tenant_id == bindparam("tenant_id"), _att.c.caller_id == bindparam("caller_id"),
+    _att.c.counted.is_(True), _att.c.checked_at >= bindparam("since"),
+    _att.c.checked_at <= bindparam("at"),
+)
 
 #: the columns every part of the statement has, in order (after ``kind`` and, in a batch,
 #: ``callee``)
@@ -130,7 +140,8 @@ def _facts_statement(callee_col: bool, callee_is: Any, tomb_is: Any, existing: A
                 {"text": _ctr.c.reference + _inline("\x1f") + _ctr.c.sector,
                  "d1": _ctr.c.starts_on, "d2": _ctr.c.ends_on},
                 (_ctr.c.principal_id == _P) & callee_is(_ctr.c.callee)),
-        # an erased number's opposition is stored under its tombstone key (app.erasure.keys)
+        # an erased number's opposition is stored under its tombstone key
+        # (app.registries.tombstones)
         _select("opposition", cal(_opp.c.callee), {},
                 (_opp.c.principal_id == _P)
                 & or_(callee_is(_opp.c.callee), tomb_is(_opp.c.callee))),

@@ -25,20 +25,16 @@ exactly once (``record_outcome``).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
     Connection,
     and_,
     bindparam,
     exists,
-    func,
     insert,
     or_,
     select,
@@ -49,8 +45,9 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.alerts.service import raise_alert
+from app.alerts.throttle import throttle_for
 from app.calls import idempotency, pipeline
-from app.calls.facts import CALLEE_FACTS, facts_of_rows, facts_params
+from app.calls.facts import CALLEE_FACTS, LOOKBACK, MOBILE_CLI_COUNT, facts_of_rows, facts_params
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.schemas import (
     AttemptOut,
@@ -62,11 +59,11 @@ from app.calls.schemas import (
     ReasonOut,
 )
 from app.campaigns.service import caller_registration, campaign_facts, verification_required
-from app.db import get_engine, write_transaction
+from app.clock import PARIS
+from app.db import CALLEE_LOCK, callee_lock_key, get_engine, write_transaction
 from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
-from app.monitors.throttle import throttle_for
 from app.principals.models import ConsentPrincipal
 from app.registries.models import Consent, Quarantine, Refusal
 from app.registries.service import add_opposition
@@ -85,9 +82,6 @@ from rules_fr.model import (
 from rules_fr.numbering import classify
 
 log = logging.getLogger("gateway.calls")
-PARIS = ZoneInfo("Europe/Paris")
-# attempts older than this cannot matter to the 30-calendar-day window in any time zone
-LOOKBACK = timedelta(days=32)
 UNASSIGNED_SIP = frozenset({404, 410, 484, 604})
 #: PostgreSQL: the check in two round trips (app.calls.pipeline). False sends each statement
 #: through SQLAlchemy and waits for it, as before: ``bench/pipeline_ab.py`` compares the two.
@@ -104,13 +98,8 @@ _a = _attempts.c
 _EXISTING = select(_attempts).where(
     _a.tenant_id == bindparam("tenant_id"), _a.external_id == bindparam("external_id")
 )
-_MOBILE_CLI_COUNT = select(func.count()).select_from(_attempts).where(
-    _a.tenant_id == bindparam("tenant_id"), _a.caller_id == bindparam("caller_id"),
-    _a.counted.is_(True), _a.checked_at >= bindparam("since"), _a.checked_at <= bindparam("at"),
-)
 _INSERT_ATTEMPT = insert(_attempts)
 _INSERT_PENALTY = insert(_penalties)
-_PG_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
 #: the attempt's columns, in the order ``_check`` writes them
 _ATTEMPT_KEYS = [
     "id", "tenant_id", "campaign_id", "principal_id", "external_id", "callee", "caller_id",
@@ -121,19 +110,11 @@ _ATTEMPT_KEYS = [
 ]
 _PENALTY_KEYS = ["tenant_id", "attempt_id", "code", "amount_micros", "created_at"]
 # the same statements as psycopg SQL, for PostgreSQL's two-round-trip path (app.calls.pipeline)
-_PG_LOCK_SQL = pipeline.compile_sql(_PG_LOCK)
+_PG_LOCK_SQL = pipeline.compile_sql(CALLEE_LOCK)
 _PG_FACTS_SQL = pipeline.compile_sql(CALLEE_FACTS)
-_PG_MOBILE_SQL = pipeline.compile_sql(_MOBILE_CLI_COUNT)
+_PG_MOBILE_SQL = pipeline.compile_sql(MOBILE_CLI_COUNT)
 _PG_INSERT_ATTEMPT_SQL = pipeline.compile_sql(_INSERT_ATTEMPT, _ATTEMPT_KEYS)
 _PG_INSERT_PENALTY_SQL = pipeline.compile_sql(_INSERT_PENALTY.return_defaults(False), _PENALTY_KEYS)
-
-
-def _lock_key(principal_id: str, callee: str) -> int:
-    """The advisory lock of (principal, callee): every check of one callee for one principal,
-    whichever tenant asks, waits for the one before (a tenant's own principal has the tenant's
-    id, so for a single-tenant user the key is what it was)."""
-    digest = hashlib.blake2b(f"{principal_id}|{callee}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 def _iso(dt: datetime | None, zone: str) -> str | None:
@@ -231,7 +212,7 @@ def _gather(
     if lock and callee.e164 and postgresql and PIPELINE:
         # lock + facts (+ the mobile count) in one round trip (app.calls.pipeline)
         rows, count = pipeline.read(
-            conn, _PG_LOCK_SQL, _lock_key(principal, callee.e164), _PG_FACTS_SQL, params,
+            conn, _PG_LOCK_SQL, callee_lock_key(principal, callee.e164), _PG_FACTS_SQL, params,
             _PG_MOBILE_SQL if mobile_params is not None else None, mobile_params,
         )
         if count is not None:
@@ -239,7 +220,7 @@ def _gather(
             mobile_params = None
     elif callee.e164:
         if lock and postgresql:
-            conn.execute(_PG_LOCK, {"key": _lock_key(principal, callee.e164)})
+            conn.execute(CALLEE_LOCK, {"key": callee_lock_key(principal, callee.e164)})
         rows = conn.execute(CALLEE_FACTS, params)
     found = facts_of_rows(rows) if rows is not None else None
     if found is not None:
@@ -254,7 +235,7 @@ def _gather(
         row = _existing(conn, tenant_id, body.external_id)
         existing = row.id if row is not None else None
     if mobile_params is not None:
-        facts["mobile_cli_attempts"] = conn.execute(_MOBILE_CLI_COUNT, mobile_params).scalar_one()
+        facts["mobile_cli_attempts"] = conn.execute(MOBILE_CLI_COUNT, mobile_params).scalar_one()
     call = CallFacts(
         at=at, campaign=known.campaign, callee=callee, caller=caller,
         caller_registration=known.registration, agent_id=body.agent_id,

@@ -8,9 +8,9 @@
   matches), without the gateway holding it. A consent not yet revoked is revoked ("erasure
   request"): an erased consent can never again authorise a call.
 * **Consents, contracts, refusals, quarantines, oppositions**: ``callee`` is replaced by the
-  tombstone key ``app.erasure.keys.tombstone(tenant_id, e164)``. Dates, scopes, sectors, contract
-  references, channels and opposition sources stay: without the number they no longer identify the
-  consumer inside the gateway, and they are the tenant's proof of what it did.
+  tombstone key ``app.registries.tombstones.tombstone(tenant_id, e164)``. Dates, scopes,
+  sectors, contract references, channels and opposition sources stay: without the number they no
+  longer identify the consumer inside the gateway, and they are the tenant's proof of what it did.
 * **Blocked for good**: an opposition under the tombstone key (source ``erasure request``; an
   existing opposition of the number is re-keyed instead, keeping its source and date). The check
   path looks the opposition up under the tombstone key too (``app.calls.facts``), so a later check
@@ -73,9 +73,8 @@ from typing import Any
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.orm import Session
 
-from app.calls.service import _PG_LOCK, _lock_key
 from app.clock import now
-from app.erasure.keys import tombstone, tombstones
+from app.db import CALLEE_LOCK, callee_lock_key
 from app.ids import new_id
 from app.numbers.models import NumberRekey
 from app.principals.models import ConsentPrincipal
@@ -90,6 +89,7 @@ from app.registries.models import (
     Refusal,
 )
 from app.registries.service import normalise_callee
+from app.registries.tombstones import tombstone, tombstones
 from rules_fr.data import CONSENT_PROOF_YEARS
 
 SOURCE = "erasure request"
@@ -114,7 +114,7 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
     conn = s.connection()
     if conn.dialect.name == "postgresql":  # SQLite: session_scope(write=True) already serialises
         for principal in held:  # one order everywhere: no deadlock between two erasures
-            conn.execute(_PG_LOCK, {"key": _lock_key(principal, e164)})
+            conn.execute(CALLEE_LOCK, {"key": callee_lock_key(principal, e164)})
 
     def mine(model: Any) -> Any:
         return (model.tenant_id == tenant_id) & (model.callee == e164)
@@ -164,7 +164,8 @@ def erase(s: Session, tenant_id: str, number: str, requested_by: str) -> Result:
     added = False
     for principal in sorted(set(held) | principals_of(Opposition)):
         pkey = tombstone(principal, e164)
-        blocked = s.scalar(select(exists().where(  # the legacy tombstone too (app.erasure.keys)
+        # the legacy tombstone too (app.registries.tombstones)
+        blocked = s.scalar(select(exists().where(
             Opposition.tenant_id == tenant_id, Opposition.principal_id == principal,
             Opposition.callee.in_(tombstones(principal, e164)),
         )))

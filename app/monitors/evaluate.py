@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from app.monitors.policy import Action, Monitor
+from app.tenancy.monitor_policy import Action, Monitor
 
 
 @dataclass(frozen=True)

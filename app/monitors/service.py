@@ -2,13 +2,13 @@
 
 **Where the counting happens.** Not on the check path: a check writes its attempt as before and
 reads, from a per-worker cache refreshed at most every ``GATEWAY_CACHE_TTL_S`` (1 s), the
-throttles in force for its tenant (``throttle_for``) — no extra database round trip. The
+throttles in force for its tenant (``app.alerts.throttle``) — no extra database round trip. The
 measures are counted by the database itself: every ``GATEWAY_MONITOR_INTERVAL_S`` (5 s) one
 process per database (``python -m app.monitors.runner``, started by the worker holding the
 ``monitors`` lock, like the ledger's sealer) runs a few aggregate queries per tenant over index
 ranges — counts over the last minute and 15 minutes at every turn, the hour-long windows every
 30 s, the day-long ones every 2 minutes (``CADENCE_S``) — compares them with the tenant's
-thresholds (``app.monitors.policy``) and acts.
+thresholds (``app.tenancy.monitor_policy``) and acts.
 
 **How correct across workers and replicas.** The database holds every attempt of every worker
 and replica, so the counts are exact; what is bounded is the delay: a crossing is seen at most
@@ -38,15 +38,15 @@ from sqlalchemy.engine import Connection
 from app import clock
 from app.alerts.models import Alert
 from app.alerts.service import raise_alert
+from app.alerts.throttle import invalidate, load_throttles
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.clock import iso
 from app.db import get_engine, write_transaction
 from app.jobs import LeaderProcess, run_every
 from app.monitors.evaluate import Measure, Trigger, evaluate, jump, share
-from app.monitors.policy import MONITORS, Monitor, effective, floors
-from app.monitors.throttle import _load_throttles, invalidate
 from app.tenancy.models import Tenant
+from app.tenancy.monitor_policy import MONITORS, Monitor, effective, floors
 
 log = logging.getLogger("gateway.monitors")
 
@@ -237,7 +237,7 @@ def snapshot(tenant_id: str, engine: Engine | None = None) -> dict[str, Any]:
                     "last_alert_at": max((at for (mon, _), at in recent.items() if mon == name),
                                          default=None)})
     throttles = [{"scope": s, "until": iso(u), "monitor": mon}
-                 for s, u, mon in _load_throttles(tenant_id)]
+                 for s, u, mon in load_throttles(tenant_id)]
     return {"tenant_id": tenant_id, "status": tenant.status, "at": iso(now),
             "monitors": out, "throttles": throttles}
 

@@ -21,10 +21,8 @@ from app.calls.models import Attempt
 from app.calls.schemas import CheckIn, ReasonOut
 from app.calls.service import evaluate_call
 from app.campaigns.service import campaign_facts
-from app.clock import iso
+from app.clock import PARIS, iso
 from app.db import session_scope
-from app.erasure.keys import PREFIX as TOMBSTONE_PREFIX
-from app.erasure.keys import tombstones
 from app.errors import NotFound, Unprocessable
 from app.money import format_eur
 from app.numbers.schemas import (
@@ -54,6 +52,8 @@ from app.registries.service import (
     normalise_callee,
     principals_of,
 )
+from app.registries.tombstones import PREFIX as TOMBSTONE_PREFIX
+from app.registries.tombstones import tombstones
 from app.tenancy.auth import Principal
 from rules_fr import data
 from rules_fr.data import CooldownVersion, RegimeVersion
@@ -64,11 +64,10 @@ from rules_fr.rules import consent_valid
 
 DEFAULT_PAGE = 200
 MAX_PAGE = 1000
-PARIS = "Europe/Paris"
 
 
 def _zone_of(e164: str) -> str:
-    return classify(e164).time_zone or PARIS
+    return classify(e164).time_zone or PARIS.key
 
 
 def _iso(dt: datetime | None, zone: str) -> str | None:

@@ -52,7 +52,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Interval,
@@ -72,7 +71,7 @@ from app import clock
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.campaigns.models import Campaign
-from app.clock import iso, parse_bound
+from app.clock import PARIS, iso, parse_bound
 from app.db import get_engine
 from app.errors import Unprocessable
 from app.money import format_eur
@@ -85,7 +84,6 @@ from bloctel.models import BloctelVersion
 from rules_fr import data as rules_data
 from rules_fr.numbering import classify
 
-PARIS = ZoneInfo("Europe/Paris")
 COLUMNS = export.COLUMNS
 SHORT_CALL_S = 60
 _a = Attempt.__table__

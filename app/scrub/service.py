@@ -36,10 +36,9 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from app import clock
-from app.calls.facts import NO_FACTS, batch_facts
-from app.calls.service import _MOBILE_CLI_COUNT, LOOKBACK, PARIS
+from app.calls.facts import LOOKBACK, MOBILE_CLI_COUNT, NO_FACTS, batch_facts
 from app.campaigns.service import caller_registration, campaign_facts, verification_required
-from app.clock import iso
+from app.clock import PARIS, iso
 from app.db import get_engine
 from app.errors import NotFound
 from app.reports.export import csv_cell, neutralise
@@ -121,7 +120,7 @@ class Scrub:
         day = self.at.astimezone(PARIS).date()
         start = datetime(day.year, day.month, day.day, tzinfo=PARIS).astimezone(UTC)
         n = conn.execute(
-            _MOBILE_CLI_COUNT,
+            MOBILE_CLI_COUNT,
             {"tenant_id": self.tenant_id, "caller_id": c.e164, "since": start, "at": self.at},
         ).scalar_one()
         self._mobile = {"mobile_cli_attempts": n, "mobile_cli_day": day}

@@ -38,13 +38,13 @@ class PolicyIn(ApiModel):
     #: (default ``GATEWAY_RETENTION_DAYS``, 3 years)
     ledger_retention_days: int | None = Field(default=None, ge=30, le=36500)
     #: not a rule: the abuse monitors' thresholds and actions, per monitor
-    #: (``app.monitors.policy``: threshold, action, min_events; capped by the operator)
+    #: (``app.tenancy.monitor_policy``: threshold, action, min_events; capped by the operator)
     monitors: dict[str, Any] | None = None
 
     @field_validator("monitors")
     @classmethod
     def _monitors(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        from app.monitors.policy import PolicyError, validate
+        from app.tenancy.monitor_policy import PolicyError, validate
 
         if value is None:
             return None
@@ -77,7 +77,7 @@ def policy_to_json(policy: Policy, stored: dict[str, Any] | None = None,
     """The rules' policy in force, the tenant's ledger retention (``stored``: its JSON), its
     monitors in force and what the operator set (``operator``: the tariff and floors)."""
     from app.config import get_settings
-    from app.monitors.policy import effective, floors
+    from app.tenancy.monitor_policy import effective, floors
     from app.tenancy.sanctions import tariff
 
     out: dict[str, Any] = {}

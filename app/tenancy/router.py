@@ -6,10 +6,10 @@ from fastapi import APIRouter, Depends, Query
 
 from app.db import session_scope
 from app.errors import Forbidden, NotFound
-from app.monitors.policy import Weakened, check_floors, floors
 from app.tenancy import service
 from app.tenancy.auth import Admin, Operator, Principal, authenticate, invalidate_principals
 from app.tenancy.models import ApiKey, Tenant
+from app.tenancy.monitor_policy import Weakened, check_floors, floors
 from app.tenancy.policy import PolicyIn, merge, policy_from_json, policy_to_json
 from app.tenancy.sanctions import TARIFF_FIELDS, tariff
 from app.tenancy.schemas import (

@@ -5,7 +5,7 @@ They are the operator's, not the tenant's: platform-wide from the settings (``GA
 (``PUT /v1/tenants/{id}/sanctions``, operator only), which replaces the platform's values field
 by field. A tenant's policy may only tighten them: a higher penalty, a lower threshold, a
 stronger action. In force: the higher of the operator's amount and the tenant's own
-(``amounts_in_force``); the monitors: ``app.monitors.policy.effective``.
+(``amounts_in_force``); the monitors: ``app.tenancy.monitor_policy.effective``.
 
 Stored JSON (``tenants.sanctions``)::
 

@@ -13,7 +13,6 @@ from sqlalchemy import select, text
 from app import db as app_db
 from app.calls.models import Attempt
 from app.db import session_scope
-from app.erasure.keys import tombstone
 from app.ids import new_id
 from app.migrate import downgrade, upgrade
 from app.registries.models import (
@@ -24,6 +23,7 @@ from app.registries.models import (
     Quarantine,
     Refusal,
 )
+from app.registries.tombstones import tombstone
 from app.tenancy.models import ApiKey
 from tests.api.conftest import blocking
 from tests.factories import CALLEE, Tenant, add_consent

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from app.calls.facts import batch_facts
 from app.db import get_engine, session_scope
-from app.erasure.keys import tombstone
 from app.ids import new_id
 from app.registries.models import Erasure, Opposition
+from app.registries.tombstones import tombstone
 from tests.api.conftest import blocking
 from tests.factories import Tenant, add_consent
 

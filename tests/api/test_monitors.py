@@ -13,7 +13,7 @@ import pytest
 
 from app.monitors import service
 from app.monitors.evaluate import Measure, evaluate, jump
-from app.monitors.policy import (
+from app.tenancy.monitor_policy import (
     MONITORS,
     PolicyError,
     Weakened,

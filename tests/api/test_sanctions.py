@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from app.config import get_settings
 from app.db import session_scope
 from app.monitors.evaluate import Measure, evaluate
-from app.monitors.policy import MONITORS, RANK, effective, floors
 from app.tenancy.models import Tenant as TenantRow
+from app.tenancy.monitor_policy import MONITORS, RANK, effective, floors
 from app.tenancy.policy import policy_from_json
 from tests.api.conftest import codes, outcome
 from tests.factories import Tenant, add_consent, auth
@@ -247,7 +247,7 @@ def test_bad_platform_settings_fail_at_start_up(name: str, value: str,
 def test_the_schemas_name_every_monitor() -> None:
     from typing import get_args
 
-    from app.monitors.policy import MONITORS
+    from app.tenancy.monitor_policy import MONITORS
     from app.tenancy.schemas import MonitorName
 
     assert set(get_args(MonitorName)) == set(MONITORS)

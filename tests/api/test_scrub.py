@@ -13,9 +13,9 @@ from sqlalchemy import func, select
 
 from app.calls.models import Attempt
 from app.db import session_scope
-from app.erasure.keys import tombstone
 from app.ids import new_id
 from app.registries.models import Opposition
+from app.registries.tombstones import tombstone
 from app.scrub.numbers import Normaliser
 from rules_fr.numbering import classify_uncached
 from tests.api.conftest import MONDAY, OPT_OUT_MONDAY, blocking, outcome

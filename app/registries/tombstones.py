@@ -5,7 +5,8 @@
 for each callee and still finds the opposition, while the registries no longer hold the number
 in clear. It is a pseudonym, not anonymisation: whoever has
 the database and a tenant id can hash every French number (about 10^9) and find it again; the
-trade-off is documented in ``app.erasure.service``.
+trade-off is documented in ``app.erasure.service``. It lives with the registries that store
+it, below the domains that compute it (the check path, the number history, the erasure).
 
 A tombstone cannot be re-keyed (it is a hash): before one line, one key (migration 0010) an
 overseas line written "+33 2 69…" was keyed +33269…, and its tombstone was made from that key.

@@ -1,5 +1,6 @@
-"""The check path's view of the monitors: the throttles in force for a tenant, read from the
-alerts table at most once per ``GATEWAY_CACHE_TTL_S`` per worker (no round trip per check)."""
+"""The throttles in force for a tenant, where they are stored: the monitors' ``throttle`` alerts.
+The check path reads them at most once per ``GATEWAY_CACHE_TTL_S`` per worker (no round trip per
+check); ``app.monitors`` invalidates the cache when it raises or lifts one."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ _al = Alert.__table__
 _throttles = cache()  # tenant id -> ((scope, until, monitor), …)
 
 
-def _load_throttles(tenant_id: str) -> tuple[tuple[str, datetime, str], ...]:
+def load_throttles(tenant_id: str) -> tuple[tuple[str, datetime, str], ...]:
+    """(scope, until, monitor) of every throttle in force for ``tenant_id`` (not cached)."""
     with get_engine().connect() as conn:
         rows = conn.execute(
             select(_al.c.scope, _al.c.until, _al.c.monitor).where(
@@ -32,7 +34,7 @@ def throttle_for(tenant_id: str, campaign_id: str, caller_id: str | None, at: da
     worker for ``GATEWAY_CACHE_TTL_S``."""
     found: tuple[datetime | None, str | None] = (None, None)
     for scope, until, monitor in _throttles.get_or_load(
-            tenant_id, lambda: _load_throttles(tenant_id)):
+            tenant_id, lambda: load_throttles(tenant_id)):
         if until <= at or (found[0] is not None and until <= found[0]):
             continue
         if (scope == "tenant" or scope == f"campaign:{campaign_id}"
