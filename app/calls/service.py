@@ -129,15 +129,41 @@ def _reasons_json(decision: Decision) -> list[dict[str, Any]]:
     ]
 
 
-def _out_from_row(row: Any, replayed: bool) -> DecisionOut:
+def _answer(
+    *, attempt_id: str | None, decision: str, callee: str, zone: str, regime: str,
+    checked_at: datetime, reasons: list[dict[str, Any]], penalty_micros: int,
+    next_allowed_at: datetime | None, ruleset_version: str, campaign: str,
+    external_id: str | None, replayed: bool = False,
+) -> DecisionOut:
+    """The check's answer — one builder for a fresh check, a dry run and a replay: instants
+    in the callee's zone, amounts formatted from micro-euros."""
     return DecisionOut(
+        attempt_id=attempt_id, decision=decision, callee=callee, callee_time_zone=zone,
+        regime=regime, checked_at=_iso(checked_at, zone) or "",
+        reasons=[ReasonOut(**r) for r in reasons], penalty_eur=format_eur(penalty_micros),
+        next_allowed_at=_iso(next_allowed_at, zone), ruleset_version=ruleset_version,
+        campaign=campaign, external_id=external_id, replayed=replayed,
+    )
+
+
+def _out_from_row(row: Any, replayed: bool) -> DecisionOut:
+    return _answer(
         attempt_id=row.id, decision=row.decision, callee=row.callee,
-        callee_time_zone=row.callee_time_zone, regime=row.regime,
-        checked_at=_iso(row.checked_at, row.callee_time_zone) or "",
-        reasons=[ReasonOut(**r) for r in row.reasons], penalty_eur=format_eur(row.penalty_micros),
-        next_allowed_at=_iso(row.next_allowed_at, row.callee_time_zone),
-        ruleset_version=row.ruleset_version, campaign=row.campaign_id,
-        external_id=row.external_id, replayed=replayed,
+        zone=row.callee_time_zone, regime=row.regime, checked_at=row.checked_at,
+        reasons=row.reasons, penalty_micros=row.penalty_micros,
+        next_allowed_at=row.next_allowed_at, ruleset_version=row.ruleset_version,
+        campaign=row.campaign_id, external_id=row.external_id, replayed=replayed,
+    )
+
+
+def _decided(attempt_id: str | None, decision: Decision, callee: str, at: datetime,
+             reasons: list[dict[str, Any]], penalty_micros: int, body: CheckIn) -> DecisionOut:
+    return _answer(
+        attempt_id=attempt_id, decision=decision.decision, callee=callee,
+        zone=decision.callee_time_zone, regime=decision.regime, checked_at=at, reasons=reasons,
+        penalty_micros=penalty_micros, next_allowed_at=decision.next_allowed_at,
+        ruleset_version=decision.ruleset_version, campaign=body.campaign,
+        external_id=body.external_id,
     )
 
 
@@ -254,17 +280,8 @@ def evaluate_call(p: Principal, body: CheckIn, at: datetime | None) -> DecisionO
     with get_engine().connect() as conn, conn.begin():
         facts, _ = _gather(conn, p, body, known, at, lock=False)
     decision = evaluate(facts)
-    zone = decision.callee_time_zone
-    return DecisionOut(
-        attempt_id=None, decision=decision.decision,
-        callee=facts.callee.e164 or body.callee.strip(), callee_time_zone=zone,
-        regime=decision.regime, checked_at=_iso(at, zone) or "",
-        reasons=[ReasonOut(**r) for r in _reasons_json(decision)],
-        penalty_eur=format_eur(to_micros(decision.penalty_eur)),
-        next_allowed_at=_iso(decision.next_allowed_at, zone),
-        ruleset_version=decision.ruleset_version, campaign=body.campaign,
-        external_id=body.external_id,
-    )
+    return _decided(None, decision, facts.callee.e164 or body.callee.strip(), at,
+                    _reasons_json(decision), to_micros(decision.penalty_eur), body)
 
 
 def check_call(p: Principal, body: CheckIn) -> tuple[DecisionOut, Decision | None]:
@@ -337,16 +354,7 @@ def _check(
             conn.execute(_INSERT_ATTEMPT, attempt)
             if line is not None:
                 conn.execute(_INSERT_PENALTY, line)
-    zone = decision.callee_time_zone
-    out = DecisionOut(
-        attempt_id=attempt_id, decision=decision.decision, callee=callee,
-        callee_time_zone=zone, regime=decision.regime, checked_at=_iso(at, zone) or "",
-        reasons=[ReasonOut(**r) for r in reasons], penalty_eur=format_eur(penalty),
-        next_allowed_at=_iso(decision.next_allowed_at, zone),
-        ruleset_version=decision.ruleset_version, campaign=body.campaign,
-        external_id=body.external_id,
-    )
-    return out, decision
+    return _decided(attempt_id, decision, callee, at, reasons, penalty, body), decision
 
 
 # --- outcomes -----------------------------------------------------------------------------
