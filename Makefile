@@ -39,10 +39,12 @@ run: $(STAMP)  ## migrate, seed the demo tenant, print its keys, serve on $(HOST
 
 test: $(STAMP)  ## the whole suite, SQLite and PostgreSQL (PostgreSQL required when CI=true)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)  ## checks/s and latency over HTTP, SQLite and PostgreSQL, beside /healthz
 	$(BIN)/python -m bench.checks
