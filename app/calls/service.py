@@ -49,6 +49,7 @@ from sqlalchemy.orm import Session
 
 from app import clock
 from app.alerts.service import raise_alert
+from app.bloctel.lookup import default_lookup
 from app.calls import idempotency, pipeline
 from app.calls.facts import CALLEE_FACTS, facts_of_rows, facts_params
 from app.calls.models import Attempt, PenaltyLine
@@ -71,7 +72,6 @@ from app.principals.models import ConsentPrincipal
 from app.registries.models import Consent, Quarantine, Refusal
 from app.registries.service import add_opposition
 from app.tenancy.auth import Principal
-from bloctel.lookup import default_lookup
 from rules_fr import evaluate
 from rules_fr.model import (
     BloctelFacts,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from bloctel import importer, parse
+from app.bloctel import importer
+from bloctel import parse
 from bloctel.parse import BlockParser, Layout, Reader
 
 

@@ -15,7 +15,7 @@
    it ``active`` and the previous one ``superseded``.
 
 Any error before that last transaction marks the version ``failed`` and leaves the list in
-force untouched; workers swap to the new version by themselves (``bloctel.lookup``).
+force untouched; workers swap to the new version by themselves (``app.bloctel.lookup``).
 
 A file mostly rejected is refused as soon as that is clear: past its first ``EARLY_SAMPLE``
 lines, after each block read, a rejected share above the limit stops the reading (unless
@@ -33,16 +33,16 @@ from typing import Any, BinaryIO, NoReturn, Protocol
 import numpy as np
 from sqlalchemy import Engine, func, insert, select, update
 
+from app.bloctel import lookup, store
+from app.bloctel.models import BloctelVersion
+from app.bloctel.status import PARIS, STALE_AFTER_DAYS
+from app.bloctel.store import ImportBusy
 from app.clock import iso, now
 from app.config import get_settings
 from app.db import write_transaction
 from app.ids import new_id
-from bloctel import lookup, store
 from bloctel.index import Index, split
-from bloctel.models import BloctelVersion
 from bloctel.parse import BlockParser, FormatError, Reader, sniff
-from bloctel.status import PARIS, STALE_AFTER_DAYS
-from bloctel.store import ImportBusy
 
 log = logging.getLogger("gateway.bloctel")
 
