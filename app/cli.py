@@ -528,7 +528,7 @@ def _progress_bars() -> Progress:
 class _Phases:
     """One progress line per phase of the import; the current one is live.
 
-    Locally, ``bloctel.importer`` calls it (``bytes_read``, ``lines_read``, ``phase``,
+    Locally, ``app.bloctel.importer`` calls it (``bytes_read``, ``lines_read``, ``phase``,
     ``advance``); remotely, the upload does (``phase("uploading")``, ``bytes_read``).
     """
 
@@ -685,14 +685,14 @@ def _who() -> str:
 
 def _import_local(file: Path, mode: str, as_of: date, force: bool, max_rejected: float | None,
                   show: bool) -> dict[str, Any]:
-    from app.db import get_engine
-    from bloctel.importer import (
+    from app.bloctel.importer import (
         BloctelImportError,
         ImportBusy,
         ImportRefused,
         check_request,
         import_file,
     )
+    from app.db import get_engine
     from bloctel.parse import FormatError
 
     try:
@@ -815,7 +815,7 @@ def bloctel_status(as_json: JsonOption = False, url: UrlOption = None,
             with _client(url, key) as client:
                 data = _call(client, "GET", "/v1/bloctel")
         else:
-            from bloctel.status import current
+            from app.bloctel.status import current
 
             with _database():
                 data = current()
@@ -914,9 +914,9 @@ def bloctel_history(
 def _local_history(limit: int) -> list[dict[str, Any]]:
     from sqlalchemy import select
 
+    from app.bloctel.models import BloctelVersion
+    from app.bloctel.status import version_out
     from app.db import session_scope
-    from bloctel.models import BloctelVersion
-    from bloctel.status import version_out
 
     with session_scope() as s:
         newest_first = select(BloctelVersion).order_by(BloctelVersion.version.desc())

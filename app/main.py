@@ -16,6 +16,8 @@ from app.alerts.delivery import Deliverer
 from app.alerts.router import router as alerts_router
 from app.audit.router import router as audit_router
 from app.audit.service import Sealer
+from app.bloctel.lookup import default_lookup
+from app.bloctel.router import router as bloctel_router
 from app.calls.router import router as calls_router
 from app.campaigns.router import router as campaigns_router
 from app.clock import frozen_instant
@@ -35,8 +37,6 @@ from app.reports.router import router as reports_router
 from app.rules_router import router as rules_router
 from app.scrub.router import router as scrub_router
 from app.tenancy.router import router as tenancy_router
-from bloctel.lookup import default_lookup
-from bloctel.router import router as bloctel_router
 
 log = logging.getLogger("gateway")
 

@@ -2,6 +2,7 @@
 
 from app.alerts.models import Alert, Webhook, WebhookDelivery  # noqa: F401 (tables)
 from app.audit.models import LedgerPart, LedgerSeal
+from app.bloctel.models import BloctelChunk, BloctelVersion
 from app.calls.models import Attempt, PenaltyLine
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
 from app.db import Base
@@ -16,7 +17,6 @@ from app.registries.models import (
     Refusal,
 )
 from app.tenancy.models import ApiKey, Tenant
-from bloctel.models import BloctelChunk, BloctelVersion
 
 __all__ = [
     "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",

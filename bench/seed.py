@@ -89,12 +89,12 @@ def history(engine: Any, tenant_id: str, consented: list[str], rng: random.Rando
 
 
 def seed(url: str) -> dict[str, Any]:
+    from app.bloctel.importer import import_file
     from app.campaigns.service import register_caller_id, upsert_campaign
     from app.db import get_engine, session_scope
     from app.migrate import upgrade
     from app.registries.service import add_consent
     from app.tenancy.service import create_key, create_tenant
-    from bloctel.importer import import_file
 
     timings: dict[str, float] = {}
     t = time.perf_counter()

@@ -25,7 +25,7 @@ _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 COMPONENTS = (
     ("classify (rules_fr/numbering.py", "number parsing (rules_fr.classify → phonenumbers)"),
     ("evaluate (rules_fr/engine.py", "rules_fr.evaluate (pure rules)"),
-    ("lookup (bloctel/lookup.py", "BLOCTEL look-up (in-memory index)"),
+    ("lookup (app/bloctel/lookup.py", "BLOCTEL look-up (in-memory index)"),
     ("callee_facts (app/", "callee facts query (registries, earlier attempts)"),
     ("_existing (app/calls/service.py", "idempotency look-up _existing (1 query)"),
     ("_begin_impl (sqlalchemy/engine/base.py", "BEGIN (SQLite: IMMEDIATE = write-lock wait)"),
@@ -65,6 +65,7 @@ LAYERS = (  # self (leaf) time by library
     ("uvicorn", "uvicorn/"),
     ("anyio (thread-pool hop)", "anyio/"),
     ("prometheus_client", "prometheus_client/"),
+    ("bloctel", "(app/bloctel/"),
     ("app (gateway code)", "(app/"),
     ("bloctel", "(bloctel/"),
     ("stdlib", "python3.11/"),
@@ -72,7 +73,7 @@ LAYERS = (  # self (leaf) time by library
 )
 
 _THREAD_IDLE = ("WorkerThread.run (anyio/_backends/_asyncio.py:1113)", "Queue.get (queue.py")
-_THREAD_IGNORE = ("always_pong (uvicorn", "Process.pong (uvicorn", "_poll (bloctel/lookup.py")
+_THREAD_IGNORE = ("always_pong (uvicorn", "Process.pong (uvicorn", "_poll (app/bloctel/lookup.py")
 
 def stacks(raw: Path) -> Iterator[tuple[list[str], int]]:
     """py-spy's raw output (``-f raw``): each sampled stack's frames, outermost first, and its

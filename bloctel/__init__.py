@@ -1,5 +1,7 @@
-"""BLOCTEL, the national opposition list: import and lookup.
+"""BLOCTEL, the national opposition list, as a pure library: parse a file (``parse``) and read
+a whole one into sorted unique keys (``read``), map numbers to their E.164 keys (``plan``) and
+hold the list in memory (``index``).
 
-The check path only sees ``bloctel.lookup.BloctelLookup``; the storage behind it can change
-(issue 3 replaces the database lookup with an in-process index) without touching the rules.
+It imports nothing of the app; storing, importing and looking up the list live in
+``app.bloctel``.
 """

@@ -9,7 +9,7 @@ two reads and a binary search over a dozen entries: about 0.7 µs from Python.
 
 The same buckets are the storage format: ``encode`` cuts them into chunks of at most
 ``CHUNK`` numbers, delta-encoded and zlib-compressed (about 1.5 bytes a number), and ``decode``
-rebuilds them; see ``bloctel.store``.
+rebuilds them; see ``app.bloctel.store``.
 """
 
 from __future__ import annotations

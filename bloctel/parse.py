@@ -16,7 +16,7 @@ and cuts blocks at line ends. ``sniff`` looks at the first lines once: the delim
    are parsed by ``classify`` itself, from the line's own text.
 
 Every line ends up counted once: header, blank, accepted (a key), or rejected with its line
-number, text and reason. Duplicates are found later, over the whole file.
+number, text and reason. Duplicates are found later, over the whole file (``bloctel.read``).
 """
 
 from __future__ import annotations

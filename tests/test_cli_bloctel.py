@@ -12,9 +12,9 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
+from app.bloctel import status, store
 from app.cli import cli
 from app.db import get_engine
-from bloctel import status, store
 from tests.factories import auth, operator_key
 from tests.integration.conftest import Server, live, server  # noqa: F401  (remote-mode test)
 

@@ -19,10 +19,10 @@ from alembic.script import ScriptDirectory
 from app import db as app_db
 from app.audit import service as audit
 from app.audit.ledger import ATTEMPT_FIELDS, digest_of
+from app.bloctel import store
 from app.calls.models import Attempt
 from app.migrate import MigrationRefused, alembic_config, downgrade, upgrade
 from app.registries.tombstones import tombstone, tombstones
-from bloctel import store
 from bloctel.index import Index
 from rules_fr.numbering import classify
 

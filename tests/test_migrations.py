@@ -57,7 +57,7 @@ def test_the_bloctel_list_in_force_survives_the_move_to_chunks_and_back(fresh_ur
     downgrade gives the rows back."""
     from sqlalchemy import text
 
-    from bloctel import store
+    from app.bloctel import store
 
     upgrade(fresh_url, "0001")
     numbers = [33_612_345_678, 33_700_000_001, 262_692_123_456, 590_690_000_000]

@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session
 from app import clock
 from app.alerts.service import raise_alert
 from app.alerts.throttle import throttle_for
+from app.bloctel.lookup import default_lookup
 from app.calls import idempotency, pipeline
 from app.calls.facts import CALLEE_FACTS, LOOKBACK, MOBILE_CLI_COUNT, facts_of_rows, facts_params
 from app.calls.models import Attempt, PenaltyLine
@@ -68,7 +69,6 @@ from app.principals.models import ConsentPrincipal
 from app.registries.models import Consent, Quarantine, Refusal
 from app.registries.service import add_opposition
 from app.tenancy.auth import Principal
-from bloctel.lookup import default_lookup
 from rules_fr import evaluate
 from rules_fr.model import (
     BloctelFacts,

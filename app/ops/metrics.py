@@ -49,7 +49,7 @@ BLOCTEL_INDEX_VERSION = Gauge(
 
 
 def _observe_bloctel() -> None:
-    from bloctel import status
+    from app.bloctel import status
 
     try:
         s = status.current()

@@ -5,9 +5,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from app.bloctel.lookup import default_lookup
 from app.db import get_engine
 from app.ops import metrics
-from bloctel.lookup import default_lookup
 
 router = APIRouter(tags=["operations"])
 

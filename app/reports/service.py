@@ -68,6 +68,7 @@ from sqlalchemy import (
 )
 
 from app import clock
+from app.bloctel.models import BloctelVersion
 from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.campaigns.models import Campaign
@@ -80,7 +81,6 @@ from app.registries.models import Consent, Contract
 from app.reports import export
 from app.reports.export import Filters
 from app.schemas import control_character, storable
-from bloctel.models import BloctelVersion
 from rules_fr import data as rules_data
 from rules_fr.numbering import classify
 

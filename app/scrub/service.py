@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from app import clock
+from app.bloctel.lookup import default_lookup
 from app.calls.facts import LOOKBACK, MOBILE_CLI_COUNT, NO_FACTS, batch_facts
 from app.campaigns.service import caller_registration, campaign_facts, verification_required
 from app.clock import PARIS, iso
@@ -44,7 +45,6 @@ from app.errors import NotFound
 from app.reports.export import csv_cell, neutralise
 from app.scrub.numbers import Normaliser, save_templates
 from app.tenancy.auth import Principal
-from bloctel.lookup import default_lookup
 from bloctel.parse import Reader, sniff
 from rules_fr import evaluate
 from rules_fr.model import BloctelFacts, CallFacts, Decision, NumberInfo, NumberKind

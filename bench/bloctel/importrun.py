@@ -3,7 +3,7 @@
     DATABASE_URL=URL python -m bench.bloctel.importrun URL FILE OUT.json [--mode M]
         [--as-of YYYY-MM-DD] [--force] [--migrate]
 
-Calls ``bloctel.importer.import_file`` exactly as an operator's import does (the numbering-plan
+Calls ``app.bloctel.importer.import_file`` exactly as an operator's import does (the numbering-plan
 table is loaded inside it, from the on-disk cache when warm) and writes: wall and CPU seconds,
 the time of each phase (from the ``progress`` callbacks), the calls timed by wrapping them (the
 plan load, ``store.load``, a reload of the new version into this process if the importer does
@@ -107,8 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(args.url)
         result["migrate_s"] = round(perf() - t, 3)
 
+    from app.bloctel import importer, lookup, store
     from app.db import make_engine
-    from bloctel import importer, lookup, plan, store
+    from bloctel import plan
 
     cache = plan._cache_dir() / f"numbering-plan-{plan._source_digest()}.npz"
     result["plan_cache"] = {"path": str(cache), "warm": cache.exists()}

@@ -2,13 +2,13 @@
 
     DATABASE_URL=URL python -m bench.bloctel.lookups URL OUT.json [--n 2000000]
 
-In a fresh process: ``bloctel.store.load`` of the active version (wall time, ``index.nbytes``,
+In a fresh process: ``app.bloctel.store.load`` of the active version (wall time, ``index.nbytes``,
 RSS before/after and the peak during the load), then with ``n`` pre-built Python ints, half on
 the list and half not (neighbours of listed numbers, so they land in the same buckets):
 
 * ``key in index`` in a plain Python loop (what a check does, minus the ``int()``);
 * ``index.contains_many`` on the same keys as one int64 array;
-* ``bloctel.lookup.default_lookup().lookup(None, "+33…")`` on E.164 strings: the check path's
+* ``app.bloctel.lookup.default_lookup().lookup(None, "+33…")`` on E.164 strings: the check path's
   whole call (``int`` of the string, the held index, a ``BloctelFacts``). It loads the index a
   second time through the default engine, so it runs after the memory figures are taken.
 """
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args(argv)
 
+    from app.bloctel import store
     from app.db import make_engine
-    from bloctel import store
     from bloctel.index import Index
 
     engine = make_engine(args.url)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     out["single_empty_index_per_s"] = round(len(ints) / (perf() - t))
 
     # the check path's call, E.164 string in, BloctelFacts out (loads the index again)
-    from bloctel.lookup import default_lookup
+    from app.bloctel.lookup import default_lookup
 
     lk = default_lookup()
     e164 = ["+" + str(k) for k in ints[:200_000]]

@@ -246,7 +246,7 @@ def summarise_stacks(raw: Path, top: int = 15) -> dict[str, Any]:
         for f in frames:
             m = spy._FRAME.match(f)
             file = m["file"].replace(str(ROOT) + "/", "") if m else ""
-            if file.startswith("bloctel/"):
+            if file.startswith(("bloctel/", "app/bloctel/")):
                 seen.add(f"{m['func']} ({file})")  # type: ignore[index]
             if m and file and not file.startswith("bench/") and f is frames[-1]:
                 name = f"{m['func']} ({file.split('site-packages/')[-1]})"

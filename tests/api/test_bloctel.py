@@ -162,8 +162,8 @@ def test_csv_with_a_header_and_bom_in_gzip(opt_out: Tenant) -> None:
 
 
 def test_a_second_import_while_one_runs_is_409(opt_out: Tenant) -> None:
+    from app.bloctel import store
     from app.db import get_engine
-    from bloctel import store
 
     with store.import_lock(get_engine()):
         r = upload(opt_out, b"0611111111\n")
@@ -175,7 +175,7 @@ def test_a_second_import_while_one_runs_is_409(opt_out: Tenant) -> None:
 def test_an_import_that_fails_midway_leaves_the_list_in_force(
     opt_out: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bloctel import store
+    from app.bloctel import store
 
     assert upload(opt_out, b"0611111111\n").status_code == 201
     real = store.write_chunks
@@ -351,9 +351,9 @@ def test_a_checker_thread_sees_only_whole_versions_while_imports_run(db: Any) ->
 
     import numpy as np
 
+    from app.bloctel.importer import import_file
+    from app.bloctel.lookup import default_lookup
     from app.db import get_engine
-    from bloctel.importer import import_file
-    from bloctel.lookup import default_lookup
 
     a, b, c = _numbers(0, 150_000), _numbers(200_000, 150_000), _numbers(400_000, 150_000)
     steps = [("replace", a), ("add", b), ("remove", a), ("replace", c + a[:1000]),

@@ -5,13 +5,13 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from bloctel import importer, parse
+from bloctel import parse, read
 from bloctel.parse import BlockParser, Layout, Reader
 
 
 def report(data: bytes) -> tuple[list[int], dict[str, Any]]:
     """The sorted unique keys and the import report of a whole file, as the importer reads it."""
-    parsed = importer._parse(io.BufferedReader(io.BytesIO(data)), importer._Quiet())
+    parsed = read.read_file(io.BufferedReader(io.BytesIO(data)), read.Quiet())
     r = parsed.report
     assert r["lines"] == r["header"] + r["blank"] + r["accepted"] + r["duplicates"] + \
         r["rejected"], r

@@ -11,9 +11,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from app.bloctel.importer import import_file
 from app.db import make_engine
 from bloctel import index
-from bloctel.importer import import_file
 
 
 class PauseAt:

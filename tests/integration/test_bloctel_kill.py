@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from app.bloctel import lookup
+from app.bloctel.importer import import_file
+from app.bloctel.models import BloctelChunk, BloctelVersion
 from app.db import get_engine
-from bloctel import lookup
-from bloctel.importer import import_file
-from bloctel.models import BloctelChunk, BloctelVersion
 
 pytestmark = pytest.mark.integration
 

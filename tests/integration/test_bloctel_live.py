@@ -19,8 +19,8 @@ import httpx
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from app.bloctel.importer import import_file
 from app.db import get_engine
-from bloctel.importer import import_file
 from tests.factories import add_consent, make_tenant, operator_key
 from tests.integration.conftest import Server
 

@@ -17,10 +17,10 @@ from datetime import date
 
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
+from app.bloctel.models import BloctelChunk, BloctelVersion
 from app.clock import now
 from app.db import LockBusy, try_lock, write_transaction
 from bloctel.index import Chunk, Index, decode
-from bloctel.models import BloctelChunk, BloctelVersion
 
 log = logging.getLogger("gateway.bloctel")
 

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
+from app.bloctel import importer, status
+from app.bloctel.models import BloctelVersion
 from app.clock import DATE_RANGE_DOC, Day
 from app.db import get_engine, session_scope
 from app.errors import ApiError, Conflict, Unprocessable
@@ -20,8 +22,6 @@ from app.uploads import (
     receive,
     request_body,
 )
-from bloctel import importer, status
-from bloctel.models import BloctelVersion
 from bloctel.parse import FormatError
 
 log = logging.getLogger("gateway.bloctel")

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from app.bloctel.models import BloctelVersion
 from app.clock import iso, now
 from app.db import session_scope
-from bloctel.models import BloctelVersion
 
 PARIS = ZoneInfo("Europe/Paris")
 STALE_AFTER_DAYS = 30

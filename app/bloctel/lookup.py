@@ -27,10 +27,10 @@ from typing import Protocol
 
 from sqlalchemy import Connection
 
+from app.bloctel import store
 from app.cache import on_clear
 from app.config import get_settings
 from app.db import get_engine
-from bloctel import store
 from bloctel.index import Index
 from rules_fr.model import BloctelFacts
 

@@ -3,7 +3,7 @@
 1. Take the import lock (one import at a time; it dies with its process) and mark versions a
    killed import left ``loading`` as failed: the next import needs no manual clean-up.
 2. Record the new version as ``loading`` (who, when, mode, as_of).
-3. Stream the file through ``bloctel.parse`` (gzip by content, BOM, CRLF, CSV column…): every
+3. Stream the file through ``bloctel.read`` (gzip by content, BOM, CRLF, CSV column…): every
    line is a header, blank, accepted, a duplicate or rejected with its line number and reason.
 4. Build the new list: the file (``replace``), or the list in force plus or minus the file
    (``add`` / ``remove``).
@@ -15,9 +15,9 @@
    it ``active`` and the previous one ``superseded``.
 
 Any error before that last transaction marks the version ``failed`` and leaves the list in
-force untouched; workers swap to the new version by themselves (``bloctel.lookup``).
+force untouched; workers swap to the new version by themselves (``app.bloctel.lookup``).
 
-A file mostly rejected is refused as soon as that is clear: past its first ``EARLY_SAMPLE``
+A file mostly rejected is refused as soon as that is clear: past its first ``read.EARLY_SAMPLE``
 lines, after each block read, a rejected share above the limit stops the reading (unless
 forced) — 100 million lines of junk are refused in seconds, not read to the end.
 """
@@ -26,28 +26,26 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO, NoReturn, Protocol
+from typing import Any, BinaryIO, NoReturn
 
 import numpy as np
 from sqlalchemy import Engine, func, insert, select, update
 
+from app.bloctel import lookup, store
+from app.bloctel.models import BloctelVersion
+from app.bloctel.status import PARIS, STALE_AFTER_DAYS
+from app.bloctel.store import ImportBusy
 from app.clock import iso, now
 from app.config import get_settings
 from app.db import write_transaction
 from app.ids import new_id
-from bloctel import lookup, store
 from bloctel.index import Index, split
-from bloctel.models import BloctelVersion
-from bloctel.parse import BlockParser, FormatError, Reader, sniff
-from bloctel.status import PARIS, STALE_AFTER_DAYS
-from bloctel.store import ImportBusy
+from bloctel.read import Progress, Quiet, read_file
 
 log = logging.getLogger("gateway.bloctel")
 
 MODES = ("replace", "add", "remove")
-EARLY_SAMPLE = 1000
 SHRINK_LIMIT = 0.5  # a replace keeping less than half of the list in force needs force
 
 _v = BloctelVersion.__table__
@@ -67,27 +65,6 @@ class ImportRefused(BloctelImportError):
         self.report = report
 
 
-class Progress(Protocol):
-    def bytes_read(self, n: int) -> None: ...
-    def lines_read(self, total: int) -> None: ...
-    def phase(self, name: str, total: int | None = None) -> None: ...
-    def advance(self, n: int) -> None: ...
-
-
-class _Quiet:
-    def bytes_read(self, n: int) -> None: ...
-    def lines_read(self, total: int) -> None: ...
-    def phase(self, name: str, total: int | None = None) -> None: ...
-    def advance(self, n: int) -> None: ...
-
-
-@dataclass
-class _Parsed:
-    keys: np.ndarray  # sorted unique
-    report: dict[str, Any]
-    stopped: bool = False  # the reading stopped early: too many lines rejected
-
-
 def check_request(mode: str, as_of: date) -> None:
     if mode not in MODES:
         raise BloctelImportError(f"mode must be one of {', '.join(MODES)}")
@@ -95,51 +72,6 @@ def check_request(mode: str, as_of: date) -> None:
         raise BloctelImportError(f"as_of {as_of.isoformat()} is in the future")
 
 
-def _parse(raw: BinaryIO, progress: Progress, max_rejected: float | None = None,
-           max_bytes: int | None = None) -> _Parsed:
-    """``max_rejected``: past ``EARLY_SAMPLE`` lines, the rejected share that stops the reading
-    (None: read it all)."""
-    reader = Reader(raw, on_bytes=progress.bytes_read, max_bytes=max_bytes)
-    parser: BlockParser | None = None
-    parts: list[np.ndarray] = []
-    stopped = False
-    for block in reader.blocks():
-        if parser is None:
-            parser = BlockParser(sniff(block))
-        parts.append(parser.parse(block, parser.tally.lines + 1))
-        progress.lines_read(parser.tally.lines)
-        t = parser.tally
-        if (max_rejected is not None and t.lines >= EARLY_SAMPLE
-                and t.rejected > (t.valid + t.rejected) * max_rejected):
-            stopped = True
-            log.info("BLOCTEL import stopped after %d lines: %d rejected", t.lines, t.rejected)
-            break
-    if parser is None:
-        raise FormatError("the file is empty")
-    progress.phase("sorting")
-    keys = np.concatenate(parts) if parts else np.zeros(0, np.int64)
-    del parts
-    keys.sort()  # in place
-    if len(keys) > 1:
-        keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-    t = parser.tally
-    considered = t.valid + t.rejected
-    layout = parser.layout.describe()
-    if reader.gzip:
-        layout = "gzip, " + layout
-    if reader.encoding != "utf-8":
-        layout += f", {reader.encoding}"
-    report = {
-        "lines": t.lines, "header": t.header, "blank": t.blank,
-        "accepted": len(keys), "duplicates": t.valid - len(keys), "rejected": t.rejected,
-        "rejected_share": round(t.rejected / considered, 6) if considered else 0.0,
-        "rejected_samples": t.rejected_samples,
-        "rejected_reasons": dict(sorted(t.reasons.items(), key=lambda kv: -kv[1])),
-        "sha256": reader.sha.hexdigest(), "file_bytes": reader.bytes_read, "format": layout,
-    }
-    if stopped:
-        report["stopped_after_lines"] = t.lines
-    return _Parsed(keys, report, stopped)
 
 
 def _refusal(mode: str, as_of: date, report: dict[str, Any], result_size: int,
@@ -209,7 +141,7 @@ def import_file(
     ``ImportRefused`` (read and refused; the report is attached), ``FormatError`` (unreadable).
     """
     check_request(mode, as_of)
-    progress = progress or _Quiet()
+    progress = progress or Quiet()
     limit = get_settings().bloctel_max_rejected if max_rejected is None else max_rejected
     started = time.monotonic()
     with store.import_lock(engine):
@@ -237,7 +169,7 @@ def _run(engine: Engine, raw: BinaryIO, version: int, meta: dict[str, Any], mode
          as_of: date, force: bool, limit: float, progress: Progress, started: float,
          max_bytes: int | None = None) -> dict[str, Any]:
     progress.phase("reading")
-    parsed = _parse(raw, progress, None if force else limit, max_bytes)
+    parsed = read_file(raw, progress, None if force else limit, max_bytes)
     report = {**meta, **parsed.report}
     columns = {k: report[k] for k in (
         "lines", "header", "blank", "accepted", "duplicates", "rejected", "rejected_samples",
