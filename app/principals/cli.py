@@ -1,5 +1,5 @@
 """``gateway principals create|list|mandate|unmandate``: the operator's principals and mandates,
-on the configured database (DATABASE_URL), like ``gateway keys``. Registered in ``app.cli``.
+on the configured database (DATABASE_URL), like ``gateway keys``. Registered in ``app.cli.root``.
 Exit codes: 0 done, 1 refused (unknown principal or tenant, a mandate still used…), 2 bad input
 (a malformed SIREN)."""
 
