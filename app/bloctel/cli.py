@@ -186,12 +186,11 @@ def _import_remote(file: Path, mode: str, as_of: date, force: bool, max_rejected
     with client(url, key, read_timeout=3600.0) as http:
         _api(http, "GET", "/v1/bloctel/imports", params={"limit": 1})  # key and role first
         with phases(show, size) as progress:
-
             try:
                 return _api(http, "POST", "/v1/bloctel/imports", params=params,
                             content=upload_chunks(file, progress), headers={
-                                 "Content-Type": "application/octet-stream",
-                                 "Content-Length": str(size)})
+                                "Content-Type": "application/octet-stream",
+                                "Content-Length": str(size)})
             except OSError as exc:  # the file, while it was being sent
                 raise Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
 
