@@ -1,24 +1,24 @@
 """``gateway audit seal|verify|purge``: the sealed ledger from the shell (registered in
-``app.cli``), against the configured database (DATABASE_URL)."""
+``app.cli.root``), against the configured database (DATABASE_URL)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+
+from app.cli.errors import Failed, database, fail
+from app.cli.output import console, dumps, out
+from app.clock import PARIS
 
 audit_cli = typer.Typer(help="The sealed attempt ledger: seal, verify, purge.",
                         no_args_is_help=True)
-PARIS = ZoneInfo("Europe/Paris")
 
 
 def _show(title: str, fields: dict[str, Any], style: str = "") -> None:
-    from rich.table import Table
-
-    from app.cli import out
-
     table = Table(title=title, show_header=False, title_style=style or "bold")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
@@ -35,12 +35,11 @@ def seal_cmd(
     before now). The server does this every GATEWAY_SEAL_INTERVAL_S; this is for cron or a
     test. Exit 0 (also when there was nothing to seal), 1 on failure."""
     from app.audit.service import seal
-    from app.cli import _database, _dumps
 
-    with _database():
+    with database():
         done = seal()
     if as_json:
-        print(_dumps(done))
+        print(dumps(done))
     elif done is None:
         print("nothing new to seal (or another process is sealing)")
     else:
@@ -56,12 +55,11 @@ def verify_cmd(
     """Check the seal chain and recompute every sealed part from the rows. Exit 0 intact,
     1 broken (the first broken seal is named) or failed."""
     from app.audit.service import verify
-    from app.cli import _database, _dumps, console
 
-    with _database(), console.status("verifying the ledger…"):
+    with database(), console.status("verifying the ledger…"):
         result = verify(tenant)
     if as_json:
-        print(_dumps(result))
+        print(dumps(result))
     else:
         broken = result["first_broken"]
         _show("Ledger intact" if result["ok"] else "Ledger BROKEN", {
@@ -116,16 +114,13 @@ def purge_cmd(
     periods at a time, and the consent evidence whose legal hold ended (3 years after its
     collection; --before does not move it); each step is sealed in the chain, which still
     verifies. Exit 0 done, 1 failed (another process sealing or purging: try again)."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn
-
     from app.audit.service import LedgerBusy, purge
-    from app.cli import _database, _dumps, _fail, _Failed, console
 
     cutoff = _before(before)
     deleted = 0
     try:
-        with _database(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                   console=console, disable=as_json) as bars:
+        with database(), Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                  console=console, disable=as_json) as bars:
             task = bars.add_task("purging…")
 
             def step(record: dict[str, Any]) -> None:
@@ -136,14 +131,10 @@ def purge_cmd(
 
             results = purge(tenant, cutoff, dry_run=dry_run, on_step=step)
     except LedgerBusy as exc:
-        _fail(_Failed(str(exc), error="ledger_busy"), as_json=as_json)
+        fail(Failed(str(exc), error="ledger_busy"), as_json=as_json)
     if as_json:
-        print(_dumps(results))
+        print(dumps(results))
         return
-    from rich.table import Table
-
-    from app.cli import out
-
     table = Table(title="Purge (dry run: nothing deleted)" if dry_run else "Purge")
     for col in ("tenant", "cutoff", "attempts", "penalty lines", "sealed steps",
                 "held evidence"):

@@ -1,5 +1,5 @@
 """``gateway principals create|list|mandate|unmandate``: the operator's principals and mandates,
-on the configured database (DATABASE_URL), like ``gateway keys``. Registered in ``app.cli``.
+on the configured database (DATABASE_URL), like ``gateway keys``. Registered in ``app.cli.root``.
 Exit codes: 0 done, 1 refused (unknown principal or tenant, a mandate still used…), 2 bad input
 (a malformed SIREN)."""
 
@@ -9,18 +9,16 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from app.cli.output import console, out
 from app.clock import iso
 
 principals_cli = typer.Typer(
     help="Principals (the professionals calls are made for) and call centres' mandates.",
     no_args_is_help=True,
 )
-_err = Console(stderr=True)
-_out = Console()
 AsJson = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -42,7 +40,7 @@ def _run(write: bool, action: Any) -> Any:
         with session_scope(write=write) as s:
             return action(s)
     except ApiError as exc:
-        _err.print(f"[red]{escape(exc.detail)}[/red]")
+        console.print(f"[red]{escape(exc.detail)}[/red]")
         raise typer.Exit(2 if exc.status == 422 else 1) from exc
 
 
@@ -59,7 +57,7 @@ def create(
     if as_json:
         print(json.dumps(row))
     else:
-        _err.print(f"principal [bold]{row['id']}[/bold] ({escape(row['name'])}, "
+        console.print(f"principal [bold]{row['id']}[/bold] ({escape(row['name'])}, "
                    f"SIREN {row['siren']})")
 
 
@@ -87,7 +85,7 @@ def list_(
     for r in found:
         table.add_row(r["id"], escape(r["name"]), r["siren"] or "",
                       r["own_tenant"] or "", ", ".join(r["mandates"]))
-    _out.print(table)
+    out.print(table)
 
 
 @principals_cli.command("mandate")
@@ -103,7 +101,7 @@ def mandate(
     if as_json:
         print(json.dumps(row))
     else:
-        _err.print(f"tenant {row['tenant']} ({escape(row['tenant_name'])}) may call for "
+        console.print(f"tenant {row['tenant']} ({escape(row['tenant_name'])}) may call for "
                    f"{row['principal']}")
 
 
@@ -120,4 +118,4 @@ def unmandate(
     if as_json:
         print(json.dumps({"principal": principal, "tenant": tenant, "revoked": True}))
     else:
-        _err.print(f"tenant {tenant} no longer calls for {principal}")
+        console.print(f"tenant {tenant} no longer calls for {principal}")

@@ -1,10 +1,9 @@
-"""``gateway import consents|contracts|oppositions FILE``: registered in ``app.cli``.
+"""``gateway import consents|contracts|oppositions FILE``: registered in ``app.cli.root``.
 
 Locally (no ``--url``) the file goes into the configured database (DATABASE_URL) for
 ``--tenant``; with ``--url``/``--key`` (an admin key of the tenant) it is streamed to a running
 gateway's ``POST /v1/<kind>/import``. File format, natural keys and failure semantics:
-``app.registries.bulk``. Reuses the ``bloctel import`` command's helpers (progress bars, error
-handling, remote calls) from ``app.cli``, imported lazily (``app.cli`` imports this module).
+``app.registries.bulk``. Progress, errors and remote calls: the CLI toolkit (``app.cli``).
 """
 
 from __future__ import annotations
@@ -14,8 +13,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+from rich.text import Text
 
-from app.cli_options import JsonOption, UrlOption, key_option
+from app.cli.errors import Failed, database, fail
+from app.cli.options import JsonOption, UrlOption, key_option
+from app.cli.output import dumps, figure, out
+from app.cli.progress import phases, upload_chunks
+from app.cli.remote import call, client
 
 AdminKey = key_option("An admin API key of the tenant")
 import_cli = typer.Typer(help="Bulk imports into the registries.", no_args_is_help=True)
@@ -103,7 +108,6 @@ _KEYS = {"consents": "number, scope, given_at", "contracts": "reference",
 
 def _local(kind: str, file: Path, tenant: str | None, show: bool, force: bool = False
            ) -> dict[str, Any]:
-    from app.cli import _database, _Failed, _phases
     from app.db import get_engine, session_scope
     from app.registries.bulk import (
         BulkImportError,
@@ -119,61 +123,53 @@ def _local(kind: str, file: Path, tenant: str | None, show: bool, force: bool = 
         raise typer.BadParameter("the tenant to import into is needed (or --url/--key)",
                                  param_hint="'--tenant'")
     try:
-        with _database():
+        with database():
             with session_scope() as s:
                 if s.get(Tenant, tenant) is None:
-                    raise _Failed(f"no tenant {tenant!r} in the database", error="not_found")
-            with file.open("rb") as raw, _phases(show, file.stat().st_size) as phases:
+                    raise Failed(f"no tenant {tenant!r} in the database", error="not_found")
+            with file.open("rb") as raw, phases(show, file.stat().st_size) as progress:
                 return import_csv(get_engine(), raw, kind=kind,  # type: ignore[arg-type]
-                                  tenant_id=tenant, progress=phases,
+                                  tenant_id=tenant, progress=progress,
                                   limits=Limits.from_settings(force=force, local=True))
     except ImportRefused as exc:
-        raise _Failed(f"import refused: {exc}", error="import_refused", detail=str(exc),
-                      report=exc.report, hint=_REFUSED_HINT) from exc
+        raise Failed(f"import refused: {exc}", error="import_refused", detail=str(exc),
+                     report=exc.report, hint=_REFUSED_HINT) from exc
     except ImportBusy as exc:
-        raise _Failed(f"{exc}: try again when it is done", error="import_running") from exc
+        raise Failed(f"{exc}: try again when it is done", error="import_running") from exc
     except (BulkImportError, FormatError) as exc:
-        raise _Failed(f"{file} cannot be imported: {exc}", error="import_invalid",
-                      detail=str(exc)) from exc
+        raise Failed(f"{file} cannot be imported: {exc}", error="import_invalid",
+                     detail=str(exc)) from exc
     except OSError as exc:
-        raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
+        raise Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
 
 
 def _remote(kind: str, file: Path, show: bool, url: str, key: str | None,
             force: bool = False) -> dict[str, Any]:
-
-    from app.cli import _call, _client, _Failed, _phases, _upload_chunks
-
     try:
         size = file.stat().st_size
     except OSError as exc:
-        raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
-    with _client(url, key, read_timeout=3600.0) as client, _phases(show, size) as phases:
+        raise Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
+    with client(url, key, read_timeout=3600.0) as http, phases(show, size) as progress:
 
         try:
-            return _call(client, "POST", f"/v1/{kind}/import",
-                         params={"force": "true"} if force else None,
-                         forbidden="Imports need an admin key of the tenant.",
-                         content=_upload_chunks(file, phases),
-                         headers={"Content-Type": "text/csv", "Content-Length": str(size)})
+            return call(http, "POST", f"/v1/{kind}/import",
+                        params={"force": "true"} if force else None,
+                        forbidden="Imports need an admin key of the tenant.",
+                        content=upload_chunks(file, progress),
+                        headers={"Content-Type": "text/csv", "Content-Length": str(size)})
         except OSError as exc:
-            raise _Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
+            raise Failed(f"cannot read {file}: {exc.strerror or exc}", error="io") from exc
 
 
 def _show(r: dict[str, Any]) -> None:
-    from rich.table import Table
-    from rich.text import Text
-
-    from app.cli import _n, out
-
     table = Table(title=f"Import of {r['kind']}", show_header=False, title_style="bold")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     for name in ("lines", "created", "updated", "unchanged"):
-        table.add_row(name, _n(r.get(name)))
+        table.add_row(name, figure(r.get(name)))
     rejected = r.get("rejected") or 0
-    table.add_row("rejected", Text(_n(rejected), style="red" if rejected else ""))
-    table.add_row("blank", _n(r.get("blank")))
+    table.add_row("rejected", Text(figure(rejected), style="red" if rejected else ""))
+    table.add_row("blank", figure(r.get("blank")))
     columns = r.get("columns") or {}
     table.add_row("columns", ", ".join(f"{k} ← {v!r}" for k, v in columns.items()))
     if r.get("ignored_columns"):
@@ -190,7 +186,7 @@ def _show(r: dict[str, Any]) -> None:
         t.add_column("value", overflow="fold")
         t.add_column("reason", overflow="fold")
         for s in samples[:20]:
-            t.add_row(_n(s.get("line")), Text(repr(s.get("value", ""))), str(s.get("error")))
+            t.add_row(figure(s.get("line")), Text(repr(s.get("value", ""))), str(s.get("error")))
         out.print(t)
         if rejected > 20:
             out.print(f"… and {rejected - 20:,} more rejected lines (--json lists up to 100)")
@@ -200,7 +196,7 @@ def _show(r: dict[str, Any]) -> None:
         t.add_column("reason", overflow="fold")
         t.add_column("lines", justify="right")
         for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1]):
-            t.add_row(str(reason), _n(count))
+            t.add_row(str(reason), figure(count))
         out.print(t)
 
 
@@ -221,15 +217,13 @@ def _command(kind: Kind) -> None:
         url: UrlOption = None,
         key: AdminKey = None,
     ) -> None:
-        from app.cli import _dumps, _fail, _Failed
-
         show = not (as_json or quiet)
         try:
             if url:
                 report = _remote(kind.value, file, show, url, key, force)
             else:
                 report = _local(kind.value, file, tenant, show, force)
-        except _Failed as exc:
+        except Failed as exc:
             if exc.error == "import_refused":  # this command's summary and hint, not BLOCTEL's
                 exc.hint = _REFUSED_HINT
                 exc.message = exc.message.replace("force=true", "--force")
@@ -237,9 +231,9 @@ def _command(kind: Kind) -> None:
                     if not quiet:
                         _show(exc.report)
                     exc.report = None
-            _fail(exc, as_json=as_json, quiet=quiet)
+            fail(exc, as_json=as_json, quiet=quiet)
         if as_json:
-            print(_dumps(report))
+            print(dumps(report))
         elif not quiet:
             _show(report)
 

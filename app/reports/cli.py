@@ -1,11 +1,10 @@
-"""``gateway report audit --from … --to … -o FILE``: registered in ``app.cli``.
+"""``gateway report audit --from … --to … -o FILE``: registered in ``app.cli.root``.
 
 Locally (no ``--url``) the report is drawn from the configured database (DATABASE_URL) for
 ``--tenant``; with ``--url``/``--key`` (a compliance or admin key of the tenant) a running
 gateway draws it (``GET /v1/reports/audit.pdf``). The file is written whole or not at all.
 Exit codes: 0 written, 1 failed (unknown tenant, database or gateway unreachable, key refused,
 file not writable), 2 usage error (bad date, period ending before it starts, no tenant).
-``app.cli``'s helpers are imported lazily (``app.cli`` imports this module).
 """
 
 from __future__ import annotations
@@ -20,28 +19,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from app.cli_options import UrlOption, key_option
+from app.cli.errors import Failed, database, fail
+from app.cli.options import UrlOption, key_option
+from app.cli.output import console, iso_date
+from app.cli.remote import client, json_body, refused, send
 
 ComplianceKey = key_option("A compliance or admin key of the tenant")
 report_cli = typer.Typer(help="Reports for compliance officers.", no_args_is_help=True)
-
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _day(value: str) -> date:
-    from app.clock import OutOfRange, check_day
-
-    text = value.strip()
-    if _DATE.fullmatch(text):
-        with contextlib.suppress(ValueError):
-            day = date.fromisoformat(text)
-            try:
-                return check_day(day)
-            except OutOfRange as exc:
-                raise typer.BadParameter(str(exc)) from None
-    raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}")
-
 
 def _pages(pdf: bytes) -> int:
     return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
@@ -50,13 +36,11 @@ def _pages(pdf: bytes) -> int:
 @contextlib.contextmanager
 def _atomic(path: Path) -> Iterator[Any]:
     """A temporary file beside ``path``, renamed onto it once complete (removed on failure)."""
-    from app.cli import _Failed
-
     directory = path.parent if str(path.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=directory)
     except OSError as exc:
-        raise _Failed(f"cannot write {path}: {exc.strerror or exc}", error="io") from exc
+        raise Failed(f"cannot write {path}: {exc.strerror or exc}", error="io") from exc
     try:
         with os.fdopen(fd, "wb") as sink:
             yield sink
@@ -75,8 +59,6 @@ class _Silent:
 @contextlib.contextmanager
 def _status(show: bool, text: str) -> Iterator[Any]:
     """A Rich spinner with the current step on stderr, or nothing with --quiet."""
-    from app.cli import console
-
     if not show:
         yield _Silent()
         return
@@ -85,7 +67,6 @@ def _status(show: bool, text: str) -> Iterator[Any]:
 
 
 def _local(tenant: str | None, first: date, last: date, show: bool) -> tuple[bytes, str]:
-    from app.cli import _database, _Failed
     from app.reports.pdf import UnknownTenant, audit_report
     from app.reports.service import parse_bound
 
@@ -95,27 +76,25 @@ def _local(tenant: str | None, first: date, last: date, show: bool) -> tuple[byt
     start = parse_bound(first.isoformat(), end=False)
     end = parse_bound(last.isoformat(), end=True)
     try:
-        with _database(), _status(show, "reading the ledger…") as status:
+        with database(), _status(show, "reading the ledger…") as status:
             return audit_report(tenant, start, end,
                                 on_phase=lambda phase: status.update(f"{phase}…"))
     except UnknownTenant as exc:
-        raise _Failed(f"no tenant {tenant!r} in the database", error="not_found") from exc
+        raise Failed(f"no tenant {tenant!r} in the database", error="not_found") from exc
 
 
 def _remote(url: str, key: str | None, first: date, last: date, show: bool
             ) -> tuple[bytes, str]:
-    from app.cli import _client, _json, _refused, _send
-
-    with _client(url, key, read_timeout=600.0) as client:
-        where = str(client.base_url).rstrip("/")
+    with client(url, key, read_timeout=600.0) as http:
+        where = str(http.base_url).rstrip("/")
         params = {"from": first.isoformat(), "to": last.isoformat()}
         with _status(show, f"the gateway at {where} is drawing the report…"):
-            r = _send(client, "GET", "/v1/reports/audit.pdf", params=params)
+            r = send(http, "GET", "/v1/reports/audit.pdf", params=params)
     if r.is_success and r.headers.get("content-type", "").startswith("application/pdf"):
         match = re.search(r'filename="([^"/\\]+)"', r.headers.get("content-disposition", ""))
         return r.content, match.group(1) if match else f"audit-{first}_{last}.pdf"
-    _refused(r, _json(r), expected="a PDF",
-             forbidden="Reports need a compliance or admin key of the tenant.")
+    refused(r, json_body(r), expected="a PDF",
+            forbidden="Reports need a compliance or admin key of the tenant.")
 
 
 @report_cli.command("audit")
@@ -139,11 +118,7 @@ def audit(
     """Write the PDF audit report of one tenant over a period (in French, to be signed by the
     compliance officer): the ledger seal, totals, charts, tables per campaign and caller ID,
     and the rule-set versions in force with their legal bases."""
-    from rich.markup import escape
-
-    from app.cli import _fail, _Failed, console
-
-    first, last = _day(from_), _day(to)
+    first, last = iso_date(from_), iso_date(to)
     if last < first:
         raise typer.BadParameter(f"the period ends ({last}) before it starts ({first})",
                                  param_hint="'--to'")
@@ -156,9 +131,9 @@ def audit(
             with _atomic(path) as sink:
                 sink.write(pdf)
         except OSError as exc:
-            raise _Failed(f"cannot write {path}: {exc.strerror or exc}", error="io") from exc
-    except _Failed as exc:
-        _fail(exc, as_json=False)
+            raise Failed(f"cannot write {path}: {exc.strerror or exc}", error="io") from exc
+    except Failed as exc:
+        fail(exc, as_json=False)
     if show:
         console.print(f"[green]wrote {escape(str(path))}[/green]: {_pages(pdf)} pages, "
                       f"{len(pdf) / 1024:,.0f} KB, period {first} to {last}")

@@ -1,4 +1,4 @@
-"""``gateway scrub FILE --campaign … --tenant …``: registered in ``app.cli``."""
+"""``gateway scrub FILE --campaign … --tenant …``: registered in ``app.cli.root``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
 
+import httpx
 import typer
 
-from app.cli_options import UrlOption, key_option
+from app.cli.errors import Failed, database, fail
+from app.cli.options import UrlOption, key_option
+from app.cli.output import console
+from app.cli.progress import progress_bars
+from app.cli.remote import client, detail
 from app.errors import NotFound
 
 DialerKey = key_option("A dialer or admin key of the tenant")
@@ -38,7 +43,6 @@ def scrub(
     key: DialerKey = None,
 ) -> None:
     """``gateway scrub`` (its --help: ``scrub.__doc__``, set below)."""
-    from app.cli import _database, _fail, _Failed, _progress_bars, console
     from app.scrub.service import ScrubRefused
 
     size = file.stat().st_size
@@ -48,7 +52,7 @@ def scrub(
         with contextlib.ExitStack() as stack:
             sink: BinaryIO = (stack.enter_context(output.open("wb")) if output
                               else sys.stdout.buffer)
-            bars = stack.enter_context(_progress_bars()) if show else None
+            bars = stack.enter_context(progress_bars()) if show else None
             task = (bars.add_task("scrubbing", total=size, unit="bytes", lines=0)
                     if bars is not None else None)
 
@@ -64,7 +68,7 @@ def scrub(
                 if not tenant:
                     raise typer.BadParameter("--tenant is needed without --url",
                                              param_hint="'--tenant'")
-                stack.enter_context(_database())
+                stack.enter_context(database())
                 job = _local_job(tenant, campaign, caller_id, agent_id, force)
                 with file.open("rb") as raw:
                     for chunk in job.run(raw, advance):
@@ -75,13 +79,13 @@ def scrub(
                 summary = (f"{job.rows:,} rows: {job.callable:,} callable now, "
                            f"{job.invalid:,} invalid numbers")
             sink.flush()
-    except _Failed as exc:
-        _fail(exc, as_json=False)
+    except Failed as exc:
+        fail(exc, as_json=False)
     except ScrubRefused as exc:
-        _fail(_Failed(str(exc).replace("force=true", "--force"), error="scrub_refused"),
-              as_json=False)
+        fail(Failed(str(exc).replace("force=true", "--force"), error="scrub_refused"),
+             as_json=False)
     except NotFound as exc:
-        _fail(_Failed(str(exc), error="not_found"), as_json=False)
+        fail(Failed(str(exc), error="not_found"), as_json=False)
     if show:
         elapsed = time.perf_counter() - started
         rate = rows / elapsed if elapsed > 0 else 0.0
@@ -90,7 +94,6 @@ def scrub(
 
 def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: str | None,
                force: bool = False) -> Any:
-    from app.cli import _Failed
     from app.config import get_settings
     from app.db import session_scope
     from app.scrub.service import Scrub
@@ -101,7 +104,7 @@ def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: s
     with session_scope() as s:
         row = s.get(Tenant, tenant_id)
         if row is None:
-            raise _Failed(f"no tenant {tenant_id!r}", error="not_found")
+            raise Failed(f"no tenant {tenant_id!r}", error="not_found")
         p = Principal(key_id="cli", role="admin", tenant_id=row.id,
                       tenant_suspended=row.status == "suspended",
                       policy=policy_from_json(row.policy, row.sanctions))
@@ -111,10 +114,6 @@ def _local_job(tenant_id: str, campaign: str, caller_id: str | None, agent_id: s
 
 def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str | None,
             agent_id: str | None, sink: BinaryIO, advance: Any, force: bool = False) -> int:
-    import httpx
-
-    from app.cli import _client, _detail, _Failed
-
     def upload() -> Any:
         with file.open("rb") as raw:
             while chunk := raw.read(1 << 20):
@@ -125,9 +124,9 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
                                 ("agent_id", agent_id)) if v}
     if force:
         params["force"] = "true"
-    with _client(url, key, read_timeout=300.0) as client:
+    with client(url, key, read_timeout=300.0) as http:
         try:
-            with client.stream("POST", "/v1/scrub", params=params, content=upload(),
+            with http.stream("POST", "/v1/scrub", params=params, content=upload(),
                                headers={"Content-Type": "text/csv"}) as r:
                 if r.status_code != 200:
                     r.read()
@@ -135,14 +134,13 @@ def _remote(file: Path, url: str, key: str | None, campaign: str, caller_id: str
                         body = r.json()
                     except ValueError:
                         body = None
-                    detail = _detail(body, r.text[:200]).replace("force=true", "--force")
-                    raise _Failed(f"the gateway answered {r.status_code}: {detail}",
-                                  error="http")
+                    why = detail(body, r.text[:200]).replace("force=true", "--force")
+                    raise Failed(f"the gateway answered {r.status_code}: {why}", error="http")
                 rows = int(r.headers.get("X-Scrub-Rows", "0"))
                 for chunk in r.iter_bytes():
                     sink.write(chunk)
         except httpx.HTTPError as exc:
-            raise _Failed(f"cannot reach {url}: {exc}", error="unreachable") from exc
+            raise Failed(f"cannot reach {url}: {exc}", error="unreachable") from exc
     return rows
 
 

@@ -1,6 +1,5 @@
 """Options every ``gateway`` command that can work remotely shares (``--url``, ``--key``,
-``--json``): one declaration, imported by ``app.cli`` and the domains' commands alike (which
-cannot import ``app.cli`` at definition time: it imports them)."""
+``--json``): one declaration, imported by the domains' commands."""
 
 from __future__ import annotations
 

@@ -152,7 +152,7 @@ def test_an_import_killed_midway_leaves_whole_rows_and_a_rerun_completes_it(
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, db.url, str(path), local],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        cwd=Path(__file__).resolve().parents[1], env=os.environ | {"DATABASE_URL": db.url},
+        cwd=Path(__file__).resolve().parents[2], env=os.environ | {"DATABASE_URL": db.url},
     )
     try:
         line = child.stdout.readline() if child.stdout else ""

@@ -63,7 +63,7 @@ def test_demo_seed_revokes_the_keys_of_an_earlier_seed(db: Any, client: Any) -> 
 
 
 def test_keys_list_revoke_rotate(db: Any, client: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("app.cli.out", Console(width=200))  # a wide terminal
+    monkeypatch.setattr("app.tenancy.cli.out", Console(width=200))  # a wide terminal
     op = json.loads(invoke("keys", "create", "--role", "operator", "--label", "ops",
                            "--json").stdout)
     assert op["label"] == "ops"
