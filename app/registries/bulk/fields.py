@@ -300,5 +300,7 @@ def read_yes_no(raw: str, name: str) -> bool | None:
 
 
 class Reject(Exception):
+    """The row is rejected; ``reason`` is its ``error`` (one of the ``R_*``)."""
+
     def __init__(self, reason: str) -> None:
         self.reason = reason
