@@ -103,7 +103,8 @@ class Writer:
         self.created_at = driver_procs(engine.dialect, self.table)["created_at"]
         select_cols = ("id", *key_cols, *stored)
         self.select_cols = select_cols
-        #: columns of the natural-key SELECT staged as text on PostgreSQL (``_fast_datetime``)
+        #: columns of the natural-key SELECT staged as text on PostgreSQL
+        #: (``staging._fast_datetime``)
         self.instants = frozenset(i for i, c in enumerate(select_cols)
                                   if kind == "consents" and c in ("given_at", "expires_at"))
 
