@@ -17,6 +17,7 @@ to every request body, ``Day`` / ``Instant`` and ``parse_bound`` to query parame
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Annotated
@@ -94,16 +95,42 @@ class InstantError(ValueError):
     pass
 
 
-def parse_instant(value: str) -> datetime:
-    """An ISO 8601 instant with an offset (``Z`` accepted). Not bounded: see ``parse_bound``."""
+#: ``DD/MM/YYYY[ HH:MM[:SS]]`` (``HHhMM`` too): the day first, as French spreadsheets write it
+DAY_FIRST = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T](\d{1,2})[:h](\d{2})(?::(\d{2}))?)?$")
+
+
+def _day_first(text: str) -> datetime | None:
+    m = DAY_FIRST.match(text)
+    if not m:
+        return None
+    dd, mm, yy, hh, mi, ss = m.groups()
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        return datetime(int(yy), int(mm), int(dd), int(hh or 0), int(mi or 0), int(ss or 0))
+    except ValueError:
+        return None
+
+
+def parse_instant(value: str, *, local: ZoneInfo | None = None,
+                  day_first: bool = False) -> datetime:
+    """An ISO 8601 instant with an offset (``Z`` accepted), else ``InstantError``. Not bounded:
+    see ``parse_bound``. What an imported cell may be (``app.registries.bulk``): ``local``, the
+    zone of an instant written without an offset (a date alone: its midnight); ``day_first``,
+    ``DAY_FIRST`` read too."""
+    text = value.strip()
+    try:
+        # a local zone reads "2026-01-01+00:00" as naive: so "Z" is respelled only without one
+        parsed = datetime.fromisoformat(text if local else text.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise InstantError(f"not an ISO 8601 instant: {value!r}") from exc
+        day = _day_first(text) if day_first else None
+        if day is None:
+            raise InstantError(f"not an ISO 8601 instant: {value!r}") from exc
+        parsed = day
     if parsed.tzinfo is None:
-        raise InstantError(
-            f"instant needs an offset, e.g. 2026-11-23T09:59:00+01:00: {value!r}"
-        )
+        if local is None:
+            raise InstantError(
+                f"instant needs an offset, e.g. 2026-11-23T09:59:00+01:00: {value!r}"
+            )
+        parsed = parsed.replace(tzinfo=local)
     return parsed
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from app.db import get_engine, session_scope
 from app.principals.models import Professional
 from app.registries import bulk
+from app.registries.bulk import fields, importer, staging, workers
 from app.registries.models import Consent, Contract, Opposition
 from app.registries.service import evidence_sha256
 from app.tenancy.models import Tenant
@@ -104,12 +105,12 @@ def test_workers_runs_and_concurrent_writers_change_nothing(
     # every path at once: in-process first, then worker processes in chunks, the main
     # process's run spilled, many small batches (on PostgreSQL: two writers at once)
     monkeypatch.setenv("GATEWAY_IMPORT_WORKERS", "2")
-    monkeypatch.setattr(bulk, "PARALLEL_AFTER", 300)
-    monkeypatch.setattr(bulk, "WORKER_CHUNK", 450)
-    monkeypatch.setattr(bulk, "RUN_ROWS", 120)
+    monkeypatch.setattr(importer, "PARALLEL_AFTER", 300)
+    monkeypatch.setattr(workers, "WORKER_CHUNK", 450)
+    monkeypatch.setattr(importer, "RUN_ROWS", 120)
     chunks: list[int] = []
-    submit = bulk._Workers.submit
-    monkeypatch.setattr(bulk._Workers, "submit", lambda self, first, text: (
+    submit = workers.Workers.submit
+    monkeypatch.setattr(workers.Workers, "submit", lambda self, first, text: (
         chunks.append(first), submit(self, first, text))[1])
     got = run("consents", piped, data, batch=37)
     assert len(chunks) == 5 and chunks[0] > 300  # 2,200 records after the first 300
@@ -166,15 +167,15 @@ def test_other_registries_through_workers(
     monkeypatch.setenv("GATEWAY_IMPORT_WORKERS", "0")
     expected = run(kind, plain, data)
     monkeypatch.setenv("GATEWAY_IMPORT_WORKERS", "2")
-    monkeypatch.setattr(bulk, "PARALLEL_AFTER", 200)
-    monkeypatch.setattr(bulk, "WORKER_CHUNK", 300)
+    monkeypatch.setattr(importer, "PARALLEL_AFTER", 200)
+    monkeypatch.setattr(workers, "WORKER_CHUNK", 300)
     got = run(kind, piped, data, batch=25)
     assert comparable(got) == comparable(expected)
     assert rows_of(model, piped, cols) == rows_of(model, plain, cols)
 
 
 def test_the_external_sort_is_stable_and_bounded() -> None:
-    runs = bulk._Runs(run_rows=10)
+    runs = staging.Runs(run_rows=10)
     rows = [(f"+3361234567{i % 7}", i, f"v{i}") for i in range(95)]
     for r in rows:
         runs.add(r)
@@ -188,7 +189,7 @@ def test_the_external_sort_is_stable_and_bounded() -> None:
 @given(st.text(max_size=80))
 def test_evidence_text_is_stored_and_hashed_as_the_api_does(text: str) -> None:
     text = text.strip()  # as the importer hands it over
-    got = bulk._Evidence()(text)
+    got = fields.Evidence()(text)
     if not text:
         assert got == ("{}", evidence_sha256({}))
         return

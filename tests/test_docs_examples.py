@@ -67,9 +67,9 @@ def test_the_consents_sample_uses_every_date_format() -> None:
                     ";31/12/2099"]:
         assert example in text, example
     for example in INSTANTS:
-        assert bulk.parse_instant(example) is not None, example
+        assert bulk.read_instant(example) is not None, example
     for example in DAYS:
-        assert bulk.parse_day(example) is not None, example
+        assert bulk.read_day(example) is not None, example
 
 
 @pytest.mark.parametrize("kind", bulk.KINDS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.registries.bulk import _Numbers
+from app.registries.bulk.fields import Numbers as _Numbers
 from app.registries.service import normalise_callee
 from app.scrub.numbers import Normaliser
 from rules_fr.numbering import classify

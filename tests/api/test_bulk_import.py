@@ -243,10 +243,10 @@ def test_roles(tenant: Tenant) -> None:
 
 
 def test_many_rows_in_several_batches(tenant: Tenant, monkeypatch: Any) -> None:
-    from app.registries import bulk
+    from app.registries.bulk import importer
 
-    monkeypatch.setattr(bulk, "BATCH", 1000)
-    monkeypatch.setattr(bulk, "SQLITE_BATCH", 1000)
+    monkeypatch.setattr(importer, "BATCH", 1000)
+    monkeypatch.setattr(importer, "SQLITE_BATCH", 1000)
     n = 3500
     rows = "".join(f"06{i:08d};2026-09-01T10:00:00+02:00;web;{{\"n\": {i % 7}}}\n"
                    for i in range(n))
@@ -349,11 +349,11 @@ def test_rejections_found_by_worker_processes_stop_the_import(
         tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past ``PARALLEL_AFTER`` rows worker processes judge the rows: their rejected rows stop
     the import just the same."""
-    from app.registries import bulk
+    from app.registries.bulk import importer, workers
 
     monkeypatch.setenv("GATEWAY_IMPORT_WORKERS", "2")
-    monkeypatch.setattr(bulk, "PARALLEL_AFTER", 2000)
-    monkeypatch.setattr(bulk, "WORKER_CHUNK", 1000)
+    monkeypatch.setattr(importer, "PARALLEL_AFTER", 2000)
+    monkeypatch.setattr(workers, "WORKER_CHUNK", 1000)
     text = HEADERS["consents"] + good_rows("consents", 2000) + JUNK * 30_000
     r = upload(tenant, "consents", text)
     assert r.status_code == 422, r.text
