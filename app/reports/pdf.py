@@ -51,6 +51,8 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from rules_fr.data import code_label, rule_label
+
 log = logging.getLogger("gateway.reports")
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -73,67 +75,6 @@ ALLOWED = colors.HexColor("#2f855a")
 DENIED = colors.HexColor("#c53030")
 PENALTY = colors.HexColor("#b7791f")
 
-#: French names of the reason codes (the catalogue's descriptions are in English).
-REASONS_FR = {
-    "TENANT_SUSPENDED": "Client suspendu par l'opérateur",
-    "CALLEE_INVALID": "Numéro appelé invalide",
-    "CALLEE_SPECIAL_SERVICE": "Numéro appelé : service spécial",
-    "CALLEE_NOT_SERVED": "Numéro appelé hors numérotation française",
-    "CALLER_ID_MISSING": "Numéro présenté absent (masqué)",
-    "CALLER_ID_INVALID": "Numéro présenté invalide",
-    "CALLER_ID_SPECIAL_SERVICE": "Numéro présenté interdit (089, 118, court, coût partagé)",
-    "CALLER_ID_NOT_OWNED": "Numéro présenté non enregistré par le client",
-    "CALLER_ID_NOT_IN_CAMPAIGN": "Numéro présenté hors campagne",
-    "CALLER_ID_NOT_VERIFIED": "Numéro présenté non vérifié par l'opérateur",
-    "CALLER_ID_MOBILE_AUTOMATED": "Numéro mobile présenté pour des appels automatisés",
-    "CALLER_ID_MOBILE_SHARED": "Numéro mobile partagé",
-    "CALLER_ID_MOBILE_VOLUME": "Volume quotidien d'un numéro mobile dépassé",
-    "CALLER_ID_NOT_CANVASSING_RANGE": "Appel automatisé sans numéro polyvalent vérifié (NPV)",
-    "CALLEE_UNASSIGNED": "Numéro non attribué (quarantaine)",
-    "INTERNAL_OPPOSITION": "Opposition interne",
-    "WEEKEND": "Samedi ou dimanche",
-    "PUBLIC_HOLIDAY": "Jour férié",
-    "OUTSIDE_HOURS": "Hors des horaires autorisés",
-    "FREQUENCY_LIMIT": "Fréquence maximale atteinte",
-    "REFUSAL_COOLDOWN": "Délai après refus non écoulé",
-    "BLOCTEL_LISTED": "Inscrit sur BLOCTEL",
-    "BLOCTEL_LIST_STALE": "Liste BLOCTEL périmée",
-    "BLOCTEL_LIST_MISSING": "Liste BLOCTEL absente",
-    "CONSENT_REQUIRED": "Consentement préalable absent",
-    "CONSENT_REVOKED": "Consentement retiré",
-    "CONSENT_EXPIRED": "Consentement expiré (un an au plus)",
-    "CONSENT_INVALID": "Consentement nul (vente liée ou sans information)",
-    "PRERECORDED_WITHOUT_CONSENT": "Message préenregistré sans consentement",
-    "SECTOR_BANNED": "Secteur interdit de démarchage",
-    "ILLEGITIMATE_ATTEMPT": "Tentative illégitime",
-}
-#: French names of the rules of ``rules_fr.data.RULES``.
-RULES_FR = {
-    "suspension": "Suspension du client",
-    "callee_number": "Numéro appelé",
-    "caller_id": "Numéro présenté",
-    "numbering_plan": "Plan de numérotation",
-    "mobile_cli": "Numéro mobile présenté",
-    "canvassing_range": "Tranches dédiées au démarchage",
-    "quarantine": "Quarantaine des numéros non attribués",
-    "internal_opposition": "Opposition interne",
-    "hours": "Jours et horaires d'appel",
-    "frequency": "Fréquence des sollicitations",
-    "refusal_cooldown": "Délai après un refus",
-    "opposition": "Opposition / consentement préalable",
-    "bloctel_freshness": "Fraîcheur de la liste BLOCTEL",
-    "consent_lifetime": "Durée de validité du consentement",
-    "prerecorded": "Messages préenregistrés (automates d'appel)",
-    "throttle": "Seuils d'abus (limitation)",
-    "tariffs": "Pénalités contractuelles",
-}
-SECTORS_FR = {
-    "energy_renovation": "rénovation énergétique",
-    "home_adaptation": "adaptation du logement",
-    "cpf_training": "formation (CPF)",
-    "premium_rate_callback": "rappel de numéros surtaxés",
-    "press_subscription": "abonnements de presse",
-}
 _BLOCTEL_FR = {
     "version": "version",
     "as_of": "liste du",
@@ -679,7 +620,7 @@ class _Report:
             [T("Pénalités"), fr_eur(s.get("penalty_eur", "0")), ""],
         ]
         for code, amount in (s.get("penalties_by_code") or {}).items():
-            rows.append([T(f"dont {REASONS_FR.get(code, code)} ({code})", "cell_in"),
+            rows.append([T(f"dont {code_label(code)} ({code})", "cell_in"),
                          fr_eur(amount), ""])
         breaches = s.get("dialled_despite_deny")
         if breaches is not None:
@@ -777,7 +718,7 @@ class _Report:
         story.append(_hbars(
             "Principaux motifs de refus" + (f" ({len(shown)} sur {len(top)})"
                                             if len(top) > len(shown) else ""),
-            [REASONS_FR.get(code, code) for code, _ in shown], [float(n) for _, n in shown],
+            [code_label(code) for code, _ in shown], [float(n) for _, n in shown],
             x_title="Tentatives refusées (une tentative peut avoir plusieurs motifs)",
             color=DENIED))
         bases = {e.code: e.legal_basis for e in catalog()}
@@ -785,7 +726,7 @@ class _Report:
         rows: list[list[Any]] = [[T("Motif", "cell_b"), "Refus", "Part", T("Fondement", "cell_b")]]
         for code, n in top:
             rows.append([
-                Paragraph(f"{escape(REASONS_FR.get(code, code))}<br/>"
+                Paragraph(f"{escape(code_label(code))}<br/>"
                           f"<font size='6.5' color='#616e7c'>{escape(code)}</font>",
                           STYLES["cell"]),
                 fr_int(n), _share(n, denied), T(bases.get(code, "—"), "basis")])
@@ -809,7 +750,7 @@ class _Report:
         by_code = self.summary.get("penalties_by_code") or {}
         if by_code:
             rows: list[list[Any]] = [[T("Pénalité", "cell_b"), "Montant"]]
-            rows += [[Paragraph(f"{escape(REASONS_FR.get(c, c))} "
+            rows += [[Paragraph(f"{escape(code_label(c))} "
                                 f"<font size='6.5' color='#616e7c'>{escape(c)}</font>",
                                 STYLES["cell"]), fr_eur(v)] for c, v in by_code.items()]
             rows.append([T("Total", "cell_b"), fr_eur(self.summary.get("penalty_eur", "0"))])
@@ -905,7 +846,7 @@ class _Report:
                 T(str(entry["version"]), width=30 * mm),
                 T(_in_force_fr(entry).removeprefix("en vigueur ")),
                 fr_int(entry["attempts"]) if entry.get("attempts") is not None else "—",
-                T(", ".join(_rule_fr(r) for r in _changed_rules(entry)) or "—", "basis")])
+                T(", ".join(rule_label(r) for r in _changed_rules(entry)) or "—", "basis")])
         if len(overview) > 1:
             story += [Spacer(1, 2 * mm), _grid(
                 overview, [30 * mm, 52 * mm, 20 * mm, BODY_W - 102 * mm], numeric_from=2,
@@ -932,7 +873,7 @@ class _Report:
                 for change in changes:
                     rule, basis = (change if isinstance(change, (list, tuple)) else
                                    (_get(change, "rule", ""), _get(change, "legal_basis", "")))
-                    rows_c.append([T(_rule_fr(str(rule))), T(basis, "basis")])
+                    rows_c.append([T(rule_label(str(rule))), T(basis, "basis")])
                 block += [Spacer(1, 1.5 * mm),
                           _grid(rows_c, [74 * mm, BODY_W - 74 * mm], numeric_from=2, long=True)]
             rows: list[list[Any]] = [[T("Règle en vigueur", "cell_b"), "Depuis",
@@ -949,7 +890,7 @@ class _Report:
                 v = in_force.get(str(rule))
                 since = ("" if v is None else fr_date(v.since) if v.since.year > 1
                          else "toujours")
-                rows.append([T(_rule_fr(str(rule))), T(since), T(basis, "basis")])
+                rows.append([T(rule_label(str(rule))), T(since), T(basis, "basis")])
             if len(rows) == 1:
                 rows.append([T("—"), "", T("fondements non disponibles", "basis")])
             story += [*block, Spacer(1, 1.5 * mm),
@@ -1074,13 +1015,6 @@ def _changed_rules(entry: Mapping[str, Any]) -> list[str]:
         return [str(c[0] if isinstance(c, (list, tuple)) else _get(c, "rule", "")) for c in changes]
     changed = entry.get("changed_rules")
     return [str(r) for r in changed] if isinstance(changed, list) else []
-
-
-def _rule_fr(rule: str) -> str:
-    if rule.startswith("sector:"):
-        sector = rule.split(":", 1)[1]
-        return "Secteur : " + SECTORS_FR.get(sector, sector.replace("_", " "))
-    return RULES_FR.get(rule, rule)
 
 
 def _thin(labels: list[str], most: int) -> list[str]:

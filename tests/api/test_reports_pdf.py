@@ -449,6 +449,28 @@ def test_every_version_the_period_spans_is_listed_even_without_attempts() -> Non
     assert "Secteur : rénovation énergétique" in rules
 
 
+def test_labels_come_from_the_catalogue() -> None:
+    """Every reason code, penalty code and rule is printed by its label from rules_fr.data,
+    RATE_THROTTLED and the rule ``throttle`` included (they once printed raw)."""
+    from rules_fr.data import CODES, RULE_LABELS, code_label
+
+    summary = year_summary(campaigns=1, start=date(2026, 11, 1), days=30)
+    summary["by_reason"] = {code: 100 + i for i, code in enumerate(CODES)}
+    summary["penalties_by_code"] = {"RATE_THROTTLED": "0.02", "ILLEGITIMATE_ATTEMPT": "1.00"}
+    del summary["ruleset_versions"]
+    text = pdf_text(render_audit_pdf(summary, tenant_name="Acme", tenant_id="t-1",
+                                     generated_at=GENERATED))
+    assert code_label("RATE_THROTTLED") != "RATE_THROTTLED"
+    for code in CODES:
+        assert code_label(code) in text, code
+    assert f"dont {code_label('RATE_THROTTLED')} (RATE_THROTTLED)" in text
+    assert f"dont {code_label('ILLEGITIMATE_ATTEMPT')} (ILLEGITIMATE_ATTEMPT)" in text
+    rules = text[text.index("Référentiel juridique appliqué"):]
+    for rule in ("throttle", "caller_id_ranges", "tariffs", "hours"):
+        assert RULE_LABELS[rule] in rules, rule
+        assert not re.search(rf"(?<![\w:]){rule}(?!\w)", rules), rule  # never the raw id
+
+
 def test_an_old_summary_without_the_new_keys_still_renders() -> None:
     summary = year_summary(campaigns=3, days=10)
     for key in ("by_caller_id", "by_hour", "penalties_by_week", "short_calls", "unassigned",
