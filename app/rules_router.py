@@ -1,6 +1,6 @@
-"""The rule catalogue: every reason code the gateway can return, with its legal basis; every
-rule with its dated versions; the rule set versions, and which of them a period spans.
-Compliance officers read the same in ``docs/law.md``."""
+"""The rule catalogue: every reason code the gateway can return, with its French label and legal
+basis; every rule with its label and dated versions; the rule set versions, and which of them a
+period spans. Compliance officers read the same in ``docs/law.md``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from rules_fr.data import (
     ALWAYS,
     RULES,
     catalog,
+    rule_label,
     rule_versions,
     ruleset_versions,
     ruleset_versions_between,
@@ -55,7 +56,7 @@ def _static() -> Rules:
             for v in ruleset_versions()
         ],
         rules=[
-            RuleEntry(id=rule, versions=[
+            RuleEntry(id=rule, label=rule_label(rule), versions=[
                 RuleVersion(since=None if v.since == ALWAYS else v.since, until=until,
                             legal_basis=v.legal_basis, note=v.note)
                 for v, until in rule_versions(rule)

@@ -13,6 +13,7 @@ class CodeEntry(BaseModel):
     code: str
     rule: str = Field(description="The rule id (see `rules`).")
     severity: Literal["block", "notice"]
+    label: str = Field(description="French label (the audit report's).")
     legal_basis: str
     description: str
     severity_note: str = Field(description="When the severity differs (empty: never).")
@@ -43,6 +44,7 @@ class RuleVersion(BaseModel):
 
 class RuleEntry(BaseModel):
     id: str
+    label: str = Field(description="French label (the audit report's).")
     versions: list[RuleVersion]
 
 

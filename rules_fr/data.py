@@ -5,6 +5,10 @@ its parameter *versions*. A version is in force from its ``since`` date (judged 
 Europe/Paris civil date of the call instant) until the next version of the same rule. The next
 decree is therefore a new ``Version`` appended here, not a code change in ``rules.py``.
 
+Each rule, sector and reason code declares its French label here, once, where it is declared
+(``RULE_LABELS``, ``SECTOR_LABELS``, ``CodeSpec.label``; ``code_label``, ``rule_label``): the
+audit report and ``GET /v1/rules`` read them from here.
+
 ``ruleset_version(at)`` names the set of versions in force at an instant: ``"fr-YYYY-MM-DD"``
 is the latest ``since`` among all versions in force on that Paris date.
 """
@@ -403,10 +407,16 @@ TARIFFS: tuple[TariffVersion, ...] = (
     ),
 )
 
-#: Regulated sectors (rules-fr.md §6). A sector absent from this table has no sector rule.
-SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
-    "general": (),
-    "energy_renovation": (
+#: Penalty-line codes that are not reason codes, with their French label: every denied attempt
+#: is an illegitimate attempt (``tariffs``); an unassigned number's line carries the reason code
+#: ``CALLEE_UNASSIGNED``.
+PENALTY_LABELS: Mapping[str, str] = {"ILLEGITIMATE_ATTEMPT": "Tentative illégitime"}
+
+#: Regulated sectors (rules-fr.md §6), each with its French label and its versions. A sector
+#: without versions has no sector rule.
+_SECTORS: tuple[tuple[str, str, tuple[SectorVersion, ...]], ...] = (
+    ("general", "général", ()),
+    ("energy_renovation", "rénovation énergétique", (
         SectorVersion(
             since=date(2020, 7, 26),
             banned=True,
@@ -421,8 +431,8 @@ SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
             legal_basis="Code de la consommation, art. L223-1 (loi n° 2025-594 du 30 juin "
             "2025, art. 13): économies d'énergie, énergies renouvelables, tous canaux",
         ),
-    ),
-    "home_adaptation": (
+    )),
+    ("home_adaptation", "adaptation du logement", (
         SectorVersion(
             since=date(2025, 7, 2),
             banned=True,
@@ -430,8 +440,8 @@ SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
             legal_basis="Code de la consommation, art. L223-1 (loi n° 2025-594 du 30 juin "
             "2025, art. 13): adaptation du logement au vieillissement ou au handicap",
         ),
-    ),
-    "cpf_training": (
+    )),
+    ("cpf_training", "formation (CPF)", (
         SectorVersion(
             since=date(2022, 12, 21),
             banned=True,
@@ -439,16 +449,16 @@ SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
             legal_basis="Code du travail, art. L6323-8-1 (loi n° 2022-1587 du 19 décembre "
             "2022): titulaires du compte personnel de formation",
         ),
-    ),
-    "premium_rate_callback": (
+    )),
+    ("premium_rate_callback", "rappel de numéros surtaxés", (
         SectorVersion(
             since=ALWAYS,
             banned=True,
             exception="none",
             legal_basis=OPERATOR_TERMS + " (incitation au rappel de numéros surtaxés)",
         ),
-    ),
-    "press_subscription": (
+    )),
+    ("press_subscription", "abonnements de presse", (
         SectorVersion(
             since=date(2016, 6, 1),
             banned=False,
@@ -466,31 +476,39 @@ SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {
             "consentement préalable (rédaction issue de la loi n° 2025-594)",
             note="press stays bound by days, hours, frequency, refusal and internal opposition",
         ),
-    ),
-}
+    )),
+)
+SECTORS: Mapping[str, tuple[SectorVersion, ...]] = {name: v for name, _, v in _SECTORS}
+SECTOR_LABELS: Mapping[str, str] = {name: label for name, label, _ in _SECTORS}
+#: The label of the rule ``sector`` a reason code names (``SECTOR_BANNED``): every sector's.
+SECTOR_RULE_LABEL = "Secteurs réglementés"
 
-#: Every versioned rule, by rule id (the ``rule`` field of a ``Reason``).
-RULES: Mapping[str, tuple[Version, ...]] = {
-    "suspension": SUSPENSION,
-    "throttle": THROTTLE,
-    "callee_number": CALLEE_NUMBER,
-    "caller_id": CALLER_ID,
-    "caller_id_ranges": CALLER_ID_RANGES,
-    "numbering_plan": NUMBERING,
-    "mobile_cli": MOBILE_CLI,
-    "canvassing_range": CANVASSING_RANGE,
-    "quarantine": QUARANTINE,
-    "internal_opposition": INTERNAL_OPPOSITION,
-    "hours": HOURS,
-    "frequency": FREQUENCY,
-    "refusal_cooldown": REFUSAL_COOLDOWN,
-    "opposition": OPPOSITION,
-    "bloctel_freshness": BLOCTEL_FRESHNESS,
-    "consent_lifetime": CONSENT_LIFETIME,
-    "prerecorded": PRERECORDED,
-    "tariffs": TARIFFS,
-    **{f"sector:{name}": versions for name, versions in SECTORS.items() if versions},
-}
+#: Every versioned rule: its id (the ``rule`` field of a ``Reason``), its French label and its
+#: versions. A sector's rule is ``sector:<name>``, labelled from its sector.
+_RULES: tuple[tuple[str, str, tuple[Version, ...]], ...] = (
+    ("suspension", "Suspension du client", SUSPENSION),
+    ("throttle", "Seuils d'abus (limitation)", THROTTLE),
+    ("callee_number", "Numéro appelé", CALLEE_NUMBER),
+    ("caller_id", "Numéro présenté", CALLER_ID),
+    ("caller_id_ranges", "Numéros interdits comme numéro présenté", CALLER_ID_RANGES),
+    ("numbering_plan", "Plan de numérotation", NUMBERING),
+    ("mobile_cli", "Numéro mobile présenté", MOBILE_CLI),
+    ("canvassing_range", "Tranches dédiées au démarchage", CANVASSING_RANGE),
+    ("quarantine", "Quarantaine des numéros non attribués", QUARANTINE),
+    ("internal_opposition", "Opposition interne", INTERNAL_OPPOSITION),
+    ("hours", "Jours et horaires d'appel", HOURS),
+    ("frequency", "Fréquence des sollicitations", FREQUENCY),
+    ("refusal_cooldown", "Délai après un refus", REFUSAL_COOLDOWN),
+    ("opposition", "Opposition / consentement préalable", OPPOSITION),
+    ("bloctel_freshness", "Fraîcheur de la liste BLOCTEL", BLOCTEL_FRESHNESS),
+    ("consent_lifetime", "Durée de validité du consentement", CONSENT_LIFETIME),
+    ("prerecorded", "Messages préenregistrés (automates d'appel)", PRERECORDED),
+    ("tariffs", "Pénalités contractuelles", TARIFFS),
+    *((f"sector:{name}", "Secteur : " + label, versions)
+      for name, label, versions in _SECTORS if versions),
+)
+RULES: Mapping[str, tuple[Version, ...]] = {rule: versions for rule, _, versions in _RULES}
+RULE_LABELS: Mapping[str, str] = {rule: label for rule, label, _ in _RULES}
 
 # --------------------------------------------------------------------------------------------
 # Reason codes
@@ -502,6 +520,7 @@ class CodeSpec:
     code: str
     rule: str
     severity: Literal["block", "notice"]
+    label: str  # French, for the compliance officer (the audit report, GET /v1/rules)
     description: str
     legal_basis: str | None = None  # None: the basis of the rule's version in force
     severity_note: str = ""
@@ -509,28 +528,36 @@ class CodeSpec:
 
 _CODES: tuple[CodeSpec, ...] = (
     CodeSpec(code="TENANT_SUSPENDED", rule="suspension", severity="block",
+             label="Client suspendu par l'opérateur",
              description="The operator suspended the tenant: every call is refused."),
     CodeSpec(code="RATE_THROTTLED", rule="throttle", severity="block",
+             label="Appels limités : seuil d'abus franchi",
              description="An abuse monitor of the tenant (volume, denied share…) crossed its "
              "threshold: calls in its scope (the tenant, a campaign or a caller ID) are refused "
              "until its window clears (next_allowed_at)."),
     CodeSpec(code="CALLEE_INVALID", rule="callee_number", severity="block",
+             label="Numéro appelé invalide",
              description="The called number is unparsable or outside the assigned ranges of "
              "the numbering plan."),
     CodeSpec(code="CALLEE_SPECIAL_SERVICE", rule="callee_number", severity="block",
+             label="Numéro appelé : service spécial",
              description="The called number is a special service (toll-free 08 0x, shared-cost "
              "08 1x/08 2x, premium-rate 08 9x, short number, 118 xxx, satellite): calling it "
              "for canvassing generates artificial traffic."),
     CodeSpec(code="CALLEE_NOT_SERVED", rule="callee_number", severity="block",
+             label="Numéro appelé hors numérotation française",
              severity_note="notice when the tenant policy allows foreign destinations",
              description="The called number is outside French numbering (metropolitan France, "
              "+262, +508, +590, +594, +596)."),
     CodeSpec(code="CALLER_ID_MISSING", rule="caller_id", severity="block",
+             label="Numéro présenté absent (masqué)",
              description="No number is presented: a professional may not canvass with a "
              "masked number."),
     CodeSpec(code="CALLER_ID_INVALID", rule="caller_id", severity="block",
+             label="Numéro présenté invalide",
              description="The presented number is not a valid number of the numbering plan."),
     CodeSpec(code="CALLER_ID_SPECIAL_SERVICE", rule="caller_id", severity="block",
+             label="Numéro présenté interdit (089, 118, court, coût partagé)",
              legal_basis=ARRETE_2016_CLI + "; " + SHORT_NUMBERS_PLAN + "; " + OPERATOR_TERMS,
              severity_note="a shared-cost 08 1x/08 2x number is allowed on automated "
              "campaigns when the tenant policy automated_shared_cost_cli is on",
@@ -541,11 +568,14 @@ _CODES: tuple[CodeSpec, ...] = (
              "unless the tenant policy admits them for automated campaigns. A free 08 0x "
              "number is a lawful caller ID."),
     CodeSpec(code="CALLER_ID_NOT_OWNED", rule="caller_id", severity="block",
+             label="Numéro présenté non enregistré par le client",
              description="The presented number is not registered by the tenant (presenting "
              "another person's number is spoofing)."),
     CodeSpec(code="CALLER_ID_NOT_IN_CAMPAIGN", rule="caller_id", severity="block",
+             label="Numéro présenté hors campagne",
              description="The presented number is not attached to the campaign."),
     CodeSpec(code="CALLER_ID_NOT_VERIFIED", rule="caller_id", severity="block",
+             label="Numéro présenté non vérifié par l'opérateur",
              legal_basis=ARCEP_2025_2215 + "; " + OPERATOR_TERMS + " (vérification des "
              "numéros présentés)",
              severity_note="only where the operator requires verification "
@@ -554,15 +584,19 @@ _CODES: tuple[CodeSpec, ...] = (
              "has not yet verified that it is the tenant's (the operator restricts calls to "
              "the caller IDs it verified)."),
     CodeSpec(code="CALLER_ID_MOBILE_AUTOMATED", rule="mobile_cli", severity="block",
+             label="Numéro mobile présenté pour des appels automatisés",
              description="Mobile numbers (06, 07, overseas mobile ranges) are reserved for "
              "interpersonal communication: an automated calling system may not present one."),
     CodeSpec(code="CALLER_ID_MOBILE_SHARED", rule="mobile_cli", severity="block",
+             label="Numéro mobile partagé",
              description="A mobile number is assigned to a single natural person: it is "
              "presented for a call placed by another agent."),
     CodeSpec(code="CALLER_ID_MOBILE_VOLUME", rule="mobile_cli", severity="block",
+             label="Volume quotidien d'un numéro mobile dépassé",
              description="Daily volume presented from one mobile number exceeds the tenant cap "
              "(Paris calendar day), a sign of non-interpersonal use."),
     CodeSpec(code="CALLER_ID_NOT_CANVASSING_RANGE", rule="canvassing_range", severity="block",
+             label="Appel automatisé sans numéro polyvalent vérifié (NPV)",
              description="The presented number is not a verified number (NPV) for automated "
              "calls: an automated calling system, commercial or not, must present a numéro "
              "polyvalent vérifié (01 62, 01 63, 02 70, 02 71, 03 77, 03 78, 04 24, 04 25, "
@@ -571,62 +605,78 @@ _CODES: tuple[CodeSpec, ...] = (
              "the tenant policy automated_shared_cost_cli allows it. Geographic, 09 (09 37-09 "
              "39 platform numbers included) and foreign numbers do not qualify."),
     CodeSpec(code="CALLEE_UNASSIGNED", rule="quarantine", severity="block",
+             label="Numéro non attribué (quarantaine)",
              description="The number was reported unassigned and is quarantined."),
     CodeSpec(code="INTERNAL_OPPOSITION", rule="internal_opposition", severity="block",
+             label="Opposition interne",
              description="The person asked this professional never to be called again."),
     CodeSpec(code="WEEKEND", rule="hours", severity="block",
+             label="Samedi ou dimanche",
              description="Canvassing a consumer is allowed Monday to Friday only, unless the "
              "consumer gave express prior consent to be called outside these days."),
     CodeSpec(code="PUBLIC_HOLIDAY", rule="hours", severity="block",
+             label="Jour férié",
              description="No canvassing on a public holiday of code du travail art. L3133-1 "
              "(and, per tenant policy, local holidays: Alsace-Moselle, overseas territories)."),
     CodeSpec(code="OUTSIDE_HOURS", rule="hours", severity="block",
+             label="Hors des horaires autorisés",
              description="Canvassing a consumer is allowed 10:00-13:00 and 14:00-20:00 in the "
              "consumer's time zone only, unless express prior consent was given."),
     CodeSpec(code="FREQUENCY_LIMIT", rule="frequency", severity="block",
+             label="Fréquence maximale atteinte",
              description="A professional may canvass or attempt to canvass one consumer at "
              "most 4 times in 30 calendar days."),
     CodeSpec(code="REFUSAL_COOLDOWN", rule="refusal_cooldown", severity="block",
+             label="Délai après refus non écoulé",
              description="After the consumer refused during a conversation, no contact or "
              "attempt before 60 full calendar days have elapsed."),
     CodeSpec(code="BLOCTEL_LISTED", rule="opposition", severity="block",
+             label="Inscrit sur BLOCTEL",
              legal_basis=L223_1_OPT_OUT,
              severity_note="from 2026-08-11 a notice whatever the consent or contract, "
              "unless the tenant policy keeps it blocking",
              description="The consumer is registered on the Bloctel opposition list (until "
              "2026-08-10: and no ongoing related contract or recorded consent exempts the call)."),
     CodeSpec(code="BLOCTEL_LIST_STALE", rule="bloctel_freshness", severity="block",
+             label="Liste BLOCTEL périmée",
              description="The Bloctel list in use is more than 30 days old: files must be "
              "cleaned against the list at least monthly (until 2026-08-10)."),
     CodeSpec(code="BLOCTEL_LIST_MISSING", rule="bloctel_freshness", severity="block",
+             label="Liste BLOCTEL absente",
              description="No Bloctel list was ever imported: the call cannot be checked against "
              "the opposition list (until 2026-08-10)."),
     CodeSpec(code="CONSENT_REQUIRED", rule="opposition", severity="block",
+             label="Consentement préalable absent",
              legal_basis=L223_1_OPT_IN,
              description="From 2026-08-11 a consumer may be canvassed only with prior, free, "
              "specific, informed and unambiguous consent that the professional can prove, or "
              "within an ongoing contract and related to its subject."),
     CodeSpec(code="CONSENT_REVOKED", rule="opposition", severity="block",
+             label="Consentement retiré",
              legal_basis=L223_1_OPT_IN,
              description="The consumer's consent was revoked or withdrawn (a refusal during a "
              "call withdraws it): a new consent is needed."),
     CodeSpec(code="CONSENT_EXPIRED", rule="consent_lifetime", severity="block",
+             label="Consentement expiré (un an au plus)",
              description="The consumer's consent has lapsed: a consent is valid at most 365 "
              "days from its collection (the anniversary instant included, one second later "
              "expired), without tacit renewal, or less when its own expiry or the tenant "
              "policy (consent_max_age_days) is shorter. A consent collected before 2026-08-11 "
              "is judged by the same ceiling. A new consent is needed."),
     CodeSpec(code="CONSENT_INVALID", rule="opposition", severity="block",
+             label="Consentement nul (vente liée ou sans information)",
              legal_basis=CONSENT_VALIDITY_BASIS,
              description="The only consent on record is void: it was a condition of a sale "
              "(tied sale), or it was collected without the information notice (not an "
              "informed consent). A new, free and informed consent is needed."),
     CodeSpec(code="PRERECORDED_WITHOUT_CONSENT", rule="prerecorded", severity="block",
+             label="Message préenregistré sans consentement",
              description="A prerecorded message (automated calling machine with no human "
              "operator) for commercial purposes needs the person's prior consent to "
              "canvassing, or an ongoing contract related to the campaign's subject, in both "
              "regimes (CPCE art. L34-5)."),
     CodeSpec(code="SECTOR_BANNED", rule="sector", severity="block",
+             label="Secteur interdit de démarchage",
              legal_basis="Code de la consommation, art. L223-1 (lois n° 2020-901 et "
              "n° 2025-594); code du travail, art. L6323-8-1; " + OPERATOR_TERMS,
              description="Canvassing is banned in this sector (energy renovation, home "
@@ -635,6 +685,25 @@ _CODES: tuple[CodeSpec, ...] = (
 )
 
 CODES: Mapping[str, CodeSpec] = {spec.code: spec for spec in _CODES}
+
+
+def code_label(code: str) -> str:
+    """The French label of a reason code or a penalty code; an unknown code as it is."""
+    spec = CODES.get(code)
+    return spec.label if spec else PENALTY_LABELS.get(code, code)
+
+
+def rule_label(rule: str) -> str:
+    """The French label of a rule id (``sector:<name>`` included); an unknown one as it is,
+    an unknown sector by its name."""
+    if rule in RULE_LABELS:
+        return RULE_LABELS[rule]
+    if rule == "sector":
+        return SECTOR_RULE_LABEL
+    if rule.startswith("sector:"):
+        sector = rule.split(":", 1)[1]
+        return "Secteur : " + SECTOR_LABELS.get(sector, sector.replace("_", " "))
+    return rule
 
 # --------------------------------------------------------------------------------------------
 # Look-ups
@@ -794,6 +863,7 @@ class CatalogEntry:
     code: str
     rule: str
     severity: Literal["block", "notice"]
+    label: str
     legal_basis: str
     description: str
     severity_note: str = ""
@@ -806,7 +876,8 @@ def _latest(versions: tuple[Version, ...]) -> Version | None:
 
 
 def catalog() -> tuple[CatalogEntry, ...]:
-    """Every reason code with its severity, legal basis and description (GET /v1/rules)."""
+    """Every reason code with its severity, French label, legal basis and description
+    (GET /v1/rules)."""
     out = []
     for spec in _CODES:
         versions = RULES.get(spec.rule, ())
@@ -825,6 +896,7 @@ def catalog() -> tuple[CatalogEntry, ...]:
                 code=spec.code,
                 rule=spec.rule,
                 severity=spec.severity,
+                label=spec.label,
                 legal_basis=basis,
                 description=spec.description,
                 severity_note=spec.severity_note,

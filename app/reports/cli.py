@@ -67,8 +67,8 @@ def _status(show: bool, text: str) -> Iterator[Any]:
 
 
 def _local(tenant: str | None, first: date, last: date, show: bool) -> tuple[bytes, str]:
-    from app.reports.pdf import UnknownTenant, audit_report
-    from app.reports.service import parse_bound
+    from app.reports.pdf import audit_report
+    from app.reports.service import UnknownTenant, parse_bound
 
     if not tenant:
         raise typer.BadParameter("the tenant to report on is needed (or --url/--key)",

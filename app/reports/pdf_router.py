@@ -36,9 +36,9 @@ def audit_pdf(
     if start is not None and end is not None and end <= start:
         raise Unprocessable(f"the period ends before it starts: from={from_!r}, to={to!r}")
     tenant = p.tenant_id or ""
-    try:  # the ledger seal comes from pdf.ledger_seal (TODO there: app.audit.service.ledger_head)
+    try:
         content, name = pdf.audit_report(tenant, start, end)
-    except pdf.UnknownTenant as exc:  # the key outlived its tenant
+    except service.UnknownTenant as exc:  # the key outlived its tenant
         raise NotFound("no such tenant") from exc
     return Response(
         content, media_type="application/pdf",

@@ -48,6 +48,7 @@ Readings chosen (documented in README.md, "Reports"):
 
 from __future__ import annotations
 
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -73,7 +74,7 @@ from app.calls.models import Attempt, PenaltyLine
 from app.calls.service import UNASSIGNED_SIP
 from app.campaigns.models import Campaign
 from app.clock import PARIS, iso, parse_bound
-from app.db import get_engine
+from app.db import get_engine, session_scope
 from app.errors import Unprocessable
 from app.money import format_eur
 from app.principals.models import ConsentPrincipal
@@ -81,9 +82,11 @@ from app.registries.models import Consent, Contract
 from app.reports import export
 from app.reports.export import Filters
 from app.schemas import control_character, storable
+from app.tenancy.models import Tenant
 from rules_fr import data as rules_data
 from rules_fr.numbering import classify
 
+log = logging.getLogger("gateway.reports")
 COLUMNS = export.COLUMNS
 SHORT_CALL_S = 60
 _a = Attempt.__table__
@@ -425,3 +428,34 @@ def summary(tenant_id: str, start: datetime | None = None, end: datetime | None 
         "bloctel": bloctel,
         "ruleset_versions": [_ruleset_entry(v, first, last, n) for v, first, last, n in rulesets],
     }
+
+
+# --- what the audit report reads besides the summary ---------------------------------------
+
+
+class UnknownTenant(LookupError):
+    """No such tenant (an API key that outlived its tenant, a mistyped ``--tenant``)."""
+
+
+def tenant_name(tenant_id: str) -> str:
+    """The tenant's name, or ``UnknownTenant``."""
+    with session_scope() as s:
+        tenant = s.get(Tenant, tenant_id)
+        if tenant is None:
+            raise UnknownTenant(tenant_id)
+        return tenant.name
+
+
+def ledger_seal(tenant_id: str) -> dict[str, Any] | None:
+    """The ledger's head seal for the report's cover, with the tenant's verification
+    (``app.audit.service.ledger_head``: ``chain_hash``, ``sealed_until``, ``seals``,
+    ``verified``, ``first_broken``); None before the first seal; on a failure to read it, an
+    ``error`` the report shows (it still says what it could not verify)."""
+    from app.audit.service import ledger_head  # at call time: tests substitute the module
+
+    try:
+        head = ledger_head(tenant_id)
+    except Exception as exc:
+        log.exception("ledger seal unavailable for tenant %s", tenant_id)
+        return {"error": f"lecture impossible : {type(exc).__name__}", "verified": None}
+    return dict(head) if head else None

@@ -27,6 +27,7 @@ from PIL import Image
 
 from app.reports import pdf as report_pdf
 from app.reports.pdf import Period, fr_date, fr_eur, fr_pct, render_audit_pdf
+from app.reports.pdf import charts as report_charts
 from app.reports.service import parse_bound
 from tests.api.conftest import outcome
 from tests.conftest import IN_CI
@@ -199,10 +200,10 @@ def test_the_cover_says_why_no_seal_is_shown_yet(
     (11, 1.0, ["0", "5", "10", "15"]),
 ])
 def test_value_axes_have_readable_ticks(maximum: float, unit: float, ticks: list[str]) -> None:
-    top, step = report_pdf._nice_axis(maximum, unit=unit)
+    top, step = report_charts.nice_axis(maximum, unit=unit)
     values = [i * step for i in range(round(top / step) + 1)]
     if unit < 1:
-        got = [report_pdf._eur_tick(v, step).replace("\u00a0", " ") for v in values]
+        got = [report_charts.eur_tick(v, step).replace("\u00a0", " ") for v in values]
     else:
         got = [report_pdf.fr_int(v) for v in values]
     assert got == ticks
@@ -211,7 +212,7 @@ def test_value_axes_have_readable_ticks(maximum: float, unit: float, ticks: list
 @given(st.decimals(min_value=0, max_value=10**7, places=2), st.sampled_from([0.01, 1.0]))
 def test_an_axis_holds_its_maximum_in_whole_units(amount: Any, unit: float) -> None:
     maximum = float(amount)
-    top, step = report_pdf._nice_axis(maximum, unit=unit)
+    top, step = report_charts.nice_axis(maximum, unit=unit)
     assert top >= maximum and top - step < max(maximum, 0) + 1e-9 or maximum == 0
     assert round(step / unit, 6).is_integer() and step >= unit  # whole cents / whole counts
     assert 1 <= round(top / step) <= 10  # a handful of ticks
@@ -447,6 +448,28 @@ def test_every_version_the_period_spans_is_listed_even_without_attempts() -> Non
         assert expected in changes, expected
     assert "Changements entrés en vigueur le 2 juillet 2025" in rules
     assert "Secteur : rénovation énergétique" in rules
+
+
+def test_labels_come_from_the_catalogue() -> None:
+    """Every reason code, penalty code and rule is printed by its label from rules_fr.data,
+    RATE_THROTTLED and the rule ``throttle`` included (they once printed raw)."""
+    from rules_fr.data import CODES, RULE_LABELS, code_label
+
+    summary = year_summary(campaigns=1, start=date(2026, 11, 1), days=30)
+    summary["by_reason"] = {code: 100 + i for i, code in enumerate(CODES)}
+    summary["penalties_by_code"] = {"RATE_THROTTLED": "0.02", "ILLEGITIMATE_ATTEMPT": "1.00"}
+    del summary["ruleset_versions"]
+    text = pdf_text(render_audit_pdf(summary, tenant_name="Acme", tenant_id="t-1",
+                                     generated_at=GENERATED))
+    assert code_label("RATE_THROTTLED") != "RATE_THROTTLED"
+    for code in CODES:
+        assert code_label(code) in text, code
+    assert f"dont {code_label('RATE_THROTTLED')} (RATE_THROTTLED)" in text
+    assert f"dont {code_label('ILLEGITIMATE_ATTEMPT')} (ILLEGITIMATE_ATTEMPT)" in text
+    rules = text[text.index("Référentiel juridique appliqué"):]
+    for rule in ("throttle", "caller_id_ranges", "tariffs", "hours"):
+        assert RULE_LABELS[rule] in rules, rule
+        assert not re.search(rf"(?<![\w:]){rule}(?!\w)", rules), rule  # never the raw id
 
 
 def test_an_old_summary_without_the_new_keys_still_renders() -> None:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app
 from app.rules_schemas import Rules
 from rules_fr import catalog
-from rules_fr.data import RULES
+from rules_fr.data import CODES, RULE_LABELS, RULES
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,17 @@ def test_the_answer_keeps_its_keys_and_adds_rules_and_period(web: TestClient) ->
         assert {"code", "rule", "severity", "legal_basis", "description", "severity_note",
                 "since", "until"} <= set(entry)
     assert [r["id"] for r in body["rules"]] == list(RULES)
+
+
+def test_codes_and_rules_carry_their_french_label(web: TestClient) -> None:
+    body = get(web)
+    codes = {c["code"]: c["label"] for c in body["codes"]}
+    assert codes == {code: spec.label for code, spec in CODES.items()}
+    assert codes["RATE_THROTTLED"] and codes["RATE_THROTTLED"] != "RATE_THROTTLED"
+    rules = {r["id"]: r["label"] for r in body["rules"]}
+    assert rules == dict(RULE_LABELS)
+    assert rules["throttle"] == "Seuils d'abus (limitation)"
+    assert rules["sector:press_subscription"] == "Secteur : abonnements de presse"
 
 
 def test_rules_show_each_version_with_since_and_until(web: TestClient) -> None:
