@@ -149,7 +149,7 @@ def _source_digest() -> str:
     return h.hexdigest()[:20]
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "canvassing-gateway"
 
@@ -161,7 +161,7 @@ def plan() -> Plan:
     The cache file is named after phonenumbers' version and the source of the parsing code, so
     an upgrade or a code change derives a new one; an unwritable cache is simply not used.
     """
-    path = _cache_dir() / f"numbering-plan-{_source_digest()}.npz"
+    path = cache_dir() / f"numbering-plan-{_source_digest()}.npz"
     try:
         with np.load(path) as z:
             tables = {

@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Protocol
 
+from prometheus_client import Gauge
 from sqlalchemy import Connection
 
 from app.bloctel import store
@@ -167,9 +168,15 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
 
 
-def _observe(index: Index) -> None:
-    from app.ops.metrics import BLOCTEL_INDEX_VERSION
+#: the version this worker holds (declared here, where it is set, so that BLOCTEL does not
+#: climb into ``app.ops``, which reads BLOCTEL's status for /metrics)
+BLOCTEL_INDEX_VERSION = Gauge(
+    "gateway_bloctel_index_version", "BLOCTEL version held in memory by this worker (0: none)",
+    multiprocess_mode="liveall",
+)
 
+
+def _observe(index: Index) -> None:
     BLOCTEL_INDEX_VERSION.set(index.version or 0)
 
 

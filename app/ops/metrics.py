@@ -42,10 +42,7 @@ BLOCTEL_VERSION = Gauge(
     "gateway_bloctel_active_version", "BLOCTEL version in force (0: none)",
     multiprocess_mode="livemostrecent",
 )
-BLOCTEL_INDEX_VERSION = Gauge(
-    "gateway_bloctel_index_version", "BLOCTEL version held in memory by this worker (0: none)",
-    multiprocess_mode="liveall",
-)
+# gateway_bloctel_index_version (per worker) is declared where it is set: app.bloctel.lookup
 
 
 def _observe_bloctel() -> None:

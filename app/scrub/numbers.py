@@ -67,13 +67,13 @@ _MARKS = {"deep": _DEEP, "slow": _SLOW}
 def _cache_path() -> Path:
     import rules_fr.data
     import rules_fr.numbering
-    from bloctel.plan import _cache_dir
+    from bloctel.plan import cache_dir
 
     h = hashlib.sha256(phonenumbers.__version__.encode())
     for module in (rules_fr.numbering, rules_fr.data):
         h.update(Path(module.__file__ or "").read_bytes())
     h.update(Path(__file__).read_bytes())
-    return _cache_dir() / f"scrub-templates-{h.hexdigest()[:20]}.json"
+    return cache_dir() / f"scrub-templates-{h.hexdigest()[:20]}.json"
 
 
 def load_templates() -> None:

@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.db import make_engine
     from bloctel import plan
 
-    cache = plan._cache_dir() / f"numbering-plan-{plan._source_digest()}.npz"
+    cache = plan.cache_dir() / f"numbering-plan-{plan._source_digest()}.npz"
     result["plan_cache"] = {"path": str(cache), "warm": cache.exists()}
     calls: list[dict[str, Any]] = []
     timed(plan, "plan", calls)  # the numbering-plan table (disk cache, or derived)
