@@ -14,9 +14,9 @@ CODE = re.compile(r'"([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+|[A-Z]{4,})"')
 
 
 def emitted_codes() -> set[str]:
-    """Every code literal in the rules (``rules_fr``; not the catalogue's own file, nor the
-    package's list of exported names)."""
-    return {code for path in (ROOT / "rules_fr").glob("*.py")
+    """Every code literal in the rules (``rules_fr`` and its ``rules`` package; not the
+    catalogue's own file, nor the packages' lists of exported names)."""
+    return {code for path in (ROOT / "rules_fr").rglob("*.py")
             if path.name not in ("data.py", "__init__.py")
             for code in CODE.findall(path.read_text(encoding="utf-8"))}
 
