@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from app.bloctel.models import BloctelVersion
-from app.clock import iso, now
+from app.clock import PARIS, iso, now
 from app.db import session_scope
 
-PARIS = ZoneInfo("Europe/Paris")
 STALE_AFTER_DAYS = 30
 
 

@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session
 
 from app.cache import cache
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
+from app.cells import csv_cell
 from app.clock import now
 from app.config import get_settings
 from app.db import session_scope
 from app.errors import Conflict, NotFound, Unprocessable
 from app.ids import new_id
 from app.principals.service import require_mandates
-from app.reports.export import csv_cell
 from app.tenancy.models import Tenant
 from rules_fr.data import SECTORS, paris_date
 from rules_fr.model import CampaignFacts, NumberKind, RegisteredCallerId
@@ -119,7 +119,7 @@ def list_all_caller_ids(s: Session, tenant_id: str | None = None) -> list[tuple[
 
 def caller_ids_csv(rows: Iterable[dict[str, str | None]]) -> str:
     """RFC 4180 (CRLF, quoted when needed), tenant-written cells neutralised against formulas
-    like the reports' CSV (``app.reports.export.csv_cell``)."""
+    like the reports' CSV (``app.cells.csv_cell``)."""
     out = io.StringIO()
     out.write(",".join(ALL_COLUMNS) + "\r\n")
     for r in rows:

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from app.cells import csv_cell
 from app.db import get_engine
 from app.money import format_eur
 
@@ -63,7 +64,6 @@ COLUMNS = CONTRACT_COLUMNS + EXTRA_COLUMNS
 
 BATCH = 2000  # rows per fetch and per yielded chunk (~400 KB of CSV)
 BOM = "\ufeff"
-_DANGER = frozenset("=+-@\t\r")
 _CACHE_LIMIT = 20_000  # distinct values kept per memo before it is emptied
 
 
@@ -79,16 +79,6 @@ class Filters:
     caller_id: str | None = None
     agent_id: str | None = None
     principal: str | None = None
-
-
-def neutralise(value: str) -> str:
-    """``'`` before a cell a spreadsheet would read as a formula (see the module docstring)."""
-    first = value[:1]
-    if first not in _DANGER:
-        return value
-    if first in "+-" and value[1:].replace(" ", "").isdigit():
-        return value
-    return "'" + value
 
 
 def format_reasons(raw: str | list[dict[str, Any]] | None) -> str:
@@ -204,15 +194,6 @@ class _Memo(dict[Any, Any]):
 
 def _eur_comma(micros: int) -> str:
     return format_eur(micros).replace(".", ",")
-
-
-def csv_cell(value: str, delimiter: str = ",") -> str:
-    """A client-written text as one CSV cell: neutralised, then quoted as RFC 4180 says (when it
-    holds the delimiter, a quote, CR or LF) — what ``csv.writer`` with QUOTE_MINIMAL writes."""
-    value = neutralise(value)
-    if delimiter in value or '"' in value or "\n" in value or "\r" in value:
-        return '"' + value.replace('"', '""') + '"'
-    return value
 
 
 def csv_chunks(tenant_id: str, f: Filters, *, excel_fr: bool = False) -> Iterator[str]:

@@ -16,7 +16,7 @@ written back as it is judged, ``ROWS`` rows at a time, so memory stays flat in t
    columns: ``e164``, ``callable_now``, ``blocking_reasons`` (codes, space-separated) and
    ``next_allowed_at`` (ISO 8601 in the callee's zone, empty when no instant is known) —
    except that a cell a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab,
-   CR first) is neutralised as the reports' CSV export does (``app.reports.export.neutralise``:
+   CR first) is neutralised as the reports' CSV export does (``app.cells.neutralise``:
    a ``'`` before it; ``+33 6 12…`` numbers kept), its row then re-quoted minimally.
 
 **Junk and limits.** Past the first ``EARLY_SAMPLE`` rows, a file where more than
@@ -39,10 +39,10 @@ from app import clock
 from app.bloctel.lookup import default_lookup
 from app.calls.facts import LOOKBACK, MOBILE_CLI_COUNT, NO_FACTS, batch_facts
 from app.campaigns.service import caller_registration, campaign_facts, verification_required
+from app.cells import csv_cell, neutralise
 from app.clock import PARIS, iso
 from app.db import get_engine
 from app.errors import NotFound
-from app.reports.export import csv_cell, neutralise
 from app.scrub.numbers import Normaliser, save_templates
 from app.tenancy.auth import Principal
 from bloctel.parse import Reader, sniff
@@ -257,7 +257,7 @@ def _danger(delimiter: str) -> re.Pattern[str]:
 
 def _safe_row(line: str, *, delimiter: str, one_column: bool) -> str:
     """``line`` with every cell a spreadsheet would run as a formula neutralised
-    (``app.reports.export.neutralise``); unchanged, quoting included, when none is. Rows with
+    (``app.cells.neutralise``); unchanged, quoting included, when none is. Rows with
     quotes are parsed; the others are searched (``_danger``), parsed only on a match."""
     if '"' not in line and not _danger(delimiter).search(line):
         return line

@@ -193,7 +193,7 @@ def test_normaliser_answers_what_classify_answers() -> None:
 
 import pytest  # noqa: E402
 
-from app.reports.export import neutralise  # noqa: E402
+from app.cells import neutralise  # noqa: E402
 
 
 @pytest.mark.parametrize(("cell", "shown"), [
@@ -209,7 +209,7 @@ from app.reports.export import neutralise  # noqa: E402
 def test_scrub_output_neutralises_formulas_like_the_reports(
         tenant: Tenant, cell: str, shown: str) -> None:
     """Every cell of the file that a spreadsheet would run as a formula comes back with a
-    ``'`` before it (``app.reports.export.neutralise``, what the reports' CSV export does),
+    ``'`` before it (``app.cells.neutralise``, what the reports' CSV export does),
     header included; numbers written ``+33 …`` stay intact; the number is still judged."""
     quoted = '"' + cell.replace('"', '""') + '"'
     body = f"nom,telephone\n{quoted},+33 6 12 34 56 78\n=1+2,0612345678\n".encode()
