@@ -34,9 +34,9 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from app.bloctel import lookup, store
 from app.bloctel.models import BloctelVersion
-from app.bloctel.status import PARIS, STALE_AFTER_DAYS
+from app.bloctel.status import STALE_AFTER_DAYS
 from app.bloctel.store import ImportBusy
-from app.clock import iso, now
+from app.clock import PARIS, iso, now
 from app.config import get_settings
 from app.db import write_transaction
 from app.ids import new_id
