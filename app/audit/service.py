@@ -354,7 +354,8 @@ def verify(tenant_id: str | None = None, engine: Engine | None = None) -> dict[s
 
 def ledger_head(tenant_id: str, engine: Engine | None = None) -> dict[str, Any] | None:
     """What an audit report prints: the chain head, how far it seals, and the tenant's
-    verification (``app.reports.pdf``); None before the first seal."""
+    verification (read by ``app.reports.service.ledger_seal`` for the PDF); None before the
+    first seal."""
     result = verify(tenant_id, engine)
     if not result["seals"]:
         return None

@@ -26,7 +26,7 @@ from app.principals.models import own_principal
 PRINCIPAL_NOTE = "principal_id"
 
 #: Width of ``callee`` in the registries: an E.164 number (≤ 16 characters) or, once the number
-#: is erased (GDPR art. 17), its tombstone key ``erased:<sha256 hex>`` (71; see app.erasure.keys).
+#: is erased (GDPR art. 17), its tombstone key ``erased:<sha256 hex>`` (71; see app.registries.tombstones).
 CALLEE_LENGTH = 80
 
 
@@ -139,7 +139,7 @@ class Quarantine(Base):
 class Erasure(Base):
     """One erasure request (GDPR art. 17) and what it erased, without the number.
 
-    ``tombstone`` is the key that replaced the number in the registries (app.erasure.keys);
+    ``tombstone`` is the key that replaced the number in the registries (app.registries.tombstones);
     the counts say how many records of each registry lost their personal data then.
     """
 

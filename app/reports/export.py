@@ -2,7 +2,7 @@
 
 Reading the ledger
     One hand-written ``SELECT`` per dialect, run on the **driver's own cursor** (as
-    ``app/registries/bulk.py`` does): SQLAlchemy's per-row result processing (a Python call per
+    ``app/registries/bulk/`` does): SQLAlchemy's per-row result processing (a Python call per
     datetime for ``UTCDateTime``, a ``Row`` per row) cost more than everything else together.
     SQLite's cursor steps through the statement lazily; on PostgreSQL a **named (server-side)
     cursor** fetches 2,000 rows per round trip, so the client holds one batch whatever the

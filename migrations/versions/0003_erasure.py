@@ -2,7 +2,7 @@
 ``erasures`` record of each request.
 
 An erased number is replaced in consents, contracts, oppositions, refusals and quarantines by
-``erased:<sha256 hex>`` (71 characters; ``app.erasure.keys``), so ``callee`` grows from 20 to
+``erased:<sha256 hex>`` (71 characters; ``app.registries.tombstones``), so ``callee`` grows from 20 to
 80 characters. A downgrade narrows it back only when no tombstone is stored: an erased number
 cannot be given back, and dropping its rows would unblock it, so it refuses instead.
 

@@ -27,7 +27,7 @@ drops the table. (A row merged away whose unique key has been taken again since 
 makes the downgrade fail rather than lose either row.)
 
 Erasure tombstones are hashes of (tenant, key) and cannot be re-keyed: look-ups also try the
-tombstone of the legacy +33 key (``app.erasure.keys.tombstones``). Re-keyed attempts are hashed
+tombstone of the legacy +33 key (``app.registries.tombstones.tombstones``). Re-keyed attempts are hashed
 with their old key by the ledger (``app.audit``), so earlier seals still verify.
 
 Revision ID: 0010
