@@ -1,6 +1,10 @@
-"""PostgreSQL check path: the pipelined path against statement-by-statement, same process.
+"""The check's lean database path against statement-by-statement SQLAlchemy, same process.
 
-    .venv/bin/python -m bench.pipeline_ab [--checks 3000] [--block 150]
+    .venv/bin/python -m bench.pipeline_ab [--backend postgresql|sqlite] [--checks 3000]
+
+PostgreSQL (default): pipelined round trips; SQLite (``--backend sqlite``, a temporary file):
+the facts and inserts on the driver's cursor. Everything else below says PostgreSQL; SQLite is
+the same with a file instead of a database.
 
 Creates a database on ``BENCH_POSTGRES_URL`` (default the local ``test`` server), migrates and
 seeds it with ``bench/seed.py`` (the benchmark's tenant, 5,000 consents, BLOCTEL, 20,000 past
@@ -79,6 +83,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--checks", type=int, default=3000, help="checks in all (both sides)")
     ap.add_argument("--block", type=int, default=150, help="checks per alternating block")
+    ap.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
     ap.add_argument("--child", nargs=2, metavar=("URL", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -90,12 +95,17 @@ def main() -> int:
 
     console = Console()
     name = f"gw_bench_ab_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    tmp_dir = tempfile.TemporaryDirectory()
+    admin = None
+    if args.backend == "sqlite":
+        url = f"sqlite:///{tmp_dir.name}/bench.db"
+    else:
+        admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with tmp_dir as tmp:
             seed_path = os.path.join(tmp, "seed.json")
             env = {**os.environ, "DATABASE_URL": url, "GATEWAY_FROZEN_NOW": FROZEN}
             with console.status("migrating and seeding (bench/seed.py)…"):
@@ -108,12 +118,13 @@ def main() -> int:
                     env=env, check=True, capture_output=True, text=True)
             res = json.loads(child.stdout.strip().splitlines()[-1])
     finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        if admin is not None:
+            with admin.connect() as c:
+                c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
 
-    table = Table(title="check_call on PostgreSQL, sequential, same process (median of blocks)")
-    for col in ("µs per check", "pipelined", "statement by statement", "pipelined / before"):
+    table = Table(title=f"check_call on {args.backend}, sequential, one process (median of blocks)")
+    for col in ("µs per check", "PIPELINE on", "through SQLAlchemy", "on / before"):
         table.add_column(col, justify="right")
     for what in ("wall", "cpu"):
         on, off = statistics.median(res[f"on_{what}"]), statistics.median(res[f"off_{what}"])

@@ -25,6 +25,7 @@ exactly once (``record_outcome``).
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -83,8 +84,9 @@ from rules_fr.numbering import classify
 
 log = logging.getLogger("gateway.calls")
 UNASSIGNED_SIP = frozenset({404, 410, 484, 604})
-#: PostgreSQL: the check in two round trips (app.calls.pipeline). False sends each statement
-#: through SQLAlchemy and waits for it, as before: ``bench/pipeline_ab.py`` compares the two.
+#: PostgreSQL: the check in two round trips; SQLite: the facts and the inserts on the driver's
+#: cursor (app.calls.pipeline). False sends each statement through SQLAlchemy, as before:
+#: ``bench/pipeline_ab.py`` compares the two.
 PIPELINE = True
 
 _attempts = Attempt.__table__
@@ -115,6 +117,10 @@ _PG_FACTS_SQL = pipeline.compile_sql(CALLEE_FACTS)
 _PG_MOBILE_SQL = pipeline.compile_sql(MOBILE_CLI_COUNT)
 _PG_INSERT_ATTEMPT_SQL = pipeline.compile_sql(_INSERT_ATTEMPT, _ATTEMPT_KEYS)
 _PG_INSERT_PENALTY_SQL = pipeline.compile_sql(_INSERT_PENALTY.return_defaults(False), _PENALTY_KEYS)
+# and as sqlite3 SQL, for SQLite's path without SQLAlchemy's per-statement work
+_SQLITE_FACTS_SQL = pipeline.compile_sqlite(CALLEE_FACTS)
+_SQLITE_INSERT_ATTEMPT_SQL = pipeline.compile_sqlite(_INSERT_ATTEMPT, _ATTEMPT_KEYS)
+_SQLITE_INSERT_PENALTY_SQL = pipeline.compile_sqlite(_INSERT_PENALTY, _PENALTY_KEYS)
 
 
 def _iso(dt: datetime | None, zone: str) -> str | None:
@@ -247,7 +253,10 @@ def _gather(
     elif callee.e164:
         if lock and postgresql:
             conn.execute(CALLEE_LOCK, {"key": callee_lock_key(principal, callee.e164)})
-        rows = conn.execute(CALLEE_FACTS, params)
+        if PIPELINE and conn.dialect.name == "sqlite":
+            rows = pipeline.sqlite_facts(conn, _SQLITE_FACTS_SQL, params)  # type: ignore[arg-type]
+        else:
+            rows = conn.execute(CALLEE_FACTS, params)
     found = facts_of_rows(rows) if rows is not None else None
     if found is not None:
         existing = found.existing_attempt_id
@@ -350,6 +359,12 @@ def _check(
             if line is not None:
                 writes.append((_PG_INSERT_PENALTY_SQL, line))
             pipeline.write_and_commit(conn, writes)
+        elif PIPELINE and conn.dialect.name == "sqlite":
+            # the driver's cursor, inside the writers' lock (app.calls.pipeline)
+            writes = [(_SQLITE_INSERT_ATTEMPT_SQL, {**attempt, "reasons": json.dumps(reasons)})]
+            if line is not None:
+                writes.append((_SQLITE_INSERT_PENALTY_SQL, line))
+            pipeline.sqlite_write(conn, writes)
         else:
             conn.execute(_INSERT_ATTEMPT, attempt)
             if line is not None:

@@ -26,7 +26,8 @@ from app.principals.models import own_principal
 PRINCIPAL_NOTE = "principal_id"
 
 #: Width of ``callee`` in the registries: an E.164 number (≤ 16 characters) or, once the number
-#: is erased (GDPR art. 17), its tombstone key ``erased:<sha256 hex>`` (71; see app.registries.tombstones).
+#: is erased (GDPR art. 17), its tombstone key ``erased:<sha256 hex>`` (71; see
+#: app.registries.tombstones).
 CALLEE_LENGTH = 80
 
 
