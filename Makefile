@@ -9,7 +9,7 @@ export DATABASE_URL
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
+.PHONY: cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
 
 LOCK := requirements.lock.txt
 
@@ -63,3 +63,6 @@ bench-reports: $(STAMP)  ## 1M attempts exported as CSV beside sqlite3 -csv / ps
 
 clean:
 	rm -rf $(VENV) data .pytest_cache
+
+cluster: $(STAMP)  ## the compose topology without Docker: HAProxy + 3 replicas × 2 workers on PostgreSQL
+	$(BIN)/python -m cluster
