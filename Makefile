@@ -9,7 +9,7 @@ export DATABASE_URL
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
+.PHONY: cluster bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-monitors install clean
 
 LOCK := requirements.lock.txt
 
@@ -66,3 +66,6 @@ clean:
 
 cluster: $(STAMP)  ## the compose topology without Docker: HAProxy + 3 replicas × 2 workers on PostgreSQL
 	$(BIN)/python -m cluster
+
+bench-cluster: $(STAMP)  ## 1, 2, 3 replicas behind HAProxy on one PostgreSQL: checks/s, p99, invariant
+	$(BIN)/python -m bench.cluster

@@ -26,6 +26,9 @@ BLOCTEL_AS_OF = date(2026, 11, 20)
 SEED = 20261123
 HISTORY = 20_000  # past attempts over the 60 days before the frozen instant
 FROZEN = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+#: Consented callees no load phase dials and no past attempt names: each takes one invariant
+#: burst (50 concurrent checks → exactly 4 allowed, art. D223-9) in ``bench.cluster``.
+INVARIANT_CALLEES = [f"+33699000{i:03d}" for i in range(20)]
 
 
 def pools(rng: random.Random) -> dict[str, list[str]]:
@@ -115,7 +118,7 @@ def seed(url: str) -> dict[str, Any]:
         tenant_id = tenant.id
     given = datetime(2026, 9, 1, 9, 0, tzinfo=UTC)
     with session_scope(write=True) as s:
-        for i, callee in enumerate(p["consented"]):
+        for i, callee in enumerate(p["consented"] + INVARIANT_CALLEES):
             add_consent(
                 s, tenant_id, callee=callee, scope="canvassing", given_at=given,
                 channel="web_form",
@@ -140,7 +143,8 @@ def seed(url: str) -> dict[str, Any]:
     timings["history_s"] = time.perf_counter() - t
     return {
         "tenant_id": tenant_id, "key": dialer_key, "campaign": CAMPAIGN, "caller_id": CALLER_ID,
-        "pools": p, "consents": len(p["consented"]), "history_attempts": past,
+        "pools": p, "invariant_callees": INVARIANT_CALLEES, "consents": len(p["consented"]),
+        "history_attempts": past,
         "bloctel": {k: result[k] for k in ("version", "accepted", "duplicates", "rejected",
                                             "total_numbers")},
         "timings": {k: round(v, 3) for k, v in timings.items()},

@@ -28,8 +28,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster import haproxy
-
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = str(Path(sys.executable).parent / "gateway")
 DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/gateway_cluster"
@@ -180,6 +178,8 @@ class Balancer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, replicas: list[Replica]) -> None:
+        from cluster import haproxy  # not at import: ``python -m cluster.haproxy`` stays clean
+
         binary = haproxy_binary()
         if binary is None:
             raise ClusterError("haproxy is not installed (Debian: apt-get install haproxy)")
@@ -278,11 +278,21 @@ class Cluster:
         return self
 
     def run_gateway(self, *args: str) -> str:
+        """Run a ``gateway`` command on the cluster's database; its messages (stderr), then its
+        output (stdout)."""
         proc = subprocess.run([GATEWAY, *args], env=self.env, cwd=ROOT, capture_output=True,
                               text=True, timeout=300)
         if proc.returncode != 0:
             raise ClusterError(f"gateway {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
-        return proc.stdout
+        return proc.stderr + proc.stdout
+
+    def restart(self, replica: Replica) -> None:
+        """Start a stopped or killed replica again, on its port, and wait until HAProxy holds
+        it up."""
+        replica.stop()
+        replica.start(self.env, self.workdir / "metrics" / replica.name)
+        replica.wait_ready()
+        self.balancer.wait_states({replica.name: "UP"})
 
     def worker_pids(self) -> list[int]:
         """Every replica's serving workers (not supervisors, not leader jobs)."""
