@@ -79,6 +79,15 @@ def _get(url: str, timeout: float = 2.0) -> int:
         return 0
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the process that started it dies (Linux
+    ``PR_SET_PDEATHSIG``), so that a killed ``make cluster`` or test leaves no replica behind."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _stop_group(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
     """SIGTERM to the process, SIGKILL to its whole group after ``grace`` seconds."""
     if proc is None:
@@ -117,7 +126,7 @@ class Replica:
                 [GATEWAY, "serve", "--workers", str(self.workers), "--port", str(self.port)],
                 env={**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}, cwd=ROOT,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent,
             )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -198,7 +207,7 @@ class Balancer:
         with (self.workdir / "haproxy.log").open("ab") as log:
             self.proc = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=_die_with_parent)
 
     def admin(self, command: str) -> str:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
