@@ -44,7 +44,7 @@ FAIL_WITHIN_S = 1.0  # a check while the database is gone: 503 within this
 BACK_WITHIN_S = 5.0  # after the database returns: a 200 decision within this
 OUTAGE_S = 2.5
 #: a black hole: one answer awaited in vain, then at worst one connection attempt
-BLACKHOLE_BOUND_S = LOOP_TIMEOUT_MS / 1000 + CONNECT_TIMEOUT_S + 0.5
+BLACKHOLE_BOUND_S = LOOP_TIMEOUT_MS / 1000 + CONNECT_TIMEOUT_S + 1.0
 
 
 def bodies(t: Any, pool: list[str], tag: str):  # noqa: ANN201
