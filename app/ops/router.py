@@ -46,6 +46,7 @@ def readyz() -> Response:
         with answer_deadline(get_settings().readyz_timeout_ms / 1000), \
                 get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
+        # outside the deadline: the first load of a large list takes many round trips
         index = default_lookup().index()
     except Exception as exc:  # any failure means not ready; say which
         return JSONResponse({"error": "unavailable", "detail": type(exc).__name__,
