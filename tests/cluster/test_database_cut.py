@@ -212,18 +212,22 @@ def test_black_hole_is_503_within_a_bound_not_a_hang(healthy: Cluster,
         shots = load.stop()
     odd = [vars(s) for s in shots if s.status not in (200, 503)]
     assert not odd, f"answers other than 200/503: {odd[:3]}"
-    during = [s for s in shots if s.sent >= hole and s.done < back]
-    assert len(during) >= 8, f"only {len(during)} checks answered in the black hole"
-    assert all(is_unavailable(s) for s in during), [vars(s) for s in during][:3]
     overlapping = [s for s in shots if s.done > hole and s.sent < back]
+    assert len(overlapping) >= 8, f"only {len(overlapping)} checks met the black hole"
+    during = [s for s in shots if s.sent >= hole and s.done < back]
+    assert all(is_unavailable(s) for s in during), [vars(s) for s in during][:3]
+    caught = [s for s in overlapping if s.sent < hole and s.done < back]
+    assert all(is_unavailable(s) for s in caught if s.status != 200)
     worst = max(s.done - max(s.sent, hole) for s in overlapping)
     assert worst < BLACKHOLE_BOUND_S, f"a check took {worst:.2f} s in the black hole"
     assert status == 503 and readyz_s < READYZ_BOUND_S, (status, readyz_s)
     assert first is not None and first.done - back < BACK_WITHIN_S
     figures = {
-        "checks_in_hole": len(during),
+        "checks_meeting_hole": len(overlapping),
+        "checks_sent_in_hole": len(during),
         "max_s": round(worst, 3),
-        "median_s": round(sorted(s.seconds for s in during)[len(during) // 2], 3),
+        "median_s": round(sorted(s.done - max(s.sent, hole)
+                                 for s in overlapping)[len(overlapping) // 2], 3),
         "readyz_503_s": round(readyz_s, 3),
         "all_down_after_hole_s": round(all_down - hole, 3),
         "first_200_after_return_s": round(first.done - back, 3),
@@ -233,5 +237,6 @@ def test_black_hole_is_503_within_a_bound_not_a_hang(healthy: Cluster,
     assert_invariant(c, t, "+33699000003")
 
 
-#: /readyz in a black hole: its own deadline, or one connection attempt
-READYZ_BOUND_S = CONNECT_TIMEOUT_S + 0.5
+#: /readyz in a black hole: its own deadline or one connection attempt, after the worker's
+#: event loop is free to read the request (a check may hold it for the loop's bound)
+READYZ_BOUND_S = BLACKHOLE_BOUND_S
