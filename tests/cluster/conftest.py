@@ -35,7 +35,7 @@ from app.calls.models import Attempt
 from app.config import get_settings
 from cluster import Cluster, haproxy_binary
 from cluster.invariant import invariant_run
-from tests.cluster.tcpproxy import TcpProxy
+from tests.cluster.tcpproxy import RelayProcess
 from tests.conftest import IN_CI, _pg_create, _pg_drop, use_database
 from tests.factories import Tenant, add_consent, make_tenant, operator_key
 from tests.integration.conftest import FROZEN_NOW
@@ -84,15 +84,15 @@ def pg_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def db_relay(pg_url: str) -> Iterator[TcpProxy]:
-    """The relay between the replicas and PostgreSQL."""
+def db_relay(pg_url: str) -> Iterator[RelayProcess]:
+    """The relay between the replicas and PostgreSQL (in a process of its own)."""
     parsed = make_url(pg_url)
-    with TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5432) as relay:
+    with RelayProcess(parsed.host or "127.0.0.1", parsed.port or 5432) as relay:
         yield relay
 
 
 @pytest.fixture(scope="session")
-def running_cluster(pg_url: str, db_relay: TcpProxy,
+def running_cluster(pg_url: str, db_relay: RelayProcess,
                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     if haproxy_binary() is None:
         message = "haproxy is not installed (Debian: apt-get install haproxy)"
@@ -110,7 +110,7 @@ def running_cluster(pg_url: str, db_relay: TcpProxy,
 
 
 @pytest.fixture
-def healthy(running_cluster: Cluster, db_relay: TcpProxy, pg_url: str,
+def healthy(running_cluster: Cluster, db_relay: RelayProcess, pg_url: str,
             monkeypatch: pytest.MonkeyPatch) -> Iterator[Cluster]:
     """The cluster with its relay up, every replica running and UP in HAProxy; this process
     on the database directly (``operator_key``, ``attempts_of``)."""

@@ -9,14 +9,17 @@
   wait. ``stop()`` ends it.
 
 Threads: one accepting (polling every 50 ms, so ``stop()`` returns only once the port is
-free), two per relayed connection. Nothing here is specific to PostgreSQL.
+free), two per relayed connection. ``RelayProcess`` runs one in a child process. Nothing here
+is specific to PostgreSQL.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import socket
 import threading
+from typing import Any
 
 _CHUNK = 65536
 
@@ -165,3 +168,74 @@ class TcpProxy:
         with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
         s.close()
+
+
+class RelayProcess:
+    """A ``TcpProxy`` in a child process of its own, driven over a pipe (same ``start``,
+    ``stop``, ``blackhole``, ``port``): the relay's threads then never wait for the GIL of a
+    test that is busy sending a load of requests, so what the test measures is the gateway."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, target_host, target_port),
+                                 name="tcpproxy", daemon=True)
+        self._proc.start()
+        self.port: int = self._call("port")
+
+    def _call(self, command: str) -> Any:
+        self._conn.send(command)
+        if not self._conn.poll(30):
+            raise RuntimeError(f"the relay process did not answer {command!r}")
+        ok, value = self._conn.recv()
+        if not ok:
+            raise RuntimeError(f"relay {command}: {value}")
+        return value
+
+    def start(self) -> RelayProcess:
+        self._call("start")
+        return self
+
+    def stop(self) -> None:
+        self._call("stop")
+
+    def blackhole(self) -> None:
+        self._call("blackhole")
+
+    def close(self) -> None:
+        """Stop relaying and end the child process."""
+        if self._proc.is_alive():
+            with contextlib.suppress(OSError, EOFError, RuntimeError):
+                self._call("exit")
+            self._proc.join(timeout=10)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join(timeout=10)
+        self._conn.close()
+
+    def __enter__(self) -> RelayProcess:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _serve(conn: Any, target_host: str, target_port: int) -> None:
+    relay = TcpProxy(target_host, target_port).start()
+    commands = {"port": lambda: relay.port, "start": relay.start, "stop": relay.stop,
+                "blackhole": relay.blackhole}
+    while True:
+        try:
+            command = conn.recv()
+        except EOFError:  # the test process is gone
+            command = "exit"
+        if command == "exit":
+            relay.stop()
+            with contextlib.suppress(OSError):
+                conn.send((True, None))
+            return
+        try:
+            value = commands[command]()
+            conn.send((True, value if isinstance(value, int) else None))
+        except Exception as exc:  # reported to the test, which raises it
+            conn.send((False, repr(exc)))

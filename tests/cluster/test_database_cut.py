@@ -36,7 +36,7 @@ from tests.cluster.conftest import (
     callees,
     new_tenant,
 )
-from tests.cluster.tcpproxy import TcpProxy
+from tests.cluster.tcpproxy import RelayProcess
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -75,7 +75,7 @@ def warm(load: Load) -> None:
     time.sleep(1.0)
 
 
-def cut_and_return(relay: TcpProxy, load: Load, watch: str, *,
+def cut_and_return(relay: RelayProcess, load: Load, watch: str, *,
                    during: Any = None) -> dict[str, float]:
     """Load running: cut the relay, hold the outage (``during()`` runs in it), listen again;
     the times of the cut, the return, and the first 200 after it."""
@@ -132,7 +132,7 @@ def check_fail_closed(shots: list[Shot], times: dict[str, float]) -> dict[str, A
 
 
 def test_cut_on_one_replica_fails_closed_and_recovers(healthy: Cluster,
-                                                      db_relay: TcpProxy) -> None:
+                                                      db_relay: RelayProcess) -> None:
     c = healthy
     replica = c.replicas[0]
     t = new_tenant(c.url, callees(10, 30) + ["+33699000001"])
@@ -153,7 +153,7 @@ def test_cut_on_one_replica_fails_closed_and_recovers(healthy: Cluster,
 
 
 def test_cut_through_haproxy_drains_every_replica_and_recovers(healthy: Cluster,
-                                                               db_relay: TcpProxy) -> None:
+                                                               db_relay: RelayProcess) -> None:
     c = healthy
     names = [r.name for r in c.replicas]
     t = new_tenant(c.url, callees(11, 30) + ["+33699000002"])
@@ -188,7 +188,7 @@ def test_cut_through_haproxy_drains_every_replica_and_recovers(healthy: Cluster,
 
 
 def test_black_hole_is_503_within_a_bound_not_a_hang(healthy: Cluster,
-                                                     db_relay: TcpProxy) -> None:
+                                                     db_relay: RelayProcess) -> None:
     c = healthy
     replica = c.replicas[0]
     names = [r.name for r in c.replicas]
