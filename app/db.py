@@ -346,8 +346,9 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_recycle", 1800)
-    kwargs.setdefault("pool_timeout", settings.db_pool_timeout_s)
-    kwargs.setdefault("poolclass", _FailClosedPool)
+    if "poolclass" not in kwargs:
+        kwargs["poolclass"] = _FailClosedPool
+        kwargs.setdefault("pool_timeout", settings.db_pool_timeout_s)
     engine = create_engine(url, **kwargs)
     _bound_postgresql(engine, settings)
 
