@@ -11,6 +11,11 @@
 * ``GATEWAY_BLOCTEL_MAX_REJECTED`` (``0.05``): share of rejected lines above which an import is
   refused unless forced.
 * ``GATEWAY_LOG_LEVEL`` (``info``).
+* PostgreSQL's connections (``app.db``; a lost database is a 503, never a hang):
+  ``GATEWAY_DB_CONNECT_TIMEOUT_S`` (``2``, psycopg's floor), ``GATEWAY_DB_LOOP_TIMEOUT_MS``
+  (``2000``), ``GATEWAY_DB_STATEMENT_TIMEOUT_MS`` (``0``: off), ``GATEWAY_DB_POOL_TIMEOUT_S``
+  (``2``), ``GATEWAY_DB_TCP_USER_TIMEOUT_MS`` (``10000``), ``GATEWAY_DB_DOWN_HOLD_MS``
+  (``500``), ``GATEWAY_READYZ_TIMEOUT_MS`` (``1000``).
 * ``GATEWAY_CALLER_ID_VERIFICATION`` (``off``): ``required``: a caller ID is usable only once
   the operator verified it.
 * Uploads (``app.uploads``): ``GATEWAY_UPLOAD_STALL_S`` (``60``), ``GATEWAY_UPLOAD_MAX_SECONDS``
@@ -41,6 +46,27 @@ class Settings(BaseSettings):
         default=0.05, alias="GATEWAY_BLOCTEL_MAX_REJECTED", ge=0, le=1
     )
     log_level: str = Field(default="info", alias="GATEWAY_LOG_LEVEL")
+    #: PostgreSQL only (``app.db.make_engine``): how long a database that does not answer can
+    #: hold a request. Opening a connection: at most ``db_connect_timeout_s`` (libpq's
+    #: ``connect_timeout``; psycopg rounds it to whole seconds, 2 at least). A statement sent
+    #: from a worker's event loop (the check, authentication): no answer within
+    #: ``db_loop_timeout_ms`` and the connection is closed, the request answered 503. Any other
+    #: statement: PostgreSQL's ``statement_timeout`` (0: none, PostgreSQL's default), and the
+    #: client gives up 1 s after it. A free pooled connection: waited for at most
+    #: ``db_pool_timeout_s``. Unacknowledged data or a silent peer (kernel keepalives, 10 s idle,
+    #: 3 probes 2 s apart): the socket is dropped after ``db_tcp_user_timeout_ms``. After a
+    #: connection could not be opened, a worker does not try again for ``db_down_hold_ms``
+    #: (its requests are 503 at once rather than each waiting).
+    #: ``/readyz`` waits at most ``readyz_timeout_ms`` for its ``SELECT 1``.
+    db_connect_timeout_s: int = Field(default=2, alias="GATEWAY_DB_CONNECT_TIMEOUT_S", ge=2)
+    db_loop_timeout_ms: int = Field(default=2000, alias="GATEWAY_DB_LOOP_TIMEOUT_MS", ge=1)
+    db_statement_timeout_ms: int = Field(
+        default=0, alias="GATEWAY_DB_STATEMENT_TIMEOUT_MS", ge=0)
+    db_pool_timeout_s: float = Field(default=2.0, alias="GATEWAY_DB_POOL_TIMEOUT_S", gt=0)
+    db_tcp_user_timeout_ms: int = Field(
+        default=10_000, alias="GATEWAY_DB_TCP_USER_TIMEOUT_MS", ge=0)
+    db_down_hold_ms: int = Field(default=500, alias="GATEWAY_DB_DOWN_HOLD_MS", ge=0)
+    readyz_timeout_ms: int = Field(default=1000, alias="GATEWAY_READYZ_TIMEOUT_MS", ge=1)
     #: the ledger (``app.audit.service``): how often a worker tries to seal (0: never; then
     #: ``gateway audit seal``), how long after a row's time it is sealed, the chain's HMAC key
     #: (without one, plain SHA-256), how long attempts are kept by ``gateway audit purge``

@@ -16,11 +16,13 @@ SQLite (default) and PostgreSQL are both first-class:
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import hashlib
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,8 +43,10 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 
 from app.config import get_settings, normalise_database_url
@@ -220,6 +224,109 @@ def try_lock(engine: Engine, name: str, key: tuple[int, int]) -> Iterator[None]:
         thread_lock.release()
 
 
+# --- PostgreSQL: a database that does not answer is a 503, never a hang ----------------------
+#
+# The check runs its database calls inline in the worker's event loop (app/calls/router.py), so
+# a call that waits for an answer that never comes would stall every request of the worker.
+# Every wait is bounded (settings: ``app.config``, ``GATEWAY_DB_*``):
+#
+# * opening a connection: libpq's ``connect_timeout`` (psycopg enforces it, 2 s at least);
+# * an answer: ``_BoundedConnection.wait`` — psycopg's single place where a connection waits for
+#   its socket — gives up after ``db_loop_timeout_ms`` on an event loop, after
+#   ``statement_timeout`` + 1 s elsewhere (PostgreSQL's own ``statement_timeout``, when set,
+#   cancels first and cleanly), after ``answer_deadline``'s seconds inside that block. Giving
+#   up closes the connection (its protocol state is unknown): SQLAlchemy then sees a
+#   disconnect, invalidates the pool, and the request is answered 503;
+# * the kernel: keepalives and ``tcp_user_timeout`` drop a socket whose peer vanished;
+# * a free pooled connection: ``pool_timeout``, then 503 (``_FailClosedPool``);
+# * after a connection could not be opened, a worker does not dial again for
+#   ``db_down_hold_ms``: its requests are 503 at once instead of each waiting the full bound.
+#
+# Nothing is retried: the caller gets 503 with Retry-After and the next request (after the
+# hold) connects afresh, so the pool recovers on its own when the database returns.
+
+_DEADLINE = threading.local()
+_CLIENT_GRACE_S = 1.0
+
+
+@contextmanager
+def answer_deadline(seconds: float) -> Iterator[None]:
+    """PostgreSQL: in this block (this thread), no database answer is waited for longer than
+    ``seconds`` (``/readyz``); past it the connection is closed and ``OperationalError``
+    raised."""
+    previous = getattr(_DEADLINE, "seconds", None)
+    _DEADLINE.seconds = seconds
+    try:
+        yield
+    finally:
+        _DEADLINE.seconds = previous
+
+
+class _FailClosedPool(QueuePool):
+    """A pool whose exhaustion (``pool_timeout``) is an ``OperationalError`` — the database
+    cannot serve this request now: 503 with Retry-After — not a 500."""
+
+    def _do_get(self) -> Any:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            raise sa_exc.OperationalError("pool checkout", None, exc) from exc
+
+
+def _bound_postgresql(engine: Engine, settings: Any) -> None:
+    import psycopg
+    from psycopg import errors as pg_errors
+
+    loop_timeout = settings.db_loop_timeout_ms / 1000
+    statement_ms = settings.db_statement_timeout_ms
+    other_timeout = statement_ms / 1000 + _CLIENT_GRACE_S if statement_ms else None
+    hold = settings.db_down_hold_ms / 1000
+    wait_timeout = pg_errors._WaitTimeout  # psycopg ≥ 3.2: what ``wait(timeout=)`` raises
+    down_until = [0.0]  # monotonic instant before which this process does not dial
+
+    def mark_down() -> None:
+        down_until[0] = time.monotonic() + hold
+
+    class _BoundedConnection(psycopg.Connection):  # type: ignore[type-arg]
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            if timeout is None:
+                timeout = getattr(_DEADLINE, "seconds", None)
+                if timeout is None:
+                    timeout = (loop_timeout if asyncio._get_running_loop() is not None
+                               else other_timeout)
+            if timeout is None:
+                return super().wait(gen, interval)
+            try:
+                return super().wait(gen, interval, timeout)
+            except wait_timeout:
+                # no mark_down(): a slow answer (a long lock wait) does not prove the database
+                # gone; the next checkout dials again, and a failed dial holds
+                self.pgconn.finish()  # mid-protocol: unusable; closed, so SA invalidates it
+                raise pg_errors.OperationalError(
+                    f"no answer from the database within {timeout:g} s: connection closed"
+                ) from None
+
+    keepalive = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 2,
+                 "keepalives_count": 3, "connect_timeout": settings.db_connect_timeout_s,
+                 "tcp_user_timeout": settings.db_tcp_user_timeout_ms}
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        if time.monotonic() < down_until[0]:
+            raise pg_errors.OperationalError(
+                "the database did not answer a moment ago; not dialled again yet")
+        for key, value in keepalive.items():
+            cparams.setdefault(key, value)  # the URL's own parameters win
+        if statement_ms and "statement_timeout" not in str(cparams.get("options", "")):
+            cparams["options"] = (f"{cparams.get('options', '')} "
+                                  f"-c statement_timeout={statement_ms}").strip()
+        try:
+            return _BoundedConnection.connect(*cargs, **cparams)
+        except psycopg.OperationalError:
+            mark_down()
+            raise
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     url = normalise_database_url(url or get_settings().database_url)
     parsed = make_url(url)
@@ -235,10 +342,15 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         return engine
     # No pre-ping: it costs a round trip per checkout on the check path. A connection broken by
     # a database restart fails one request with a 503 (Retry-After) and the pool is refreshed.
+    settings = get_settings()
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_recycle", 1800)
+    if "poolclass" not in kwargs:
+        kwargs["poolclass"] = _FailClosedPool
+        kwargs.setdefault("pool_timeout", settings.db_pool_timeout_s)
     engine = create_engine(url, **kwargs)
+    _bound_postgresql(engine, settings)
 
     # Sessions in UTC whatever the server's, database's or client's (PGTZ) time zone: the
     # driver turns a timestamptz into the session's zone, where a stored

@@ -6,7 +6,8 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.bloctel.lookup import default_lookup
-from app.db import get_engine
+from app.config import get_settings
+from app.db import answer_deadline, get_engine
 from app.ops import metrics
 
 router = APIRouter(tags=["operations"])
@@ -39,10 +40,13 @@ async def healthz() -> dict[str, str]:
                                     "list is not loaded yet (`detail` names the failure)."}},
 )
 def readyz() -> Response:
-    """The database answers and this worker holds the BLOCTEL list in force."""
+    """The database answers (within ``GATEWAY_READYZ_TIMEOUT_MS`` on PostgreSQL) and this
+    worker holds the BLOCTEL list in force."""
     try:
-        with get_engine().connect() as conn:
+        with answer_deadline(get_settings().readyz_timeout_ms / 1000), \
+                get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
+        # outside the deadline: the first load of a large list takes many round trips
         index = default_lookup().index()
     except Exception as exc:  # any failure means not ready; say which
         return JSONResponse({"error": "unavailable", "detail": type(exc).__name__,
