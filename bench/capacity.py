@@ -257,6 +257,9 @@ class Postgres:
             "FROM pg_stat_user_indexes WHERE relname IN ('attempts', 'penalty_lines')"
         ).fetchall())
         return {
+            "commits": int(c.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datid = %s", (self.oid,)
+            ).fetchone()[0]),  # type: ignore[index]
             "checkpoints": int(c.execute(
                 "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter"
             ).fetchone()[0]),  # type: ignore[index]
@@ -369,7 +372,7 @@ class Probe:
             "busy": _machine_busy(),
             "workers": {p: _cpu(p) for p in workers},
             "workers_io": {p: _io(p) for p in workers},
-            "server_all": sum(_cpu(p) or 0.0 for p in group),
+            "server_all": {p: _cpu(p) for p in group},
             "db": self.db.snap(),
         }
         if isinstance(self.db, Postgres):
@@ -386,7 +389,9 @@ class Probe:
             "machine_busy_cores": (b["busy"] - a["busy"]) / wall,
             "workers_cpu_s": sum((b["workers"].get(p) or 0.0) - (v or 0.0)
                                  for p, v in a["workers"].items()),
-            "server_all_cpu_s": b["server_all"] - a["server_all"],
+            # processes that exited in between are lost; new ones count from their start
+            "server_all_cpu_s": sum((v or 0.0) - (a["server_all"].get(p) or 0.0)
+                                    for p, v in b["server_all"].items()),
             "workers_write_bytes": sum(b["workers_io"].get(p, {}).get("write_bytes", 0)
                                        - v.get("write_bytes", 0)
                                        for p, v in a["workers_io"].items()),
@@ -405,6 +410,7 @@ class Probe:
             out["pg_all_cpu_s"] = db["postgres_all"] - da["postgres_all"]
             out["pg_backends"] = len(pb)
             out["checkpoints"] = db["checkpoints"] - da["checkpoints"]
+            out["commits"] = db["commits"] - da["commits"]
             out["indexes"] = {k: v - da["indexes"].get(k, 0) for k, v in db["indexes"].items()}
             out["pg_client_backends"] = sum(1 for t in db["backend_types"].values()
                                             if t == "client backend")
@@ -440,6 +446,8 @@ def per_unit(d: dict[str, Any], idle: dict[str, Any] | None, n: int) -> dict[str
         if v is not None:
             out[name] = v / n * 1000
             out[name + "_raw"] = d[key] / n * 1000
+    if "commits" in d:
+        out["commits"] = (net("commits") or 0.0) / n
     if "tcp" in d:
         for k in _SS_FIELDS:
             out[f"tcp_{k}"] = (net("tcp", k) or 0.0) / n
@@ -516,6 +524,7 @@ def run_backend(backend: str, args: argparse.Namespace, run_id: str) -> dict[str
                         + f", errors {ph['errors_total']}[/dim]")
                     return d
 
+                time.sleep(3.0)  # past the server's start-up (its other processes settle)
                 a = probe.snap()
                 time.sleep(args.idle_s)
                 steps["idle"] = probe.delta(a, probe.snap())
@@ -632,6 +641,7 @@ def summarise(r: dict[str, Any]) -> dict[str, Any]:
                 "bytes_received": pr[k]["tcp_bytes_received"]}
             for k in ("check_open", "check_open_60", "check_closed_1", "check_closed_2",
                       "deny_closed")}
+        s["commits_per_check"] = three("commits")
         s["pg_connections"] = max(st[k].get("pg_client_backends", 0) for k in st)
         wal = {}
         for k in ("check_open", "check_open_60", "check_closed_1", "check_closed_2",
@@ -815,7 +825,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--backends", default="postgresql,sqlite")
     ap.add_argument("--rate", type=float, default=RATE, help="open-loop rate, req/s")
     ap.add_argument("--open-s", type=float, default=15.0, help="open-loop window, s")
-    ap.add_argument("--closed-s", type=float, default=25.0,
+    ap.add_argument("--closed-s", type=float, default=40.0,
                     help="each closed-loop check batch, s (healthz and denied: half)")
     ap.add_argument("--connections", type=int, default=48, help="closed-loop connections")
     ap.add_argument("--idle-s", type=float, default=IDLE_S, help="idle background window, s")
