@@ -77,7 +77,7 @@ def plan(measured: dict[str, Any], rates: tuple[int, ...] = RATES,
     that each is busy (CPU or blocked) that share of the time; a replica is
     ``WORKERS_PER_REPLICA`` workers on as many cores. Storage per day and year assumes the
     rate is held through the legal calling hours (9 h a day, 250 days a year); a 24/7 rate
-    would be 2.7 × the day and 3.5 × the year.
+    would be 2.7 × the day and 3.9 × the year.
     """
     w = float(measured["worker_cpu_ms"])
     p = float(measured["pg_cpu_ms"])
