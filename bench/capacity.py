@@ -334,7 +334,8 @@ class Sqlite:
     def snap(self) -> dict[str, Any]:
         conn = sqlite3.connect(self.path, timeout=30)
         try:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            # (busy, WAL frames, frames checkpointed): busy = 1 if a reader kept it from finishing
+            checkpoint = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             decisions = dict(conn.execute("SELECT decision, count(*) FROM attempts GROUP BY 1"))
             penalty = conn.execute("SELECT count(*) FROM penalty_lines").fetchone()[0]
             sizes: dict[str, dict[str, int]] = {}
@@ -351,6 +352,7 @@ class Sqlite:
         return {
             "file_bytes": self.path.stat().st_size,
             "wal_file_bytes": wal.stat().st_size if wal.exists() else 0,
+            "checkpoint_busy": bool(checkpoint and checkpoint[0]),
             "sizes": sizes,
             "decisions": {k: int(v) for k, v in decisions.items()},
             "penalty_lines": int(penalty),
@@ -403,6 +405,7 @@ class Probe:
         }
         if "file_bytes" in db:
             out["file_bytes"] = db["file_bytes"] - da["file_bytes"]
+            out["checkpoint_busy"] = da["checkpoint_busy"] or db["checkpoint_busy"]
         if "lsn" in db:
             pa, pb = da["backends"], db["backends"]
             out["pg_backends_cpu_s"] = sum((pb.get(p) or 0.0) - (pa.get(p) or 0.0)
