@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
@@ -74,28 +75,56 @@ class Database:
     url: str
 
 
+@pytest.fixture(scope="session")
+def _databases() -> Iterator[dict[str, Database]]:
+    """Each backend's test database, made once per session and dropped at its end.
+
+    pytest cannot keep every test of one parameter together (module-scoped fixtures and
+    parametrised tests interleave them), so the ``database`` parameter switches back and forth
+    dozens of times in a run; without this cache each switch dropped the database, created and
+    migrated a new one and restarted the live server. Tests leave no rows behind (``db``,
+    ``live`` empty every table), so the same database serves every switch."""
+    made: dict[str, Database] = {}
+    yield made
+    app_db.reset_engine()
+    for d in made.values():
+        if d.backend == "postgresql":
+            _pg_drop(d.url)
+
+
+@pytest.fixture(scope="session")
+def _servers() -> Iterator[tuple[dict[str, Any], contextlib.ExitStack]]:
+    """Each backend's live server, started once per session and stopped at its end (the
+    ``database`` parameter switches back and forth: see ``tests.conftest._databases``)."""
+    with contextlib.ExitStack() as stack:
+        yield {}, stack
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+def database(request: pytest.FixtureRequest, _databases: dict[str, Database],
+             tmp_path_factory: pytest.TempPathFactory) -> Database:
     from app.migrate import upgrade
 
+    if request.param in _databases:
+        return _databases[request.param]
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'gateway.db'}"
-        upgrade(url)
-        yield Database("sqlite", url)
-        return
-    try:
-        url = _pg_create()
-    except Exception as exc:  # server down, auth refused…
-        message = f"PostgreSQL unreachable at {PG_URL}: {exc}"
-        if IN_CI:
-            pytest.fail(message + " (CI=true: the PostgreSQL suite is required)")
-        pytest.skip(message)
+    else:
+        try:
+            url = _pg_create()
+        except Exception as exc:  # server down, auth refused…
+            message = f"PostgreSQL unreachable at {PG_URL}: {exc}"
+            if IN_CI:
+                pytest.fail(message + " (CI=true: the PostgreSQL suite is required)")
+            pytest.skip(message)
     try:
         upgrade(url)
-        yield Database("postgresql", url)
-    finally:
-        app_db.reset_engine()
-        _pg_drop(url)
+    except BaseException:
+        if request.param == "postgresql":
+            _pg_drop(url)
+        raise
+    _databases[request.param] = Database(request.param, url)
+    return _databases[request.param]
 
 
 @pytest.fixture

@@ -259,11 +259,16 @@ def one_connection_per_worker(srv: Server) -> dict[int, http.client.HTTPConnecti
 
 @pytest.fixture(scope="session")
 def server(
-    database: Database, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
+    database: Database, tmp_path_factory: pytest.TempPathFactory,
+    _servers: tuple[dict[str, Server], contextlib.ExitStack],
+) -> Server:
     """``gateway serve --workers 2`` on the session's database (once per backend)."""
-    with serve(database, tmp_path_factory.mktemp(f"server-{database.backend}")) as srv:
-        yield srv
+    started, stack = _servers
+    srv = started.get(database.backend)
+    if srv is None or srv.proc.poll() is not None:
+        srv = started[database.backend] = stack.enter_context(
+            serve(database, tmp_path_factory.mktemp(f"server-{database.backend}")))
+    return srv
 
 
 @pytest.fixture
