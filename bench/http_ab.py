@@ -20,6 +20,9 @@ loop, nothing is offloaded) for ``POST /v1/calls/check`` and, in alternating blo
   (baseline, current, current, baseline, …: ``--rounds`` pairs), every child on the same
   seeded database; the table gives each side's median and **current / baseline** — a
   same-run ratio, which is what to compare on a loaded machine.
+* ``--toggle MODULE.FLAG``: one child on this tree, alternating blocks with the boolean
+  ``MODULE.FLAG`` True and False (``app.http.FAST_PATHS``, ``app.calls.service.PIPELINE``…):
+  the paired ratio of the two, in one process — the least noisy comparison.
 * ``--profile``: one more child on this tree under cProfile: the split of a check's CPU by
   layer (self time by library) and the inclusive share of the main steps.
 
@@ -273,6 +276,19 @@ def _child(args: argparse.Namespace) -> int:
                 "top_cum": [(f, round(nc / n, 2), round(ct / total * 100, 1))
                             for f, nc, _, ct in sorted(top, key=lambda r: -r[3])[:45]],
             }
+        elif args.toggle:
+            import importlib
+
+            module_name, _, attr = args.toggle.rpartition(".")
+            module = importlib.import_module(module_name)
+            out.update(on_us=[], off_us=[])
+            for i in range(args.blocks * 2):  # on off, off on, on off…
+                for flag in ((True, False) if i % 2 == 0 else (False, True)):
+                    setattr(module, attr, flag)
+                    reqs = check_requests(seed, rng, f"{tag}-{i}-{flag}", args.block)
+                    out["on_us" if flag else "off_us"].append(await run(reqs))
+            setattr(module, attr, True)
+            out["healthz_us"].append(await run([HEALTHZ] * args.block))
         else:
             for i in range(args.blocks):
                 reqs = check_requests(seed, rng, f"{tag}-{i}", args.block)
@@ -306,6 +322,8 @@ def _spawn(tree: str, url: str, seed_path: str, args: argparse.Namespace,
            "--block", str(args.block), "--blocks", str(args.blocks)]
     if profile:
         cmd.append("--profile")
+    elif args.toggle:
+        cmd += ["--toggle", args.toggle]
     child = subprocess.run(cmd, env=env, cwd=tree, check=True, capture_output=True, text=True)
     return json.loads(child.stdout.strip().splitlines()[-1])
 
@@ -318,6 +336,9 @@ def main() -> int:
     ap.add_argument("--block", type=int, default=400, help="requests per block")
     ap.add_argument("--blocks", type=int, default=3, help="blocks per child")
     ap.add_argument("--profile", action="store_true", help="also profile a child (cProfile)")
+    ap.add_argument("--toggle", metavar="MODULE.FLAG",
+                    help="one process, alternating blocks with the boolean MODULE.FLAG True "
+                         "and False (e.g. app.http.FAST_PATHS): a same-process A/B")
     ap.add_argument("--json", metavar="OUT", help="write every child's figures here")
     ap.add_argument("--child", nargs=2, metavar=("URL", "SEED"), help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -365,6 +386,24 @@ def main() -> int:
                 with admin.connect() as c:
                     c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 admin.dispose()
+
+    if args.toggle:
+        r = results["current"][0]
+        on, off = statistics.median(r["on_us"]), statistics.median(r["off_us"])
+        pairs = [a / b for a, b in zip(r["on_us"], r["off_us"], strict=True)]
+        table = Table(title=f"worker CPU per check, µs ({args.backend}; {args.toggle}; median "
+                            f"of {len(r['on_us'])} blocks of {args.block} a side)")
+        for col in ("True", "False", "True / False", "healthz"):
+            table.add_column(col, justify="right")
+        table.add_row(f"{on:,.0f}", f"{off:,.0f}", f"{on / off:.3f}",
+                      f"{statistics.median(r['healthz_us']):,.0f}")
+        console.print(table)
+        console.print("paired blocks: " + ", ".join(f"{p:.2f}" for p in pairs)
+                      + f"; median {statistics.median(pairs):.3f}; statuses {r['statuses']}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump(results, f, indent=1)
+        return 0
 
     def med(side: str, what: str) -> float:
         return statistics.median(v for r in results[side] for v in r[what])
