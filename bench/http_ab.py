@@ -23,8 +23,10 @@ loop, nothing is offloaded) for ``POST /v1/calls/check`` and, in alternating blo
 * ``--toggle MODULE.FLAG``: one child on this tree, alternating blocks with the boolean
   ``MODULE.FLAG`` True and False (``app.http.FAST_PATHS``, ``app.calls.service.PIPELINE``…):
   the paired ratio of the two, in one process — the least noisy comparison.
-* ``--profile``: one more child on this tree under cProfile: the split of a check's CPU by
-  layer (self time by library) and the inclusive share of the main steps.
+* ``--profile``: one more child on this tree under cProfile (timed with the thread's CPU
+  clock, so that waits for the database count nothing): the split of a check's CPU by layer
+  (self time by library) and the inclusive share of the main steps. ``HTTP_AB_PROF=FILE``
+  keeps the raw profile for ``pstats``.
 
 The database is created and seeded like ``bench.checks``'s (``bench/seed.py``) and dropped at
 the end.
@@ -209,6 +211,36 @@ STEPS = (
 )
 
 
+def _database_cpu(url: str) -> Any:
+    """A function giving the CPU seconds used so far by this database's PostgreSQL backends
+    (from /proc: the server runs on this machine), or 0.0 on SQLite (in-process)."""
+    if not url.startswith("postgresql"):
+        return lambda: 0.0
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    admin = psycopg.connect(host=u.host, port=u.port, user=u.username, dbname=u.database,
+                            autocommit=True)
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        pids = [r[0] for r in admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")]
+        total = 0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])  # utime + stime
+            except OSError:
+                pass
+        return total / tick
+
+    return cpu
+
+
 def _child(args: argparse.Namespace) -> int:
     url, seed_path = args.child
     metrics_dir = tempfile.mkdtemp(prefix="http-ab-metrics-")
@@ -226,22 +258,30 @@ def _child(args: argparse.Namespace) -> int:
         tag = f"ab-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         statuses: dict[str, int] = defaultdict(int)
 
+        db_cpu = _database_cpu(url)
+        extra: dict[str, list[float]] = defaultdict(list)  # per block: wall, database CPU
+
         async def run(requests: list[bytes]) -> float:
+            d, w = db_cpu(), time.perf_counter()
             c = time.thread_time()
             for r in requests:
                 answer = await driver.request(r)
                 statuses[str(_status(answer))] += 1
-            return (time.thread_time() - c) / len(requests) * 1e6
+            cpu = (time.thread_time() - c) / len(requests) * 1e6
+            extra["wall_us"].append((time.perf_counter() - w) / len(requests) * 1e6)
+            extra["db_cpu_us"].append((db_cpu() - d) / len(requests) * 1e6)
+            return cpu
 
         await run(check_requests(seed, rng, f"{tag}-warm", 300))
         await run([HEALTHZ] * 300)
         statuses.clear()
+        extra.clear()
         out: dict[str, Any] = {"check_us": [], "healthz_us": []}
         if args.profile:
             import cProfile
             import pstats
 
-            prof = cProfile.Profile()
+            prof = cProfile.Profile(time.thread_time)  # CPU, not waits for the database
             requests = check_requests(seed, rng, f"{tag}-prof", args.block * args.blocks)
             prof.enable()
             await run(requests)
@@ -288,6 +328,15 @@ def _child(args: argparse.Namespace) -> int:
                     reqs = check_requests(seed, rng, f"{tag}-{i}-{flag}", args.block)
                     out["on_us" if flag else "off_us"].append(await run(reqs))
             setattr(module, attr, True)
+            # the same blocks' wall time and database CPU, on then off (as on_us / off_us)
+            for key in ("wall_us", "db_cpu_us"):
+                on_off = [[], []]  # type: ignore[var-annotated]
+                for i in range(args.blocks * 2):
+                    pair = extra[key][2 * i:2 * i + 2]
+                    first, second = (0, 1) if i % 2 == 0 else (1, 0)
+                    on_off[0].append(pair[first])
+                    on_off[1].append(pair[second])
+                out[f"on_{key}"], out[f"off_{key}"] = on_off
             out["healthz_us"].append(await run([HEALTHZ] * args.block))
         else:
             for i in range(args.blocks):
@@ -397,6 +446,11 @@ def main() -> int:
             table.add_column(col, justify="right")
         table.add_row(f"{on:,.0f}", f"{off:,.0f}", f"{on / off:.3f}",
                       f"{statistics.median(r['healthz_us']):,.0f}")
+        for key, label in (("wall_us", "wall µs per check (sequential)"),
+                           ("db_cpu_us", "database CPU µs per check (PostgreSQL backends)")):
+            on_k, off_k = statistics.median(r[f"on_{key}"]), statistics.median(r[f"off_{key}"])
+            if off_k:
+                console.print(f"{label}: {on_k:,.0f} vs {off_k:,.0f} ({on_k / off_k:.3f})")
         console.print(table)
         console.print("paired blocks: " + ", ".join(f"{p:.2f}" for p in pairs)
                       + f"; median {statistics.median(pairs):.3f}; statuses {r['statuses']}")
