@@ -9,6 +9,7 @@ headers, body (the attempt ids aside, fresh per attempt) and the metrics.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -28,8 +29,6 @@ def _requests(t: Tenant, run: str) -> list[tuple[str, dict[str, str], bytes]]:
     json_headers = {**auth(t.dialer), "Content-Type": "application/json"}
 
     def body(**fields: Any) -> bytes:
-        import json
-
         fields.setdefault("campaign", "spring-2026")
         fields.setdefault("caller_id", t.canvassing_cli)
         return json.dumps(fields).encode()
@@ -118,8 +117,6 @@ def test_the_fast_path_answers_what_fastapi_answers(
     assert statuses["403 an admin key"] == 403
     assert statuses["401 no key"] == 401 and statuses["415 not JSON"] == 415
     assert all(status == 422 for what, status, _, _ in fast if what.startswith("422"))
-    import json
-
     by_what = {what: json.loads(content) for what, _, _, content in fast}
     assert by_what["allow"]["decision"] == "allow"
     assert by_what["replay"]["replayed"] is True
