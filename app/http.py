@@ -16,6 +16,15 @@ One pure ASGI middleware (``GatewayHTTP``), in front of the routes:
   so a chunked body is never held whole. A JSON route called with a missing or non-JSON
   ``Content-Type`` is a 415. Upload routes (those that read ``request.stream()`` themselves:
   a ``Request`` parameter and no body model) are left alone: they have their own limits.
+* **a fast path for the hottest route** (``fast_path``): an endpoint may name a handler that
+  serves its ordinary request — a JSON body with a ``Content-Length`` — without FastAPI's
+  routing and request handling (measured: the route scan over every included router, the
+  dependency solving and the body handling cost more worker CPU than the whole HTTP stack of
+  ``/healthz``). The handler gets the principal and the body bytes, and either returns the
+  endpoint's answer, serialised here with the route's own response field (the bytes FastAPI
+  would send), or ``None`` before doing anything — then the request goes through FastAPI as
+  usual, its body replayed: every refusal (403, 422…) keeps FastAPI's exact answer. An error
+  the handler raises is answered by the app's exception handlers, as from the endpoint.
 
 The error handlers (one envelope for every error, ``app.errors.envelope``) are installed by
 ``install_error_handlers``.
@@ -26,17 +35,19 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi.exceptions import RequestValidationError, ResponseValidationError
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import get_settings
@@ -90,6 +101,33 @@ def takes_json(route: Any) -> bool:
     return route.body_field is not None
 
 
+#: ``fast_path``'s handler: (principal, body bytes) → the endpoint's answer, or None (before
+#: any side effect) to let FastAPI serve the request
+FastHandler = Callable[[Any, bytes], Awaitable[Any]]
+_FAST_ATTR = "__gateway_fast_path__"
+#: False: every request goes through FastAPI (tests compare both; bench/http_ab.py measures)
+FAST_PATHS = True
+
+
+def fast_path(handler: FastHandler) -> Callable[[Any], Any]:
+    """Decorate an endpoint (under its ``@router.post``…) with the handler that serves its
+    ordinary requests without FastAPI's request handling (module docstring). The endpoint
+    must take a JSON body, have no path parameter, and answer 200 with its response model;
+    the handler must mirror the endpoint's dependencies' checks or return None."""
+
+    def mark(endpoint: Any) -> Any:
+        setattr(endpoint, _FAST_ATTR, handler)
+        return endpoint
+
+    return mark
+
+
+@dataclass(frozen=True)
+class _Fast:
+    handler: FastHandler
+    route: Any  # the APIRoute: its response field and response-model options
+
+
 @dataclass(frozen=True)
 class _Paths:
     """Path sets of one kind of route: exact paths (no parameter) and patterns."""
@@ -113,6 +151,25 @@ class _Paths:
 class _Routes:
     public: _Paths  # /v1 routes that need no key
     uploads: _Paths
+    fast: dict[tuple[str, str], _Fast]  # (method, path) → its fast path
+
+
+def _fast_routes(app: FastAPI, api: list[RouteContext]) -> dict[tuple[str, str], _Fast]:
+    """The routes with a fast path, by (method, path) — only where FastAPI's own routing
+    sends that method and path to that very route (no earlier route catches them)."""
+    fast: dict[tuple[str, str], _Fast] = {}
+    for r in api:
+        handler = getattr(r.endpoint, _FAST_ATTR, None)
+        if handler is None:
+            continue
+        if r.param_convertors or not takes_json(r) or r.status_code not in (None, 200):
+            raise TypeError(f"{r.path}: a fast path needs a JSON route without path "
+                            "parameters answering 200")
+        for method in r.methods:
+            found = _matched_route(app, {"path": r.path, "method": method})
+            if found is not None and found.original_route is r.original_route:
+                fast[(method, r.path)] = _Fast(handler, r)
+    return fast
 
 
 def _classify(app: FastAPI) -> _Routes:
@@ -120,6 +177,7 @@ def _classify(app: FastAPI) -> _Routes:
     return _Routes(
         public=_Paths.of(r for r in api if r.path.startswith("/v1") and not needs_key(r)),
         uploads=_Paths.of(r for r in api if is_upload(r)),
+        fast=_fast_routes(app, api),
     )
 
 
@@ -254,7 +312,76 @@ class GatewayHTTP:
                     f"this endpoint takes a JSON body: send Content-Type: application/json "
                     f"(got {given})",
                 ), self.app
+        elif FAST_PATHS and length is not None and PRINCIPAL_SCOPE_KEY in scope:
+            fast = self.routes.fast.get((scope["method"], path))
+            if fast is not None:
+                return None, partial(self._serve_fast, fast)
         return None, self.limited
+
+    async def _serve_fast(self, fast: _Fast, scope: Scope, receive: Receive,
+                          send: Send) -> None:
+        """A route's fast path (``fast_path``): the body read, the handler's answer sent; or
+        FastAPI's whole handling, the body replayed, when the handler declines."""
+        received: list[Message] = []
+        chunks: list[bytes] = []
+        size, complete = 0, False
+        while True:
+            message = await receive()
+            received.append(message)
+            if message["type"] != "http.request":
+                break  # the client left: FastAPI's handling says what that means
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.max_json_bytes:
+                break  # Starlette's body limit answers (413)
+            if not message.get("more_body", False):
+                complete = True
+                break
+        result = None
+        if complete:
+            try:
+                result = await fast.handler(scope[PRINCIPAL_SCOPE_KEY], b"".join(chunks))
+            except Exception as exc:
+                handler = self._exception_handler(exc)
+                if handler is None:
+                    raise  # a 500, as from the endpoint (GatewayHTTP.__call__)
+                response = await handler(Request(scope, receive), exc)  # ours are async
+                await response(scope, receive, send)
+                return
+        if result is None:
+            replay = iter(received)
+
+            async def receive_again() -> Message:
+                message = next(replay, None)
+                return message if message is not None else await receive()
+
+            await self.limited(scope, receive_again, send)
+            return
+        route = fast.route
+        field = route.response_field
+        value, errors = field.validate(result, {}, loc=("response",))
+        if errors:
+            raise ResponseValidationError(errors=errors, body=result)
+        content = field.serialize_json(
+            value, include=route.response_model_include,
+            exclude=route.response_model_exclude, by_alias=route.response_model_by_alias,
+            exclude_unset=route.response_model_exclude_unset,
+            exclude_defaults=route.response_model_exclude_defaults,
+            exclude_none=route.response_model_exclude_none,
+        )
+        await Response(content=content, media_type="application/json")(scope, receive, send)
+
+    def _exception_handler(self, exc: Exception) -> Any:
+        """The app's handler for ``exc`` (by class, most specific first), as Starlette's
+        exception middleware finds it for an endpoint's error."""
+        handlers = self.gateway.exception_handlers
+        for cls in type(exc).__mro__:
+            if cls is Exception:  # that one is the server-error middleware's, outside us
+                return None
+            if cls in handlers:
+                return handlers[cls]
+        return None
 
 
 # ------------------------------------------------------------------------- error handlers

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 import time
 
 from fastapi import APIRouter, Response
+from pydantic import ValidationError
 
 from app.calls import service
 from app.calls.schemas import (
@@ -15,25 +17,15 @@ from app.calls.schemas import (
     OutcomeIn,
     OutcomeOut,
 )
+from app.http import fast_path
 from app.ops import metrics
-from app.tenancy.auth import Dialer
+from app.tenancy.auth import DIALER_ROLES, Dialer, Principal, permitted
 
 router = APIRouter(prefix="/v1/calls", tags=["calls"])
 
 
-# ``async def`` on purpose: the check's database work (a handful of short statements on one
-# connection) runs inline in the event loop. Measured (bench/): thread-pool hops cost ~0.26 ms
-# of CPU each and, with dozens of threads per worker, PostgreSQL pool overflow churned
-# connections; inline, a worker finishes one transaction before it starts the next.
-@router.post("/check", response_model=DecisionOut, responses={409: {
-    "model": IdempotencyConflictOut,
-    "description": "external_id already names an attempt checked for another request."}})
-async def check(body: CheckIn, p: Dialer) -> DecisionOut:
-    """Decide one attempt just before dialling; logged with its reasons and penalty.
-
-    With ``external_id``: the same id with the same request (numbers compared in E.164)
-    replays the stored attempt (``replayed: true``); with another request, 409
-    ``idempotency_conflict`` naming the fields that differ."""
+def _decide(p: Principal, body: CheckIn) -> DecisionOut:
+    """The check: the service, then its metrics."""
     started = time.perf_counter()
     out, decision = service.check_call(p, body)
     metrics.CHECK_SECONDS.observe(time.perf_counter() - started)
@@ -42,6 +34,41 @@ async def check(body: CheckIn, p: Dialer) -> DecisionOut:
         for r in decision.reasons:
             metrics.REASONS.labels(r.code, r.severity).inc()
     return out
+
+
+async def _fast_check(p: Principal, body: bytes) -> DecisionOut | None:
+    """``check`` without FastAPI's request handling (``app.http.fast_path``): the same
+    principal check as ``Dialer``, the body parsed as FastAPI parses it (``json.loads``) and
+    validated as ``CheckIn``; anything else (403, 422…) is left to FastAPI (None), before any
+    side effect."""
+    if not permitted(p, DIALER_ROLES, tenant=True):
+        return None
+    try:
+        data = json.loads(body)
+        if not isinstance(data, dict):
+            return None
+        checked = CheckIn.model_validate(data)
+    except (ValueError, RecursionError, ValidationError):  # not JSON, too deep, invalid
+        return None
+    return _decide(p, checked)
+
+
+# ``async def`` on purpose: the check's database work (a handful of short statements on one
+# connection) runs inline in the event loop. Measured (bench/): thread-pool hops cost ~0.26 ms
+# of CPU each and, with dozens of threads per worker, PostgreSQL pool overflow churned
+# connections; inline, a worker finishes one transaction before it starts the next. Its
+# ordinary requests are served by ``_fast_check`` (``app.http.fast_path``; bench/http_ab.py).
+@router.post("/check", response_model=DecisionOut, responses={409: {
+    "model": IdempotencyConflictOut,
+    "description": "external_id already names an attempt checked for another request."}})
+@fast_path(_fast_check)
+async def check(body: CheckIn, p: Dialer) -> DecisionOut:
+    """Decide one attempt just before dialling; logged with its reasons and penalty.
+
+    With ``external_id``: the same id with the same request (numbers compared in E.164)
+    replays the stored attempt (``replayed: true``); with another request, 409
+    ``idempotency_conflict`` naming the fields that differ."""
+    return _decide(p, body)
 
 
 @router.post("/evaluate", response_model=DecisionOut)

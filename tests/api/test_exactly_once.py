@@ -379,3 +379,25 @@ def test_a_replay_is_answered_iff_the_normalised_requests_are_equal(
     else:
         assert two.status_code == 409, (first, second, two.text)
         assert two.json()["differs"] == differs
+
+
+def test_fingerprints_stay_what_they_were() -> None:
+    """Stored fingerprints must keep matching: the fingerprint is sha256 of
+    ``[version, *fields in FIELDS order]`` as compact JSON, every field of ``Request`` in it
+    (it is built field by field for speed: a field added to ``Request`` must be added there)."""
+    import hashlib
+    import json
+    from dataclasses import astuple, fields
+
+    from app.calls.idempotency import _VERSION, FIELDS, Request
+
+    assert tuple(f.name for f in fields(Request)) == FIELDS
+    for values in (("c", "+33612345678", "+33162000001", None, None, None),
+                   ("camp é", "06 12 34", None, "agent", "C-1", "2A")):
+        request = Request(*values)
+        payload = json.dumps([_VERSION, *astuple(request)], ensure_ascii=False,
+                             separators=(",", ":"))
+        assert request.fingerprint() == hashlib.sha256(payload.encode()).hexdigest()
+    # the value stored for this request since revision 0006 (any change breaks every replay)
+    assert Request("c", "+33612345678", None, None, None, None).fingerprint() == (
+        hashlib.sha256(b'[1,"c","+33612345678",null,null,null,null]').hexdigest())
