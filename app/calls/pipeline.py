@@ -15,6 +15,14 @@ transaction:
 2. ``INSERT`` attempt (+ penalty line) + ``COMMIT``: one round trip; the answer is built only
    after the commit is acknowledged (durability unchanged: ``synchronous_commit`` untouched).
 
+Two round trips exactly (measured by ``bench.capacity`` on the socket: 2.2 answers per check,
+the 0.2 being the idle server's background; 5.3 before): psycopg on its own would wait for its
+implicit ``BEGIN`` before the first statement and sync once more at each block's exit, so
+``read`` sends an explicit ``BEGIN`` with the driver in autocommit mode and reads the rows
+after the block, and ``write_and_commit`` sends ``COMMIT`` as a statement. The connection is
+put back in its ordinary mode when the transaction ends (or at check-in, after a replay or an
+error: ``_autocommit_off``).
+
 The SQL is SQLAlchemy's own, compiled once for the psycopg dialect from the statements of
 ``app.calls.facts`` / ``app.calls.service``; values are bound as SQLAlchemy's types would
 (aware UTC datetimes, JSON). A unique violation (two checks racing with one ``external_id``)
@@ -33,10 +41,11 @@ from typing import Any
 
 import psycopg
 from psycopg.types.json import Json
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 from sqlalchemy.dialects.postgresql.psycopg import dialect as _psycopg_dialect
 from sqlalchemy.dialects.sqlite import dialect as _sqlite_dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import Pool
 
 _DIALECT = _psycopg_dialect()
 
@@ -57,10 +66,13 @@ def driver(conn: Connection) -> psycopg.Connection[Any]:
 
 
 @contextmanager
-def _translated(conn: Connection, sql: str, params: dict[str, Any] | None) -> Iterator[None]:
+def _translated(conn: Connection, sql: str, params: dict[str, Any] | None,
+                restore: bool = False) -> Iterator[None]:
     """psycopg's errors as SQLAlchemy's (``IntegrityError``, ``OperationalError``…), as if the
     statement had gone through SQLAlchemy: the HTTP layer maps them (409, 503), the replay
-    handling catches them, and a connection the error broke is invalidated, not pooled."""
+    handling catches them, and a connection the error broke is invalidated, not pooled.
+    ``restore``: on an error, end the transaction here and leave autocommit mode, so that
+    SQLAlchemy's rollback finds an ordinary idle connection."""
     try:
         yield
     except psycopg.Error as exc:
@@ -70,6 +82,9 @@ def _translated(conn: Connection, sql: str, params: dict[str, Any] | None) -> It
             # pool (a restarted database broke every pooled connection, not just this one),
             # exactly as on the plain path
             conn.exec_driver_sql("SELECT 1")
+        elif restore and raw.autocommit:
+            raw.rollback()
+            _restore(conn)
         raise DBAPIError.instance(sql, params, exc, psycopg.Error,
                                   hide_parameters=True) from exc
 
@@ -77,31 +92,77 @@ def _translated(conn: Connection, sql: str, params: dict[str, Any] | None) -> It
 def read(conn: Connection, lock_sql: str, lock_key: int, facts_sql: str,
          facts_params: dict[str, Any], count_sql: str | None = None,
          count_params: dict[str, Any] | None = None) -> tuple[list[tuple[Any, ...]], int | None]:
-    """Lock, facts rows (and a count): one round trip. Returns (rows, count or None)."""
+    """``BEGIN``, lock, facts rows (and a count): one round trip. Returns (rows, count or
+    None).
+
+    psycopg would cost two more: it sends its implicit ``BEGIN`` and waits for it before the
+    first statement of a pipeline, and fetching inside the block syncs before the block's exit
+    syncs again. So the transaction is opened with an explicit ``BEGIN`` in the pipeline (the
+    driver in autocommit mode, where it sends no ``BEGIN`` of its own; ``transaction_status``
+    then follows the server's, so SQLAlchemy's commit or rollback still ends the transaction),
+    and the rows are read after the block, whose one sync brought them in."""
     raw = driver(conn)
-    with _translated(conn, facts_sql, facts_params), raw.pipeline():
-        lock = raw.cursor()
-        lock.execute(lock_sql, {"key": lock_key})
-        facts = raw.cursor()
-        facts.execute(facts_sql, facts_params)
-        counter = None
-        if count_sql is not None:
-            counter = raw.cursor()
-            counter.execute(count_sql, count_params)
-        rows = [_row(r) for r in facts.fetchall()]  # the first fetch syncs the pipeline
+    begin = raw.pgconn.transaction_status == _IDLE
+    with _translated(conn, facts_sql, facts_params, restore=begin):
+        if begin:
+            raw.autocommit = True
+            conn.connection.info[_AUTOCOMMIT] = True  # put back at check-in whatever happens
+        with raw.pipeline():
+            lock = raw.cursor()
+            if begin:
+                lock.execute(b"BEGIN")
+            lock.execute(lock_sql, {"key": lock_key})
+            facts = raw.cursor()
+            facts.execute(facts_sql, facts_params)
+            counter = None
+            if count_sql is not None:
+                counter = raw.cursor()
+                counter.execute(count_sql, count_params)
+        rows = [_row(r) for r in facts.fetchall()]  # already in: no I/O
         count = counter.fetchone()[0] if counter is not None else None  # type: ignore[index]
     return rows, count
 
 
 def write_and_commit(conn: Connection, writes: list[tuple[str, dict[str, Any]]]) -> None:
-    """Run ``writes`` and ``COMMIT``: one round trip. SQLAlchemy's own commit at the end of
-    the transaction block then finds nothing to commit (psycopg sends nothing when idle)."""
+    """Run ``writes`` and ``COMMIT``: one round trip (the pipeline's one sync, at its exit).
+    SQLAlchemy's own commit at the end of the transaction block then finds the connection idle
+    and sends nothing."""
     raw = driver(conn)
-    with _translated(conn, writes[0][0], writes[0][1]), raw.pipeline():
-        cur = raw.cursor()
-        for sql, params in writes:
-            cur.execute(sql, params)
-        raw.commit()
+    with _translated(conn, writes[0][0], writes[0][1], restore=True):
+        with raw.pipeline():
+            cur = raw.cursor()
+            for sql, params in writes:
+                cur.execute(sql, params)
+            if raw.autocommit:
+                cur.execute(b"COMMIT")  # the transaction read() opened
+            else:
+                raw.commit()
+        _restore(conn)
+
+
+_IDLE = psycopg.pq.TransactionStatus.IDLE
+_AUTOCOMMIT = "gateway_pipeline_autocommit"
+
+
+def _restore(conn: Connection) -> None:
+    """The driver back in its ordinary (non-autocommit) mode once the transaction is over."""
+    raw = driver(conn)
+    if raw.autocommit and raw.pgconn.transaction_status == _IDLE and not raw.closed:
+        raw.autocommit = False
+        conn.connection.info.pop(_AUTOCOMMIT, None)
+
+
+@event.listens_for(Pool, "checkin")
+def _autocommit_off(dbapi_conn: Any, record: Any) -> None:
+    """A connection read() left in autocommit mode (a replay, an error) is put back in its
+    ordinary mode before another request borrows it (SQLAlchemy rolled it back already)."""
+    if record is not None and record.info.pop(_AUTOCOMMIT, False) and dbapi_conn is not None:
+        try:
+            if dbapi_conn.pgconn.transaction_status != _IDLE:
+                dbapi_conn.rollback()
+            dbapi_conn.autocommit = False
+        except Exception:  # a broken connection: the pool discards it
+            record.invalidate()
 
 
 def json_value(value: Any) -> Json:

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from app.calls import service
 from app.calls.models import Attempt
+from app.config import get_settings
 from app.db import get_engine
 from tests.api.conftest import codes
 from tests.factories import CALLEE, Tenant, add_campaign, add_consent
@@ -101,6 +102,37 @@ def _terminate_backends(url: str) -> int:
             "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar_one()
     admin.dispose()
     return int(killed)
+
+
+@pytest.fixture(autouse=True)
+def no_deliverer_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No webhook deliverer in the app (set before ``client`` starts it): its thread would
+    otherwise meet the cut connection first, the pool would be refreshed before the check,
+    and the check under test would not see the loss."""
+    monkeypatch.setenv("GATEWAY_WEBHOOK_POLL_S", "0")
+    get_settings.cache_clear()
+
+
+def test_the_pooled_connection_is_back_in_its_ordinary_mode_after_a_check_and_a_replay(
+    tenant: Tenant, db: Any
+) -> None:
+    """The pipelined read opens its transaction with an explicit BEGIN, the driver in
+    autocommit mode (one round trip fewer); whatever the path — decided, replayed, refused as
+    a conflict — the connection goes back to the pool in its ordinary mode, so that the next
+    borrower's statements are in a transaction again."""
+    add_consent(tenant)
+    assert tenant.check(callee=CALLEE, external_id="e-1").status_code == 200
+    assert tenant.check(callee=CALLEE, external_id="e-1").json()["replayed"] is True
+    assert tenant.check(callee="+33612345679", external_id="e-1").status_code == 409
+    if db.backend != "postgresql":
+        return
+    engine = get_engine()
+    held = [engine.raw_connection() for _ in range(3)]  # the pool's connections, then new ones
+    try:
+        assert [c.driver_connection.autocommit for c in held] == [False, False, False]
+    finally:
+        for c in held:
+            c.close()
 
 
 def test_a_lost_database_connection_is_a_503_and_the_next_check_recovers(
