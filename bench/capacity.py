@@ -41,7 +41,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -845,19 +844,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.checks import console
 
     args = parse_args(sys.argv[1:] if argv is None else argv)
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every finally: servers, databases
-
-    signal.signal(signal.SIGTERM, on_term)
+    results = checks.begin_run("bench.capacity", argv, args, frozen_now=checks.FROZEN_NOW,
+                               server_workers=checks.WORKERS, backends={})
     started = time.perf_counter()
-    results: dict[str, Any] = {
-        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m bench.capacity " + " ".join(sys.argv[1:] if argv is None
-                                                          else argv),
-        "machine": checks.machine(), "frozen_now": checks.FROZEN_NOW,
-        "server_workers": checks.WORKERS, "config": vars(args), "backends": {},
-    }
     busy = results["machine"]["busy_cores_before"] = checks.machine_busy()
     if busy > checks.NOISE_CORES:
         console.print(f"[yellow]the machine is busy ({busy} of {os.cpu_count()} cores) before "

@@ -640,6 +640,23 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def begin_run(module: str, argv: list[str] | None, args: argparse.Namespace,
+              **extra: Any) -> dict[str, Any]:
+    """What every benchmark's ``main`` starts with: SIGTERM unwinds through every ``finally``
+    (servers, databases, temporary trees) as Ctrl-C does, and the results' header — when, the
+    command, the machine, the options, plus ``extra``."""
+
+    def on_term(signum: int, _frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    return {
+        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": machine(), "config": dict(vars(args)), **extra,
+    }
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m bench.checks", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -674,21 +691,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every finally: servers, databases
-
-    signal.signal(signal.SIGTERM, on_term)
+    results = begin_run(
+        "bench.checks", argv, args, frozen_now=FROZEN_NOW, server_workers=WORKERS,
+        targets={"checks_per_s": TARGET_CHECKS_PER_S, "p99_ms_at_rate": TARGET_P99_MS,
+                 "rate": args.rate}, backends={})
     started = time.perf_counter()
     run_id = secrets.token_hex(3)
-    results: dict[str, Any] = {
-        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m bench.checks " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(), "frozen_now": FROZEN_NOW, "server_workers": WORKERS,
-        "targets": {"checks_per_s": TARGET_CHECKS_PER_S, "p99_ms_at_rate": TARGET_P99_MS,
-                    "rate": args.rate},
-        "config": {k: v for k, v in vars(args).items()}, "backends": {},
-    }
     out = RESULTS / f"checks-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     busy = results["machine"]["busy_cores_before"] = machine_busy()
     if busy > NOISE_CORES:

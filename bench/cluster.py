@@ -30,7 +30,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -45,8 +44,8 @@ from bench.checks import (
     FROZEN_NOW,
     RESULTS,
     Skip,
+    begin_run,
     console,
-    machine,
     machine_busy,
     pg_stats_target,
     postgres_database,
@@ -171,18 +170,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every finally: processes, database
-
-    signal.signal(signal.SIGTERM, on_term)
+    results = begin_run("bench.cluster", argv, args, frozen_now=FROZEN_NOW, steps=[])
     started = time.perf_counter()
     run_id = secrets.token_hex(3)
-    results: dict[str, Any] = {
-        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m bench.cluster " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": machine(), "frozen_now": FROZEN_NOW, "config": vars(args), "steps": [],
-    }
     results["machine"]["busy_cores_before"] = machine_busy()
     out = RESULTS / f"cluster-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
     workdir = Path(tempfile.mkdtemp(prefix="gw-bench-cluster-"))

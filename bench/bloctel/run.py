@@ -27,7 +27,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -637,24 +636,16 @@ def _guarded(backend: str, step: Callable[[], dict[str, Any]]) -> tuple[dict[str
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-
-    def on_term(signum: int, _frame: Any) -> None:
-        raise SystemExit(128 + signum)  # unwinds through every finally: servers, databases
-
-    signal.signal(signal.SIGTERM, on_term)
+    results = checks.begin_run(
+        "bench.bloctel", argv, args,
+        targets={"import_s": TARGET_IMPORT_S, "import_vs_sort_u": TARGET_SORT_RATIO,
+                 "single_lookups_per_s": TARGET_LOOKUPS_PER_S,
+                 "mb_per_worker_at_15M": TARGET_MB_AT_15M,
+                 "checks_with_list_vs_empty": TARGET_CHECK_RATIO},
+        imports={}, checks={})
     started = time.perf_counter()
     run_id = secrets.token_hex(3)
     out = checks.RESULTS / f"bloctel-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
-    results: dict[str, Any] = {
-        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
-        "command": "python -m bench.bloctel " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": checks.machine(), "config": vars(args),
-        "targets": {"import_s": TARGET_IMPORT_S, "import_vs_sort_u": TARGET_SORT_RATIO,
-                    "single_lookups_per_s": TARGET_LOOKUPS_PER_S,
-                    "mb_per_worker_at_15M": TARGET_MB_AT_15M,
-                    "checks_with_list_vs_empty": TARGET_CHECK_RATIO},
-        "imports": {}, "checks": {},
-    }
     with contextlib.suppress(Exception):  # what is measured: uncommitted changes included
         results["machine"]["uncommitted"] = subprocess.run(
             ["git", "status", "--porcelain", "--", "bloctel", "rules_fr", "app", "migrations"],
