@@ -46,10 +46,9 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 FROZEN = "2026-11-23T10:30:00+01:00"
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -396,22 +395,15 @@ def main() -> int:
 
     from rich.console import Console
     from rich.table import Table
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+
+    from bench.checks import postgres_database, sqlite_database
 
     console = Console()
-    name = f"gw_bench_http_{uuid.uuid4().hex[:8]}"
-    admin = None
     results: dict[str, Any] = {"current": [], "baseline": []}
     with tempfile.TemporaryDirectory() as tmp:
-        if args.backend == "sqlite":
-            url = f"sqlite:///{tmp}/bench.db"
-        else:
-            admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(text(f'CREATE DATABASE "{name}"'))
-            url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-        try:
+        database = (sqlite_database(Path(tmp)) if args.backend == "sqlite"
+                    else postgres_database())  # created here, dropped on the way out
+        with database as url:
             seed_path = os.path.join(tmp, "seed.json")
             env = {**os.environ, "PYTHONPATH": HERE, "DATABASE_URL": url,
                    "GATEWAY_FROZEN_NOW": FROZEN}
@@ -430,11 +422,6 @@ def main() -> int:
             if args.profile:
                 with console.status("profiling (cProfile)…"):
                     results["profile"] = _spawn(HERE, url, seed_path, args, True)["profile"]
-        finally:
-            if admin is not None:
-                with admin.connect() as c:
-                    c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
 
     if args.toggle:
         r = results["current"][0]
