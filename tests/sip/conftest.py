@@ -1,0 +1,124 @@
+"""The SIP path end to end, with real processes: ``gateway serve`` (the ``live`` server of
+tests/integration, SQLite and PostgreSQL), Kamailio with ``integrations/kamailio`` in front of
+a carrier, ``sipp`` as the dialer (UAC) and ``sipp`` as the carrier (UAS).
+
+One Kamailio per gateway server, kept for the session; each test writes its tenant's dialer
+key into the trunks file (gateway.py re-reads it) and starts the carrier scenario it needs on
+the carrier's port.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from cluster.sip import Kamailio, Sipp, free_udp_port, kamailio_binary, sipp_binary
+from tests.factories import Tenant, make_tenant
+from tests.integration.conftest import Server, live, server  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.integration
+
+
+def _require_tools() -> None:
+    missing = [n for n, found in (("kamailio", kamailio_binary()), ("sipp", sipp_binary()))
+               if found is None]
+    if missing:
+        reason = f"{', '.join(missing)} not installed (.ci/run installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"under CI=true the SIP tests never skip: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@dataclass
+class SipPath:
+    """The proxy in front of a gateway server, and the tenant whose dialer key it uses."""
+
+    server: Server
+    kamailio: Kamailio
+    carrier_port: int
+    workdir: Path
+    tenant: Tenant
+    http: httpx.Client
+
+    @property
+    def proxy(self) -> str:
+        return f"127.0.0.1:{self.kamailio.port}"
+
+    @contextlib.contextmanager
+    def carrier(self, scenario: str = "uas_answer.xml", **keys: str) -> Iterator[Sipp]:
+        """A sipp UAS on the carrier's port for the duration of the block."""
+        uas = Sipp(self.workdir, scenario, port=self.carrier_port, keys=keys)
+        uas.start()
+        try:
+            yield uas
+        finally:
+            uas.stop()
+
+    def call(self, callee: str, *, scenario: str = "uac.xml", hold_ms: int = 0,
+             caller: str | None = None, campaign: str = "spring-2026", agent: str = "",
+             calls: int = 1, timeout: float = 30.0, **keys: str) -> Sipp:
+        """Run the dialer scenario until its calls end; the finished Sipp."""
+        uac = Sipp(self.workdir, scenario, keys={
+            "caller": caller or self.tenant.canvassing_cli, "campaign": campaign,
+            "agent": agent, **keys,
+        }, args=["-s", callee, "-m", str(calls), "-d", str(hold_ms), "-l", str(calls)])
+        uac.run(self.proxy, timeout=timeout)
+        return uac
+
+    def wait_spool_empty(self, timeout: float = 10.0) -> None:
+        """Until Kamailio has handed every outcome to the gateway."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not [n for n in self.kamailio.spooled() if n.endswith(".json")]:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"outcomes still spooled: {self.kamailio.spooled()}\n"
+                             f"{self.kamailio.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def _proxies() -> Iterator[dict[str, tuple[Kamailio, int]]]:
+    started: dict[str, tuple[Kamailio, int]] = {}
+    try:
+        yield started
+    finally:
+        for kamailio, _ in started.values():
+            kamailio.stop()
+
+
+def proxy_for(srv: Server, workdir: Path, **settings: Any) -> tuple[Kamailio, int]:
+    carrier_port = free_udp_port()
+    kamailio = Kamailio(workdir, srv.base_url, f"sip:127.0.0.1:{carrier_port}", trunks={},
+                        **settings)
+    return kamailio.start(), carrier_port
+
+
+@pytest.fixture
+def sip(live: Server, _proxies: dict[str, tuple[Kamailio, int]],  # noqa: F811
+        tmp_path_factory: pytest.TempPathFactory, tmp_path: Path) -> Iterator[SipPath]:
+    _require_tools()
+    entry = _proxies.get(live.base_url)
+    if entry is None or entry[0].proc is None or entry[0].proc.poll() is not None:
+        entry = _proxies[live.base_url] = proxy_for(
+            live, tmp_path_factory.mktemp("kamailio"))
+    kamailio, carrier_port = entry
+    if kamailio.spool.exists():  # an earlier test's outcomes: its attempts are gone
+        for stale in kamailio.spool.iterdir():
+            stale.unlink()
+    with httpx.Client(base_url=live.base_url, timeout=10) as http:
+        tenant = make_tenant(http, "Centre d'appels SIP")
+        kamailio.write_trunks({"*": {"name": "centre", "key": tenant.dialer,
+                                     "campaign": "spring-2026"}})
+        yield SipPath(live, kamailio, carrier_port, tmp_path, tenant, http)
+    assert kamailio.proc is not None and kamailio.proc.poll() is None, kamailio.log_tail()
+
+
+TenantCheck = Callable[..., Any]
