@@ -12,19 +12,28 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from app.calls.models import Attempt
+from app.db import get_engine
 from cluster.sip import Kamailio, Sipp, free_udp_port, kamailio_binary, sipp_binary
 from tests.factories import Tenant, make_tenant
 from tests.integration.conftest import Server, live, server  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.integration
+
+
+def attempts() -> list[Any]:
+    """Every attempt in the ledger, oldest first."""
+    with get_engine().connect() as conn:
+        return list(conn.execute(select(Attempt.__table__).order_by(Attempt.checked_at)).all())
 
 
 def _require_tools() -> None:
@@ -120,5 +129,3 @@ def sip(live: Server, _proxies: dict[str, tuple[Kamailio, int]],  # noqa: F811
         yield SipPath(live, kamailio, carrier_port, tmp_path, tenant, http)
     assert kamailio.proc is not None and kamailio.proc.poll() is None, kamailio.log_tail()
 
-
-TenantCheck = Callable[..., Any]

@@ -26,20 +26,15 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.calls.models import Attempt, PenaltyLine
+from app.calls.models import PenaltyLine
 from app.db import get_engine
 from app.registries.models import Quarantine
 from tests.factories import add_consent, auth, make_tenant
 from tests.integration.conftest import serve
-from tests.sip.conftest import SipPath, proxy_for
+from tests.sip.conftest import SipPath, attempts, proxy_for
 
 CALLEE = "+33612345678"
 CALLEE_NATIONAL = "0612345678"
-
-
-def attempts() -> list[Any]:
-    with get_engine().connect() as conn:
-        return list(conn.execute(select(Attempt.__table__).order_by(Attempt.checked_at)).all())
 
 
 def rows(table: Any, **where: Any) -> list[Any]:
@@ -85,7 +80,10 @@ def test_an_allowed_invite_reaches_the_carrier_with_its_attempt_id(sip: SipPath)
     assert attempt.external_id == invite.header("Call-ID")
     # the call centre's headers stay inside: the carrier sees none of them
     assert invite.header("X-Campaign") is None and invite.header("X-Agent") is None
-    assert final(dialer).status == 200
+    # the dialer learns the attempt id from the answers it gets (ringing, answered)
+    answers = [m for m in dialer.received() if m.cseq_method == "INVITE" and m.status != 100]
+    assert {m.status for m in answers} == {180, 200}
+    assert {m.header("X-Attempt-Id") for m in answers} == {attempt.id}
 
 
 @pytest.mark.slow
@@ -108,6 +106,7 @@ def test_a_404_from_the_carrier_is_unassigned_with_penalty_and_quarantine(sip: S
     assert carrier.received("INVITE")
     sip.wait_spool_empty()
     (attempt,) = attempts()
+    assert final(dialer).header("X-Attempt-Id") == attempt.id
     assert (attempt.outcome_status, attempt.sip_code) == ("unassigned", 404)
     lines = rows(PenaltyLine.__table__, attempt_id=attempt.id)
     assert "CALLEE_UNASSIGNED" in {line.code for line in lines}, lines
