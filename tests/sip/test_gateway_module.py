@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import ssl
 import sys
 import time
 import types
@@ -193,3 +194,79 @@ def test_an_outcome_the_gateway_refuses_is_set_aside_not_retried(
     assert not list(spool.glob("*.json"))
     (refused,) = spool.glob("*.refused")
     assert json.loads(refused.read_text())["outcome"]["status"] == "busy"
+
+
+@pytest.fixture
+def tls_gateway(live: Server, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """The live server behind HAProxy terminating TLS with a certificate of a private CA (made
+    here with openssl): (https URL, the CA's certificate)."""
+    import shutil
+    import subprocess
+
+    from cluster import haproxy_binary
+
+    haproxy, openssl = haproxy_binary(), shutil.which("openssl")
+    if haproxy is None or openssl is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("haproxy and openssl are needed (.ci/run installs haproxy)")
+        pytest.skip("haproxy or openssl missing")
+    ca_key, ca, key, csr, cert = (tmp_path / n for n in
+                                  ("ca.key", "ca.pem", "gw.key", "gw.csr", "gw.pem"))
+    run = lambda *a: subprocess.run([openssl, *a], check=True, capture_output=True)  # noqa: E731
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key), "-out",
+        str(ca), "-days", "2", "-subj", "/CN=Gateway test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", "/CN=127.0.0.1")
+    ext = tmp_path / "ext.cnf"
+    ext.write_text("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext))
+    bundle = tmp_path / "haproxy.pem"
+    bundle.write_bytes(cert.read_bytes() + key.read_bytes())
+    port = free_port()
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(
+        "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n"
+        "  timeout server 10s\n"
+        f"frontend tls\n  bind 127.0.0.1:{port} ssl crt {bundle}\n  default_backend gw\n"
+        f"backend gw\n  server live 127.0.0.1:{live.port}\n")
+    proc = subprocess.Popen([haproxy, "-f", str(cfg), "-db"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with httpx.Client(verify=ssl.create_default_context(cafile=ca),
+                                  timeout=1) as c:
+                    if c.get(f"https://127.0.0.1:{port}/healthz").status_code == 200:
+                        break
+            except httpx.TransportError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+            time.sleep(0.1)
+        yield f"https://127.0.0.1:{port}", ca
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_tls_to_the_gateway_with_a_private_ca_and_fail_closed_without_it(
+        ksr: FakeKSR, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, centre: Any,
+        tls_gateway: tuple[str, Path]) -> None:
+    url, ca = tls_gateway
+    add_consent(centre, CALLEE)
+    _, trusted = load(ksr, monkeypatch, tmp_path, GATEWAY_URL=url, GATEWAY_KEY=centre.dialer,
+                      GATEWAY_CAMPAIGN="spring-2026", GATEWAY_CA_FILE=str(ca))
+    invite(ksr, caller=centre.canvassing_cli)
+    assert trusted.check(None) == 1
+    assert ksr.vars["$avp(gw_decision)"] == "allow", ksr.logged
+    # the same gateway, its CA not configured: the certificate is not trusted, the call is
+    # not placed
+    monkeypatch.delenv("GATEWAY_CA_FILE")
+    _, untrusted = load(ksr, monkeypatch, tmp_path, GATEWAY_URL=url, GATEWAY_KEY=centre.dialer,
+                        GATEWAY_CAMPAIGN="spring-2026")
+    invite(ksr, caller=centre.canvassing_cli)
+    assert untrusted.check(None) == 1
+    assert (ksr.vars["$avp(gw_decision)"], ksr.vars["$avp(gw_error)"]) == (
+        "error", "GATEWAY_UNREACHABLE")
+    assert any("CERTIFICATE_VERIFY_FAILED" in text for _, text in ksr.logged)
