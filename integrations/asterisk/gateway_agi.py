@@ -120,7 +120,7 @@ def load_config(environ):
     values = {name: default for name, (_, default) in SETTINGS.items()}
     path = environ.get(CONFIG_ENV) or DEFAULT_CONFIG
     if os.path.exists(path):
-        parser = configparser.ConfigParser(interpolation=None)
+        parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
         try:
             with open(path, encoding="utf-8") as f:
                 parser.read_file(f)

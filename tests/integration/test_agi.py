@@ -189,7 +189,7 @@ def run_agi(args: list[str], env: dict[str, str], variables: dict[str, str],
 def write_config(tmp_path: Path, **values: str) -> dict[str, str]:
     """The INI file the program reads, and the environment variable that points at it."""
     path = tmp_path / f"gateway-agi-{len(list(tmp_path.glob('gateway-agi-*')))}.conf"
-    body = "".join(f"{k} = {v}\n" for k, v in values.items())
+    body = "".join(f"{k} = {v}  ; {k}, as README.md shows\n" for k, v in values.items())
     path.write_text("; written by tests/integration/test_agi.py\n[gateway]\n" + body)
     path.chmod(0o600)
     return {"GATEWAY_AGI_CONFIG": str(path)}
@@ -588,3 +588,36 @@ def test_the_program_stays_python_36_compatible() -> None:
     ast.parse(AGI.read_text(), feature_version=(3, 6))
     assert os.access(AGI, os.X_OK)
     assert AGI.read_text().startswith("#!/usr/bin/env python3\n")
+
+
+def dialplan_groups(text: str) -> dict[str, list[str]]:
+    """extensions.conf's "priority,application" lines per extension, in order."""
+    groups: dict[str, list[str]] = {}
+    current = ""
+    for raw in text.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("exten =>"):
+            current, _, app = line.removeprefix("exten =>").strip().partition(",")
+            groups.setdefault(current, []).append(app)
+        elif line.startswith("same =>"):
+            groups[current].append(line.removeprefix("same =>").strip())
+    return groups
+
+
+def test_every_dial_in_the_dialplan_snippet_is_guarded_by_the_check() -> None:
+    groups = dialplan_groups((AGI.parent / "extensions.conf").read_text())
+    guard = ["Set(GW_DECISION=error)", "Set(GW_HANGUP_CAUSE=41)", "AGI(gateway_agi.py,check",
+             'GotoIf($["${GW_DECISION}" = "allow"]?dial)', "Hangup(${GW_HANGUP_CAUSE})",
+             "(dial),Dial("]
+    dialling = {name: apps for name, apps in groups.items() if any("Dial(" in a for a in apps)}
+    assert len(dialling) == 2  # the VICIdial carrier entry and the plain context
+    for name, apps in dialling.items():
+        positions = [next(i for i, a in enumerate(apps) if step in a) for step in guard]
+        assert positions == sorted(positions), (name, apps)
+        assert sum("Dial(" in a for a in apps) == 1, name
+    # the outcome: the plain context's h extension, the VICIdial carrier's hangup handler
+    assert groups["h"] == ["1,AGI(gateway_agi.py,outcome)"]
+    assert groups["gw-outcome"] == ["1,AGI(gateway_agi.py,outcome)", "n,Return()"]
+    pushes = [a for apps in dialling.values() for a in apps if "hangup_handler_push" in a]
+    assert pushes == [
+        "n,Set(CHANNEL(hangup_handler_push)=vicidial-auto-external,gw-outcome,1)"]
