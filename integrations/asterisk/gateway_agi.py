@@ -287,6 +287,8 @@ def _exchange(cfg, path, payload, timeout_s):
         reason = exc.reason
         if isinstance(reason, (socket.timeout, TimeoutError)):
             return Answer(error="timeout")
+        if isinstance(reason, ssl.SSLError):  # a certificate the CA bundle does not vouch for
+            return Answer(error="tls")
         return Answer(error="unreachable")
     except (socket.timeout, TimeoutError):  # noqa: UP041 (distinct before Python 3.10)
         return Answer(error="timeout")

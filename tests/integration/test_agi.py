@@ -149,8 +149,10 @@ def run_agi(args: list[str], env: dict[str, str], variables: dict[str, str],
             lines.put(raw)
         lines.put(None)
 
-    threading.Thread(target=read_out, daemon=True).start()
-    threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True).start()
+    readers = [threading.Thread(target=read_out, daemon=True),
+               threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)]
+    for reader in readers:
+        reader.start()
 
     def send(text: str) -> None:
         try:
@@ -181,7 +183,10 @@ def run_agi(args: list[str], env: dict[str, str], variables: dict[str, str],
         proc.wait()
         pytest.fail(f"the AGI program did not finish in {RUN_TIMEOUT_S}s: {channel.commands}")
     channel.elapsed = time.monotonic() - started
-    time.sleep(0.01)
+    for reader in readers:
+        reader.join(timeout=5)
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        pipe.close()
     channel.stderr = b"".join(errors).decode(errors="replace")
     return channel
 
@@ -465,6 +470,15 @@ def test_gateway_accepting_but_never_answering_fails_closed_within_the_default_5
     assert_failed_closed(ch, "timeout")
     assert stub.received == []
     assert 0.45 < ch.elapsed < 3.0, ch.elapsed  # default timeout 500 ms, plus start-up
+
+
+def test_gateway_whose_tls_fails_gets_no_key_and_fails_closed(tmp_path: Path) -> None:
+    with Stub([(200, ALLOW)]) as stub:  # plain HTTP behind an https:// URL
+        settings = write_config(tmp_path, url=stub.url.replace("http:", "https:"),
+                                dialer_key=KEY, campaign="c")
+        ch = check(settings, STUB_TENANT, "1.7")
+    assert_failed_closed(ch, "tls")
+    assert stub.received == []
 
 
 @pytest.mark.parametrize(("status", "body", "error"), [
