@@ -310,3 +310,75 @@ def test_a_second_tenant_on_its_own_trunk_uses_its_own_key(sip: SipPath) -> None
     (attempt,) = attempts()
     assert attempt.tenant_id == other.id
     assert carrier.received("INVITE")[0].header("X-Attempt-Id") == attempt.id
+
+
+@contextlib.contextmanager
+def delaying_relay(port: int, delay_s: float) -> Iterator[str]:
+    """A TCP relay to 127.0.0.1:``port`` that holds each new connection ``delay_s`` before
+    relaying it: a gateway that is slow to answer, but answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    sockets: list[socket.socket] = []
+
+    def pump(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def relay(client: socket.socket) -> None:
+        time.sleep(delay_s)
+        upstream = socket.create_connection(("127.0.0.1", port))
+        sockets.append(upstream)
+        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+        pump(upstream, client)
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                client, _ = listener.accept()
+                sockets.append(client)
+                threading.Thread(target=relay, args=(client,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.close()
+        listener.close()
+
+
+def test_a_cancel_during_the_check_never_lets_the_call_ring(sip: SipPath,
+                                                             tmp_path: Path) -> None:
+    """The dialer cancels while the proxy still waits for the gateway: the gateway's allow
+    comes after the CANCEL, the INVITE is not relayed (no phone rings for nobody), and the
+    attempt is reported ``not_dialed`` (released from the frequency count)."""
+    from cluster.sip import Kamailio, free_udp_port
+
+    add_consent(sip.tenant, CALLEE)
+    with delaying_relay(sip.server.port, 0.6) as url:
+        carrier_port = free_udp_port()
+        kamailio = Kamailio(tmp_path / "kamailio", url, f"sip:127.0.0.1:{carrier_port}",
+                            trunks=sip.kamailio.trunks, timeout_ms=3000).start()
+        slow = SipPath(sip.server, kamailio, carrier_port, tmp_path, sip.tenant, sip.http)
+        try:
+            with slow.carrier("uas_answer.xml") as carrier:
+                dialer = slow.call(CALLEE, scenario="uac_cancel_early.xml", hold_ms=50)
+                time.sleep(1.0)  # the gateway's late allow arrives meanwhile
+                assert not carrier.received(), "a cancelled call reached the carrier"
+            assert dialer.proc.returncode == 0, dialer.log_text()
+            slow.wait_spool_empty()
+        finally:
+            kamailio.stop()
+    (attempt,) = attempts()
+    assert (attempt.decision, attempt.outcome_status, attempt.counted) == (
+        "allow", "not_dialed", False)
