@@ -11,6 +11,8 @@ from app.calls.schemas import (
     AttemptOut,
     CheckIn,
     DecisionOut,
+    DispositionConflictOut,
+    DispositionIn,
     EvaluateIn,
     IdempotencyConflictOut,
     OutcomeConflictOut,
@@ -86,6 +88,22 @@ def outcome(attempt_id: str, body: OutcomeIn, p: Dialer, response: Response) -> 
     out, created = service.record_outcome(p, attempt_id, body)
     if created:
         metrics.OUTCOMES.labels(body.status).inc()
+    return out
+
+
+@router.post("/{attempt_id}/disposition", response_model=OutcomeOut, responses={409: {
+    "model": DispositionConflictOut,
+    "description": "The attempt has no outcome yet, or its outcome is not `answered`."}})
+def disposition(attempt_id: str, body: DispositionIn, p: Dialer) -> OutcomeOut:
+    """What only the agent knows, after the outcome (e.g. reported by the SIP proxy from the
+    signalling) was recorded as ``answered``: the consumer refused (the refusal rules: 60-day
+    cooldown, consent withdrawn in the opt-in era) or opposed (internal opposition list).
+
+    Each flag only goes false → true, and its effects happen once: a flag already set
+    answers the stored outcome again (200), ``false`` never clears one. 409 ``conflict`` when
+    the attempt has no outcome yet (report it first) or an outcome other than ``answered``.
+    Answers the attempt's outcome, with both flags."""
+    out, _ = service.record_disposition(p, attempt_id, body)
     return out
 
 

@@ -89,6 +89,21 @@ class OutcomeIn(ApiModel):
         return self
 
 
+class DispositionIn(ApiModel):
+    """What only the agent knows, reported after the outcome (e.g. by the SIP proxy) was
+    recorded as ``answered``. Each flag only goes false → true: ``false`` never clears one."""
+
+    consumer_refused: bool = Field(
+        default=False,
+        description="The consumer refused during the conversation: the refusal rules (60-day "
+                    "cooldown; in the opt-in era the consent is withdrawn).",
+    )
+    consumer_opposed: bool = Field(
+        default=False,
+        description="The consumer opposed: the callee joins the internal opposition list.",
+    )
+
+
 class PenaltyOut(BaseModel):
     code: str
     amount_eur: str
@@ -127,3 +142,13 @@ class OutcomeConflictOut(BaseModel):
     error: Literal["conflict"]
     detail: str
     recorded_status: str = Field(description="The outcome already recorded.")
+
+
+class DispositionConflictOut(BaseModel):
+    """409: the attempt has no outcome yet, or its outcome is not ``answered`` (a refusal or
+    an opposition happens in a conversation)."""
+
+    error: Literal["conflict"]
+    detail: str
+    recorded_status: str | None = Field(
+        description="The outcome recorded, or null when none is recorded yet.")

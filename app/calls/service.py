@@ -20,7 +20,8 @@ none of the others (reading chosen: a refusal answers the principal that called)
 
 An ``external_id`` the facts query finds already stored is a replay, answered from the stored
 attempt only when the request is the same (``app.calls.idempotency``); outcomes are recorded
-exactly once (``record_outcome``).
+exactly once (``record_outcome``), and so is each flag of the agent's disposition that follows
+an answered outcome (``record_disposition``).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from app.calls.schemas import (
     AttemptOut,
     CheckIn,
     DecisionOut,
+    DispositionIn,
     OutcomeIn,
     OutcomeOut,
     PenaltyOut,
@@ -457,7 +459,6 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
                      at: datetime) -> None:
     """What the one recorded outcome entails, in its transaction."""
     tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
-    principal = row.principal_id or tenant_id
     unassigned = body.status == "unassigned" or body.sip_code in UNASSIGNED_SIP
     if unassigned and callee.startswith("+"):
         amount = to_micros(p.policy.unassigned_penalty_eur)
@@ -475,21 +476,9 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
             )
         )
     if body.consumer_refused:
-        conn.execute(
-            insert(_refusals).values(
-                id=new_id("ref"), tenant_id=tenant_id, callee=callee, principal_id=principal,
-                refused_at=at, attempt_id=attempt_id,
-            )
-        )
-        if row.regime == "opt_in":
-            # loi 2025-594: a refusal withdraws consent. The rules derive this from the
-            # refusal itself; marking the consents makes it visible in the registry too
-            # (those naming the principal alone: module docstring).
-            _withdraw_consents(conn, tenant_id, principal, callee, attempt_id, at)
-    if body.consumer_opposed and callee.startswith("+"):
-        with Session(bind=conn) as s:  # joins this transaction
-            add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
-                           principal=principal, of_attempt=True)
+        _record_refusal(conn, row, at)
+    if body.consumer_opposed:
+        _record_opposition(conn, row)
     if row.dialled_despite_deny:
         raise_alert(
             conn, tenant_id=tenant_id, monitor=BREACH_MONITOR,
@@ -505,6 +494,99 @@ def _outcome_effects(conn: Connection, p: Principal, row: Any, body: OutcomeIn,
         )
         log.warning("dialled despite deny: tenant %s attempt %s (%s)", tenant_id, attempt_id,
                     body.status)
+
+
+def _record_refusal(conn: Connection, row: Any, at: datetime) -> None:
+    """The consumer refused during the answered attempt ``row`` (its outcome or its
+    disposition said so; called once per attempt): the refusal, for the attempt's principal,
+    starts the 60-day cooldown; in the opt-in era it withdraws consent."""
+    tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
+    principal = row.principal_id or tenant_id
+    conn.execute(
+        insert(_refusals).values(
+            id=new_id("ref"), tenant_id=tenant_id, callee=callee, principal_id=principal,
+            refused_at=at, attempt_id=attempt_id,
+        )
+    )
+    if row.regime == "opt_in":
+        # loi 2025-594: a refusal withdraws consent. The rules derive this from the
+        # refusal itself; marking the consents makes it visible in the registry too
+        # (those naming the principal alone: module docstring).
+        _withdraw_consents(conn, tenant_id, principal, callee, attempt_id, at)
+
+
+def _record_opposition(conn: Connection, row: Any) -> None:
+    """The consumer opposed during the answered attempt ``row``: the callee (when it is a
+    number) joins the internal opposition list of the attempt's principal."""
+    tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
+    if callee.startswith("+"):
+        with Session(bind=conn) as s:  # joins this transaction
+            add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
+                           principal=row.principal_id or tenant_id, of_attempt=True)
+
+
+# --- dispositions -------------------------------------------------------------------------
+
+#: the flags a disposition may set (each once: ``_record_refusal``, ``_record_opposition``)
+DISPOSITION_FLAGS = ("consumer_refused", "consumer_opposed")
+
+
+def record_disposition(
+    p: Principal, attempt_id: str, body: DispositionIn
+) -> tuple[OutcomeOut, list[str]]:
+    """Record what only the agent knows about an attempt whose outcome is ``answered`` (the
+    SIP proxy reported the outcome from the signalling); returns (answer, flags set now).
+
+    Monotonic and exactly once, on both databases: each flag asked for is set by ONE
+    conditional ``UPDATE … WHERE outcome_status = 'answered' AND <flag> IS NOT TRUE`` (as
+    ``record_outcome``). Of concurrent dispositions, the one whose UPDATE changed the row runs
+    that flag's effects (the refusal and the consent withdrawal; the opposition); on
+    PostgreSQL the others wait for its row lock, then find the condition false (SQLite
+    serialises writers anyway) and answer the stored outcome. A flag already true, or
+    ``false``, changes nothing. 404: no such attempt for this tenant; 409 ``conflict``: no
+    outcome yet, or an outcome other than ``answered``.
+    """
+    tenant_id = p.tenant_id or ""
+    a = _attempts.c
+    mine = and_(a.id == attempt_id, a.tenant_id == tenant_id)
+    with write_transaction() as conn:
+        at = clock.now()
+        row: Any = None
+        set_now: list[str] = []
+        for flag in DISPOSITION_FLAGS:
+            if not getattr(body, flag):
+                continue  # false never clears a flag
+            changed = conn.execute(
+                update(_attempts)
+                .where(mine, a.outcome_status == "answered", a[flag].is_not(True))
+                .values({flag: True})
+                .returning(*_attempts.c)
+            ).first()
+            if changed is not None:
+                row = changed  # the row as this transaction left it (both flags)
+                set_now.append(flag)
+        if row is None:  # nothing changed: no such attempt, no answered outcome, or a replay
+            row = conn.execute(select(_attempts).where(mine)).first()
+            if row is None:
+                raise NotFound(f"no attempt {attempt_id}")
+            if row.outcome_status is None:
+                raise Conflict(
+                    f"attempt {attempt_id} has no outcome yet: a disposition follows the "
+                    "outcome 'answered' (report the outcome first, then the disposition)",
+                    extra={"recorded_status": None},
+                )
+            if row.outcome_status != "answered":
+                raise Conflict(
+                    f"attempt {attempt_id} has outcome {row.outcome_status!r}: a refusal or an "
+                    "opposition happens in a conversation, only an 'answered' attempt takes a "
+                    "disposition",
+                    extra={"recorded_status": row.outcome_status},
+                )
+        if "consumer_refused" in set_now:
+            _record_refusal(conn, row, at)
+        if "consumer_opposed" in set_now:
+            _record_opposition(conn, row)
+        return _outcome_out(conn, row), set_now
 
 
 _cp = ConsentPrincipal.__table__
