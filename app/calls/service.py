@@ -69,7 +69,7 @@ from app.errors import Conflict, NotFound
 from app.ids import new_id
 from app.money import format_eur, to_micros
 from app.principals.models import ConsentPrincipal
-from app.registries.models import Consent, Quarantine, Refusal
+from app.registries.models import Consent, Opposition, Quarantine, Refusal
 from app.registries.service import add_opposition
 from app.tenancy.auth import Principal
 from rules_fr import evaluate
@@ -515,20 +515,25 @@ def _record_refusal(conn: Connection, row: Any, at: datetime) -> None:
         _withdraw_consents(conn, tenant_id, principal, callee, attempt_id, at)
 
 
-def _record_opposition(conn: Connection, row: Any) -> None:
+def _record_opposition(conn: Connection, row: Any) -> bool:
     """The consumer opposed during the answered attempt ``row``: the callee (when it is a
-    number) joins the internal opposition list of the attempt's principal."""
+    number) joins the internal opposition list of the attempt's principal. Whether it was
+    added now (False: it was on the list already, or is not a number)."""
     tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
-    if callee.startswith("+"):
-        with Session(bind=conn) as s:  # joins this transaction
-            add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
-                           principal=row.principal_id or tenant_id, of_attempt=True)
+    if not callee.startswith("+"):
+        return False
+    with Session(bind=conn) as s:  # joins this transaction
+        try:
+            with s.begin_nested():  # a concurrent post that added it first: not added now
+                _, created = add_opposition(
+                    s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
+                    principal=row.principal_id or tenant_id, of_attempt=True)
+        except IntegrityError:
+            return False
+    return created
 
 
 # --- dispositions -------------------------------------------------------------------------
-
-#: the flags a disposition may set (each once: ``_record_refusal``, ``_record_opposition``)
-DISPOSITION_FLAGS = ("consumer_refused", "consumer_opposed")
 
 
 def record_disposition(
@@ -537,56 +542,67 @@ def record_disposition(
     """Record what only the agent knows about an attempt whose outcome is ``answered`` (the
     SIP proxy reported the outcome from the signalling); returns (answer, flags set now).
 
-    Monotonic and exactly once, on both databases: each flag asked for is set by ONE
-    conditional ``UPDATE … WHERE outcome_status = 'answered' AND <flag> IS NOT TRUE`` (as
-    ``record_outcome``). Of concurrent dispositions, the one whose UPDATE changed the row runs
-    that flag's effects (the refusal and the consent withdrawal; the opposition); on
-    PostgreSQL the others wait for its row lock, then find the condition false (SQLite
-    serialises writers anyway) and answer the stored outcome. A flag already true, or
-    ``false``, changes nothing. 404: no such attempt for this tenant; 409 ``conflict``: no
-    outcome yet, or an outcome other than ``answered``.
+    The attempt's row is never changed: its outcome is sealed in the ledger as it was
+    reported, and a disposition arriving after the seal must not read as tampering. A
+    disposition is recorded by its effects, each unique in the database, so exactly once on
+    both databases whatever the replays or concurrent posts: the refusal (one per attempt,
+    ``uq_refusals_attempt``; it starts the cooldown and, in the opt-in era, withdraws
+    consent) and the opposition (one per tenant, principal and number). Each is inserted in a
+    savepoint: a concurrent post that inserted it first (PostgreSQL makes this one wait for
+    it) leaves this one a replay. ``false`` never clears anything. 404: no such attempt for
+    this tenant; 409 ``conflict``: no outcome yet, or an outcome other than ``answered``.
     """
     tenant_id = p.tenant_id or ""
     a = _attempts.c
-    mine = and_(a.id == attempt_id, a.tenant_id == tenant_id)
     with write_transaction() as conn:
         at = clock.now()
-        row: Any = None
+        row = conn.execute(
+            select(_attempts).where(a.id == attempt_id, a.tenant_id == tenant_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"no attempt {attempt_id}")
+        if row.outcome_status is None:
+            raise Conflict(
+                f"attempt {attempt_id} has no outcome yet: a disposition follows the "
+                "outcome 'answered' (report the outcome first, then the disposition)",
+                extra={"recorded_status": None},
+            )
+        if row.outcome_status != "answered":
+            raise Conflict(
+                f"attempt {attempt_id} has outcome {row.outcome_status!r}: a refusal or an "
+                "opposition happens in a conversation, only an 'answered' attempt takes a "
+                "disposition",
+                extra={"recorded_status": row.outcome_status},
+            )
         set_now: list[str] = []
-        for flag in DISPOSITION_FLAGS:
-            if not getattr(body, flag):
-                continue  # false never clears a flag
-            changed = conn.execute(
-                update(_attempts)
-                .where(mine, a.outcome_status == "answered", a[flag].is_not(True))
-                .values({flag: True})
-                .returning(*_attempts.c)
-            ).first()
-            if changed is not None:
-                row = changed  # the row as this transaction left it (both flags)
-                set_now.append(flag)
-        if row is None:  # nothing changed: no such attempt, no answered outcome, or a replay
-            row = conn.execute(select(_attempts).where(mine)).first()
-            if row is None:
-                raise NotFound(f"no attempt {attempt_id}")
-            if row.outcome_status is None:
-                raise Conflict(
-                    f"attempt {attempt_id} has no outcome yet: a disposition follows the "
-                    "outcome 'answered' (report the outcome first, then the disposition)",
-                    extra={"recorded_status": None},
-                )
-            if row.outcome_status != "answered":
-                raise Conflict(
-                    f"attempt {attempt_id} has outcome {row.outcome_status!r}: a refusal or an "
-                    "opposition happens in a conversation, only an 'answered' attempt takes a "
-                    "disposition",
-                    extra={"recorded_status": row.outcome_status},
-                )
-        if "consumer_refused" in set_now:
-            _record_refusal(conn, row, at)
-        if "consumer_opposed" in set_now:
-            _record_opposition(conn, row)
-        return _outcome_out(conn, row), set_now
+        if body.consumer_refused and not row.consumer_refused:
+            try:
+                with conn.begin_nested():
+                    _record_refusal(conn, row, at)
+                set_now.append("consumer_refused")
+            except IntegrityError:
+                pass  # this attempt's refusal is recorded already
+        if body.consumer_opposed and _record_opposition(conn, row):
+            set_now.append("consumer_opposed")
+        return _disposition_out(conn, row), set_now
+
+
+def _disposition_out(conn: Connection, row: Any) -> OutcomeOut:
+    """The attempt's outcome, its flags read with the disposition's effects: refused when this
+    attempt's refusal is recorded, opposed when the number is on the list of the attempt's
+    principal (whichever way it got there)."""
+    r, o = _refusals.c, Opposition.__table__.c
+    refused = conn.execute(select(r.id).where(r.attempt_id == row.id).limit(1)).first()
+    opposed = conn.execute(
+        select(o.id).where(o.tenant_id == row.tenant_id,
+                           o.principal_id == (row.principal_id or row.tenant_id),
+                           o.callee == row.callee).limit(1)
+    ).first()
+    out = _outcome_out(conn, row)
+    return out.model_copy(update={
+        "consumer_refused": out.consumer_refused or refused is not None,
+        "consumer_opposed": out.consumer_opposed or opposed is not None,
+    })
 
 
 _cp = ConsentPrincipal.__table__

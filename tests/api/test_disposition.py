@@ -210,11 +210,6 @@ def test_a_malformed_body_is_422_and_changes_nothing(tenant: Tenant) -> None:
     assert tenant.check(callee=CALLEE).json()["decision"] == "allow"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "KNOWN GAP (reported to the integrator): the disposition sets attempts.consumer_refused, "
-    "a column the ledger seals in the outcome's leaf (app.audit.ledger.OUTCOME_FIELDS); once "
-    "the outcome is sealed (GATEWAY_SEAL_GRACE_S, 2 min, after it), a later disposition reads "
-    "as tampering. Needs the dispositions sealed in their own append-only stream."))
 def test_a_disposition_after_the_outcome_was_sealed_keeps_the_ledger_verifiable(
     tenant: Tenant, freeze: Any
 ) -> None:
