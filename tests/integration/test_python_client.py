@@ -45,15 +45,13 @@ from gateway_client import (
     ValidationFailed,
 )
 
-from tests.conftest import Database
 from tests.factories import CALLEE, Tenant, add_consent, make_tenant
 from tests.integration.conftest import (
+    FROZEN_NOW,
     Server,
     _free_port,
     _gateway_executable,
     _stop,
-    pointed_at,
-    serve,
 )
 
 pytestmark = pytest.mark.integration
@@ -290,9 +288,9 @@ def test_each_error_status_has_its_class(live: Server, tenant: Tenant) -> None:
 
 
 def test_rate_limited_then_retry_after_honoured(live: Server, tenant: Tenant) -> None:
-    """compliance keys get 100 requests at once and 50/s per worker: one keep-alive connection
-    (one worker) runs through them; the 429 says when to come back, and a client allowed to
-    wait that long succeeds after waiting."""
+    """compliance keys get 100 requests at once, then 50/s, per worker: one keep-alive
+    connection (one worker) runs through them. Without retries the 429 is raised with its
+    Retry-After; a client allowed to wait that long waits it and gets through."""
     with client(live, tenant.compliance, retries=0) as gw:
         for _ in range(400):
             try:
@@ -304,25 +302,40 @@ def test_rate_limited_then_retry_after_honoured(live: Server, tenant: Tenant) ->
             pytest.fail("never rate limited")
         assert limited.status == 429 and limited.code == "rate_limited"
         assert limited.retry_after is not None and 1 <= limited.retry_after <= 2
-        gw.policy = dataclasses.replace(gw.policy, retries=2, max_retry_after=2.0)
-        started = time.monotonic()
-        assert gw.list_campaigns()[0]["id"] == "spring-2026"
-        assert time.monotonic() - started >= 0.9  # it waited Retry-After, then got through
-        gw.policy = dataclasses.replace(gw.policy, max_retry_after=0.1)
-        while True:  # drain again: a Retry-After above the bound is raised at once
-            try:
-                gw.list_campaigns()
-            except RateLimited:
+
+    answers: list[tuple[float, int]] = []
+
+    def seen(response: httpx.Response) -> None:
+        answers.append((time.monotonic(), response.status_code))
+
+    http = httpx.Client(event_hooks={"response": [seen]})
+    with http, client(live, tenant.compliance, http_client=http, retries=2,
+                      max_retry_after=2.0) as gw:
+        for _ in range(400):  # every call gets through, waiting when it must
+            assert gw.list_campaigns()[0]["id"] == "spring-2026"
+            if any(status == 429 for _, status in answers):
                 break
+        refused = [i for i, (_, status) in enumerate(answers) if status == 429]
+        assert refused, "never rate limited"
+        i = refused[0]
+        assert answers[i + 1][1] == 200 and answers[i + 1][0] - answers[i][0] >= 0.9
+        gw.policy = dataclasses.replace(gw.policy, max_retry_after=0.5)
+        started = time.monotonic()
+        with pytest.raises(RateLimited):  # Retry-After above the bound: raised, not waited
+            for _ in range(400):
+                gw.list_campaigns()
+        assert answers[-1][1] == 429  # the last answer: the 429, not retried
+        assert time.monotonic() - started < 2.0
 
 
-@pytest.fixture(scope="module")
-def no_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``gateway serve`` whose PostgreSQL is a port nobody listens on: it starts (the database
-    is only needed per request) and answers every authenticated request 503."""
+@contextlib.contextmanager
+def gateway(workdir: Path, database_url: str, ready: str = "/readyz") -> Iterator[
+        tuple[subprocess.Popen[bytes], str]]:
+    """``gateway serve`` with one worker on ``database_url`` (cheaper to start than
+    ``serve``'s two), once ``ready`` answers 200; always stopped."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("no-db") / "stderr.log"
-    env = os.environ | {"DATABASE_URL": f"postgresql://gateway:x@127.0.0.1:{_free_port()}/gw",
+    log = workdir / "stderr.log"
+    env = os.environ | {"DATABASE_URL": database_url, "GATEWAY_FROZEN_NOW": FROZEN_NOW,
                         "GATEWAY_LOG_LEVEL": "warning"}
     with log.open("wb") as err:
         proc = subprocess.Popen([_gateway_executable(), "serve", "--port", str(port)], env=env,
@@ -332,13 +345,22 @@ def no_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if httpx.get(base + ready, timeout=1).status_code == 200:
                     break
             assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        yield base
+        yield proc, base
     finally:
         _stop(proc)
+
+
+@pytest.fixture(scope="module")
+def no_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A gateway whose PostgreSQL is a port nobody listens on: it starts (the database is
+    only needed per request) and answers every authenticated request 503."""
+    url = f"postgresql://gateway:x@127.0.0.1:{_free_port()}/gw"
+    with gateway(tmp_path_factory.mktemp("no-db"), url, ready="/healthz") as (_, base):
+        yield base
 
 
 def test_database_unavailable_is_503_and_never_a_dial(no_database: str) -> None:
@@ -566,20 +588,17 @@ def test_decide_fails_closed_when_nobody_listens_or_nobody_answers() -> None:
         assert not gone_d.dial and isinstance(gone_d.error, GatewayUnreachable)
 
 
-def test_decide_fails_closed_once_the_server_stops(
-        database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with serve(database, tmp_path) as srv:
-        with pointed_at(srv, monkeypatch), httpx.Client(base_url=srv.base_url,
-                                                        timeout=30) as http:
-            t = make_tenant(http, "Stopping")
-            add_consent(t, CALLEE)
-            gw = GatewayClient(srv.base_url, t.dialer, **LIVE)
-            assert gw.decide("spring-2026", CALLEE, caller_id=t.canvassing_cli).dial
-        _stop(srv.proc)
-        assert srv.proc.poll() is not None
+def test_decide_fails_closed_once_the_server_stops(live: Server, tenant: Tenant,
+                                                   tmp_path: Path) -> None:
+    """A second gateway on the same database: it allows, then it is stopped: do not dial."""
+    with gateway(tmp_path, live.database.url) as (proc, base):
+        gw = GatewayClient(base, tenant.dialer, **LIVE)
+        assert gw.decide("spring-2026", CALLEE, caller_id=tenant.canvassing_cli).dial
+        _stop(proc)
+        assert proc.poll() is not None
         gw.policy = dataclasses.replace(gw.policy, total_timeout=2.0)
         started = time.monotonic()
-        d = gw.decide("spring-2026", CALLEE, caller_id=t.canvassing_cli)
+        d = gw.decide("spring-2026", CALLEE, caller_id=tenant.canvassing_cli)
         assert not d.dial and isinstance(d.error, GatewayUnreachable) and d.attempt_id is None
         assert time.monotonic() - started < 2.0
         gw.close()

@@ -57,8 +57,8 @@ class AsyncGatewayClient:
 
     def __init__(
         self, base_url: str, key: str, *,
-        timeout: float | httpx.Timeout | None = None,
-        bulk_timeout: float | httpx.Timeout | None = None,
+        timeout: float | tuple[float, float] | httpx.Timeout | None = None,
+        bulk_timeout: float | tuple[float, float] | httpx.Timeout | None = None,
         retries: int = _core.DEFAULT_RETRIES,
         total_timeout: float | None = _core.DEFAULT_TOTAL_TIMEOUT,
         max_retry_after: float = _core.DEFAULT_MAX_RETRY_AFTER,

@@ -316,12 +316,18 @@ def attempt_timeout(timeout: httpx.Timeout, policy: Policy, started: float,
                          write=cut(timeout.write), pool=cut(timeout.pool))
 
 
-def as_timeout(value: float | httpx.Timeout | None, default: httpx.Timeout) -> httpx.Timeout:
+def as_timeout(value: float | tuple[float, float] | httpx.Timeout | None,
+               default: httpx.Timeout) -> httpx.Timeout:
+    """A timeout as given: None (the default), seconds for every phase, ``(connect, read)``,
+    or an ``httpx.Timeout``."""
     if value is None:
         return default
     if isinstance(value, httpx.Timeout):
         return value
-    return httpx.Timeout(float(value), connect=min(float(value), default.connect or value))
+    if isinstance(value, tuple):
+        connect, read = value
+        return httpx.Timeout(float(read), connect=float(connect))
+    return httpx.Timeout(float(value))
 
 
 def auth_headers(key: str, extra: Mapping[str, str] | None) -> dict[str, str]:

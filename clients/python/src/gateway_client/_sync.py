@@ -39,8 +39,9 @@ class GatewayClient:
     """Synchronous client for the gateway's public API.
 
     ``base_url``: e.g. ``https://gateway.example``; ``key``: the API key (a dialer's for the
-    check path). ``timeout``: per attempt on short calls (default 0.5 s to connect, 1 s to
-    read); ``bulk_timeout``: uploads and reports (5 s / 600 s). ``retries``: how many times a
+    check path). ``timeout``: per attempt on short calls — default 0.5 s to connect, 1 s to
+    read; seconds for every phase, ``(connect, read)`` or an ``httpx.Timeout``;
+    ``bulk_timeout``: uploads and reports (default 5 s / 600 s). ``retries``: how many times a
     call is retried when that is safe (see the README); ``total_timeout``: no call on the short
     path lasts longer than this, retries included (default 2.5 s; None: no bound);
     ``max_retry_after``: the longest ``Retry-After`` honoured (longer: the error is raised).
@@ -49,8 +50,8 @@ class GatewayClient:
 
     def __init__(
         self, base_url: str, key: str, *,
-        timeout: float | httpx.Timeout | None = None,
-        bulk_timeout: float | httpx.Timeout | None = None,
+        timeout: float | tuple[float, float] | httpx.Timeout | None = None,
+        bulk_timeout: float | tuple[float, float] | httpx.Timeout | None = None,
         retries: int = _core.DEFAULT_RETRIES,
         total_timeout: float | None = _core.DEFAULT_TOTAL_TIMEOUT,
         max_retry_after: float = _core.DEFAULT_MAX_RETRY_AFTER,
