@@ -219,10 +219,31 @@ def test_async_client_covers_the_same_contract(live: Server, tenant: Tenant) -> 
             assert (await admin.import_oppositions(b"numero\n0611000022\n")).created == 1
             assert (await gw.decide("spring-2026", "0611000020", caller_id=cli)).dial
             assert (await gw.scrub(b"0611000022\n", "spring-2026")).callable == 0
-            await admin.create_consent("+33611000023", given_at="2026-09-01T10:00:00+02:00",
-                                       evidence={"paper": "signed"})
+            consent = await admin.create_consent(
+                "+33611000023", given_at="2026-09-01T10:00:00+02:00",
+                evidence={"paper": "signed"})
             assert len(await compliance.list_consents()) == 3
-            assert len(await compliance.list_campaigns()) == 1
+            assert (await admin.revoke_consent(consent["id"]))["id"] == consent["id"]
+            await admin.create_contract("+33611000024", "K-3", starts_on="2026-01-01")
+            assert len(await compliance.list_contracts()) == 2
+            await admin.create_opposition("+33611000025")
+            assert len(await compliance.list_oppositions()) == 2
+            number = (await admin.create_caller_id("+33162009902"))["number"]
+            assert len(await compliance.list_caller_ids()) == 4
+            await admin.create_campaign("winter", caller_ids=[number])
+            assert (await compliance.get_campaign("winter"))["caller_ids"] == [number]
+            assert len(await compliance.list_campaigns()) == 2
+            key = await admin.create_key(tenant.id, "compliance")
+            assert key["id"] in {k["id"] for k in await admin.list_keys(tenant.id)}
+            assert (await admin.revoke_key(tenant.id, key["id"]))["id"] == key["id"]
+            assert (await gw.health())["status"] == "ok"
+            assert (await gw.ready())["status"] == "ready"
+            raw = await gw.request("POST", "/v1/calls/evaluate", json={
+                "campaign": "spring-2026", "callee": CALLEE, "caller_id": cli})
+            assert raw.json()["attempt_id"] is None
+            sink = io.BytesIO()
+            assert (await gw.scrub(b"0611000020\n", "spring-2026", into=sink)).callable == 1
+            assert b"true" in sink.getvalue()
 
             # decide, check (its replay counted once), decide after the import; a 404 logs none
             rows = [r async for r in await compliance.attempts_report()]
@@ -243,8 +264,8 @@ def test_async_client_covers_the_same_contract(live: Server, tenant: Tenant) -> 
 
 def test_each_error_status_has_its_class(live: Server, tenant: Tenant) -> None:
     with client(live, tenant.dialer) as gw, client(live, tenant.admin) as admin:
-        with pytest.raises(Unauthorized) as e401:
-            client(live, "gw_not_a_key").check("spring-2026", CALLEE)
+        with pytest.raises(Unauthorized) as e401, client(live, "gw_not_a_key") as stranger:
+            stranger.check("spring-2026", CALLEE)
         assert (e401.value.status, e401.value.code) == (401, "unauthorized")
 
         with pytest.raises(Forbidden) as e403:

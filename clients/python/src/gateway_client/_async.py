@@ -101,8 +101,7 @@ class AsyncGatewayClient:
         while True:
             timeout = attempt_timeout(self._bulk_timeout if call.bulk else self._timeout,
                                       self.policy, started, call.bulk)
-            kw = call.request_kwargs()
-            kw["headers"] = self._headers | kw["headers"]
+            kw = call.request_kwargs(self._headers)
             content = call.body.async_content() if call.body is not None else None
             request = self._http.build_request(call.method, self.base_url + call.path,
                                                content=content, timeout=timeout, **kw)
@@ -141,7 +140,8 @@ class AsyncGatewayClient:
             idempotent=method.upper() in ("GET", "HEAD") if idempotent is None else idempotent,
             params=_core.params_of(params) if params else None, json=json,
             has_json=json is not None, headers=dict(headers or {}),
-            body=_core.Body(content, (headers or {}).get("Content-Type", "application/json"))
+            body=_core.Body(content, httpx.Headers(headers).get("content-type",
+                                                                "application/octet-stream"))
             if content is not None else None)
         return await self._run(call)
 

@@ -179,16 +179,18 @@ class Call(Generic[T]):
     bulk: bool = False
     headers: dict[str, str] = field(default_factory=dict)
 
-    def request_kwargs(self) -> dict[str, Any]:
-        headers = dict(self.headers)
+    def request_kwargs(self, base_headers: Mapping[str, str]) -> dict[str, Any]:
+        headers = httpx.Headers(base_headers)
+        headers.update(self.headers)
         kw: dict[str, Any] = {"params": self.params}
         if self.has_json:
             kw["json"] = self.json
         if self.body is not None:
-            headers.setdefault("Content-Type", self.body.content_type)
+            if "content-type" not in headers:
+                headers["Content-Type"] = self.body.content_type
             size = self.body.length()
-            if size is not None:  # lets the gateway refuse an oversized upload at once
-                headers.setdefault("Content-Length", str(size))
+            if size is not None and "content-length" not in headers:
+                headers["Content-Length"] = str(size)  # an oversized upload refused at once
         kw["headers"] = headers
         return kw
 
