@@ -341,12 +341,11 @@ def test_rate_limited_then_retry_after_honoured(live: Server, tenant: Tenant) ->
         i = refused[0]
         assert answers[i + 1][1] == 200 and answers[i + 1][0] - answers[i][0] >= 0.9
         gw.policy = dataclasses.replace(gw.policy, max_retry_after=0.5)
-        started = time.monotonic()
+        count = len(answers)
         with pytest.raises(RateLimited):  # Retry-After above the bound: raised, not waited
             for _ in range(400):
                 gw.list_campaigns()
-        assert answers[-1][1] == 429  # the last answer: the 429, not retried
-        assert time.monotonic() - started < 2.0
+        assert [status for _, status in answers[count:]].count(429) == 1  # not retried
 
 
 @contextlib.contextmanager
@@ -392,11 +391,17 @@ def test_database_unavailable_is_503_and_never_a_dial(no_database: str) -> None:
         assert (e503.value.code, e503.value.retry_after) == ("unavailable", 1.0)
         with pytest.raises(Unavailable):
             gw.ready()
-    with GatewayClient(no_database, "gw_any_key", max_retry_after=0.2) as gw:
-        started = time.monotonic()
+    sent: list[httpx.Request] = []
+    http = httpx.Client(event_hooks={"request": [sent.append]})
+    with http, GatewayClient(no_database, "gw_any_key", http_client=http,
+                             max_retry_after=0.2) as gw:
         d = gw.decide("spring-2026", CALLEE)  # Retry-After 1 s is above the bound: no wait
-        assert not d.dial and isinstance(d.error, Unavailable)
-        assert time.monotonic() - started < 1.0
+        assert not d.dial and isinstance(d.error, Unavailable) and len(sent) == 1
+        gw.policy = dataclasses.replace(gw.policy, max_retry_after=1.0, total_timeout=10.0)
+        started = time.monotonic()
+        d = gw.decide("spring-2026", CALLEE)  # within the bound: waited, retried, still 503
+        assert not d.dial and isinstance(d.error, Unavailable) and len(sent) == 4
+        assert time.monotonic() - started >= 2.0
 
 
 # ----------------------------------------------------------------------------- retries
@@ -587,7 +592,7 @@ def test_decide_fails_closed_when_nobody_listens_or_nobody_answers() -> None:
     started = time.monotonic()
     d = GatewayClient(nobody, "k").decide("spring-2026", CALLEE)
     assert not d.dial and isinstance(d.error, GatewayUnreachable) and d.attempt_id is None
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 1.5
 
     with socket.socket() as silent:  # accepts connections (the kernel's backlog), never answers
         silent.bind(("127.0.0.1", 0))
@@ -597,7 +602,7 @@ def test_decide_fails_closed_when_nobody_listens_or_nobody_answers() -> None:
         d = GatewayClient(url, "k", timeout=0.2, total_timeout=0.5).decide("c", CALLEE)
         elapsed = time.monotonic() - started
         assert not d.dial and isinstance(d.error, GatewayTimeout), d
-        assert 0.2 <= elapsed < 1.0, elapsed
+        assert 0.2 <= elapsed < 1.5, elapsed
 
         async def both() -> tuple[Decision, Decision]:
             async with AsyncGatewayClient(url, "k", timeout=0.2, total_timeout=0.5) as slow, \
@@ -621,5 +626,5 @@ def test_decide_fails_closed_once_the_server_stops(live: Server, tenant: Tenant,
         started = time.monotonic()
         d = gw.decide("spring-2026", CALLEE, caller_id=tenant.canvassing_cli)
         assert not d.dial and isinstance(d.error, GatewayUnreachable) and d.attempt_id is None
-        assert time.monotonic() - started < 2.0
+        assert time.monotonic() - started < 3.0
         gw.close()
