@@ -13,7 +13,7 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -162,6 +162,8 @@ def test_admin_and_compliance_methods(live: Server, tenant: Tenant, tmp_path: Pa
         assert admin.import_contracts(path).created == 1
         opp = admin.import_oppositions(io.BytesIO(b"numero,source\n0611000010,crm\n"))
         assert (opp.kind, opp.created) == ("oppositions", 1)
+        chunks = admin.import_oppositions(iter([b"numero\n06110", b"00012\n"]))  # streamed
+        assert (chunks.created, chunks.lines) == (1, 1)
         assert not dialer.decide("spring-2026", "0611000010",
                                  caller_id=tenant.canvassing_cli).dial  # opposed since
 
@@ -216,7 +218,11 @@ def test_async_client_covers_the_same_contract(live: Server, tenant: Tenant) -> 
             assert report.created == 1
             assert (await admin.import_contracts(
                 b"numero,reference,debut\n0611000021,K-2,2026-01-01\n")).created == 1
-            assert (await admin.import_oppositions(b"numero\n0611000022\n")).created == 1
+            async def chunks() -> AsyncIterator[bytes]:
+                yield b"numero\n"
+                yield b"0611000022\n"
+
+            assert (await admin.import_oppositions(chunks())).created == 1
             assert (await gw.decide("spring-2026", "0611000020", caller_id=cli)).dial
             assert (await gw.scrub(b"0611000022\n", "spring-2026")).callable == 0
             consent = await admin.create_consent(
@@ -542,6 +548,10 @@ def test_retry_policy_never_repeats_an_unsafe_request() -> None:
 
     assert mock(refuse_once).import_consents(b"numero\n").created == 0
     assert calls == 2  # nothing was sent the first time: resending is safe
+    calls = 0
+    with pytest.raises(GatewayUnreachable):  # chunks already consumed cannot be sent again
+        mock(refuse_once).import_consents(iter([b"numero\n"]))
+    assert calls == 1
 
 
 REPORT = {"import_id": "imp", "kind": "consents", "lines": 0, "created": 0, "updated": 0,
