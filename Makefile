@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e clients/python
 	touch $(STAMP)
 
 lock:  ## re-pin every dependency to the newest versions pyproject.toml admits
