@@ -119,6 +119,15 @@ def test_dialer_decides_dials_and_reports_with_typed_answers(live: Server,
         assert gw.outcome(no.attempt_id or "", "not_dialed").counted_for_frequency is False
         attempt = gw.get_attempt(c.attempt_id or "")
         assert (attempt.outcome_status, attempt.decision) == ("answered", "allow")
+        # the agent's disposition after the answered outcome (as the SIP proxy reports it)
+        refused = gw.disposition(c.attempt_id or "", consumer_refused=True)
+        assert (refused.status, refused.duration_s, refused.consumer_refused) == (
+            "answered", 12, True)
+        assert gw.disposition(c.attempt_id or "", consumer_refused=True) == refused
+        with pytest.raises(Conflict) as not_answered:
+            gw.disposition(no.attempt_id or "", consumer_opposed=True)
+        assert not_answered.value.recorded_status == "not_dialed"
+        assert gw.check("spring-2026", CALLEE, caller_id=tenant.canvassing_cli).decision == "deny"
 
 
 def test_admin_and_compliance_methods(live: Server, tenant: Tenant, tmp_path: Path) -> None:
@@ -208,6 +217,8 @@ def test_async_client_covers_the_same_contract(live: Server, tenant: Tenant) -> 
             assert (ev.decision, ev.attempt_id) == ("deny", None)
             out = await gw.outcome(c.attempt_id or "", "no_answer")
             assert out.status == "no_answer"
+            with pytest.raises(Conflict):  # no conversation: nothing to refuse
+                await gw.disposition(c.attempt_id or "", consumer_refused=True)
             assert (await gw.get_attempt(c.attempt_id or "")).outcome_status == "no_answer"
             with pytest.raises(NotFound):
                 await gw.check("no-such-campaign", CALLEE)

@@ -50,6 +50,14 @@ def outcome(attempt_id: str, status: str, sip_code: int | None, duration_s: int,
                      parser(OutcomeResult.from_json), idempotent=True, json=body)
 
 
+def disposition(attempt_id: str, consumer_refused: bool,
+                consumer_opposed: bool) -> Call[OutcomeResult]:
+    body = {"consumer_refused": consumer_refused, "consumer_opposed": consumer_opposed}
+    # idempotent: each flag takes effect once, a replay answers the same
+    return json_call("POST", f"/v1/calls/{segment(attempt_id)}/disposition",
+                     parser(OutcomeResult.from_json), idempotent=True, json=body)
+
+
 def get_attempt(attempt_id: str) -> Call[Attempt]:
     return json_call("GET", f"/v1/calls/{segment(attempt_id)}", parser(Attempt.from_json),
                      idempotent=True)

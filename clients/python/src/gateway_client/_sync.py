@@ -193,6 +193,14 @@ class GatewayClient:
         return self._run(_calls.outcome(attempt_id, status, sip_code, duration_s,
                                         consumer_refused, consumer_opposed))
 
+    def disposition(self, attempt_id: str, *, consumer_refused: bool = False,
+                    consumer_opposed: bool = False) -> OutcomeResult:
+        """``POST /v1/calls/{attempt_id}/disposition``: what the agent learnt in an answered
+        call whose outcome came from the SIP proxy (the consumer refused; opposed). Each flag
+        takes effect once; ``Conflict`` while the attempt has no ``answered`` outcome yet
+        (``recorded_status`` None: retry shortly)."""
+        return self._run(_calls.disposition(attempt_id, consumer_refused, consumer_opposed))
+
     def get_attempt(self, attempt_id: str) -> Attempt:
         """``GET /v1/calls/{attempt_id}``: a stored attempt and its outcome status."""
         return self._run(_calls.get_attempt(attempt_id))
