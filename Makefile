@@ -9,7 +9,7 @@ export DATABASE_URL
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: cluster bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-capacity bench-monitors install clean
+.PHONY: cluster sip bench-sip bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-capacity bench-monitors install clean
 
 LOCK := requirements.lock.txt
 
@@ -55,6 +55,15 @@ bench-bloctel: $(STAMP)  ## BLOCTEL at 10M numbers: import vs sort -u, look-ups/
 
 bench-registries: $(STAMP)  ## 1M consents imported, 1M prospects scrubbed, beside wc -l and sort
 	$(BIN)/python -m bench.registries
+
+bench-sip: $(STAMP)  ## INVITE -> final response through Kamailio, the gateway vs a stub that allows; calls/s
+	$(BIN)/python -m bench.sip
+
+# The enforcing SIP proxy in front of `make run`'s gateway: `make sip KEY=<the dialer key>`
+# (Debian: kamailio kamailio-python3-modules sip-tester).
+GATEWAY ?= http://$(HOST):$(PORT)
+sip: $(STAMP)  ## Kamailio (integrations/kamailio) + a sipp carrier in front of a running gateway
+	$(BIN)/python -m cluster.sip --gateway $(GATEWAY) --key "$(KEY)"
 
 bench-monitors: $(STAMP)  ## checks/s with every abuse monitor on vs off, SQLite and PostgreSQL
 	$(BIN)/python -m bench.monitors

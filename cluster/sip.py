@@ -304,3 +304,59 @@ class Sipp:
         with contextlib.suppress(Exception):
             if self.proc is not None:
                 self.proc.wait(timeout=5)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``make sip``: the enforcing proxy in front of a running gateway, by hand."""
+    import argparse
+    import signal
+    import tempfile
+
+    ap = argparse.ArgumentParser(
+        prog="python -m cluster.sip",
+        description="Kamailio (integrations/kamailio) in front of a running gateway, with a "
+                    "sipp carrier that answers every call; prints the sipp command that "
+                    "places a call through it. Ctrl-C stops everything.")
+    ap.add_argument("--gateway", default="http://127.0.0.1:8000", help="the gateway's URL")
+    ap.add_argument("--key", required=True, help="the tenant's dialer key (make run prints it)")
+    ap.add_argument("--campaign", default="spring-2026", help="the default campaign")
+    ap.add_argument("--port", type=int, default=5060, help="the proxy's SIP port (UDP)")
+    ap.add_argument("--carrier-port", type=int, default=5080,
+                    help="where the sipp carrier listens (UDP)")
+    ap.add_argument("--timeout-ms", type=int, default=500, help="the check's budget")
+    args = ap.parse_args(argv)
+
+    def on_term(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
+    workdir = Path(tempfile.mkdtemp(prefix="gateway-sip-"))
+    kamailio = Kamailio(workdir / "kamailio", args.gateway, f"sip:127.0.0.1:{args.carrier_port}",
+                        trunks={"*": {"name": "demo", "key": args.key,
+                                      "campaign": args.campaign}},
+                        port=args.port, timeout_ms=args.timeout_ms)
+    carrier = Sipp(workdir / "carrier", "uas_answer.xml", port=args.carrier_port)
+    try:
+        carrier.start()
+        kamailio.start()
+        uac = SCENARIOS / "uac.xml"
+        print(f"proxy ready: sip:127.0.0.1:{args.port} -> gateway {args.gateway}, "
+              f"carrier sip:127.0.0.1:{args.carrier_port} (sipp, answers every call)", flush=True)
+        print(f"logs: {workdir}", flush=True)
+        print("place a call (a denied one answers 403 with its reason; see the messages file):")
+        print(f"  sipp -sf {uac} -s 0612345678 -key caller +33162000001 "
+              f"-key campaign {args.campaign} -key agent '' -m 1 -d 2000 -trace_msg "
+              f"127.0.0.1:{args.port}", flush=True)
+        while kamailio.proc is not None and kamailio.proc.poll() is None:
+            time.sleep(0.5)
+        print(f"kamailio exited:\n{kamailio.log_tail()}", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        kamailio.stop()
+        carrier.stop()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
