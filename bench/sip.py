@@ -24,11 +24,11 @@ Monday morning, and ``bench/sip_stub.py``, a stand-in that allows every call at 
    days), so that every gateway call is allowed and reaches the carrier like a stub call.
    Finals are counted (200, 403, 503, other, none); a non-200 through the gateway is printed
    as a finding.
-2. **Capacity**: offered rates stepped up (default 50, 100, 200, 300, 400, 600, 800 calls/s,
-   10 s each) until the first step that fails; a step passes when ≥ 99.5 % of its calls end
-   in 200, the achieved rate (200s / time from the first INVITE to the last final) is ≥ 95 %
-   of the offered one, and p99 < the 500 ms budget. For the gateway and for the stub (what
-   Kamailio and sipp alone can do on this machine).
+2. **Capacity**: offered rates stepped up (default 50, 100, 150, 200, 250, 300, 400, 600
+   and 800 calls/s, 10 s each) until the first step that fails; a step passes when ≥ 99.5 %
+   of its calls end in 200, the achieved rate (200s / time from the first INVITE to the last
+   final) is ≥ 95 % of the offered one, and p99 < the 500 ms budget. For the gateway and for
+   the stub (what Kamailio and sipp alone can do on this machine).
 3. **A hung gateway** (once, no database): a stub that accepts connections and never answers;
    INVITEs at 20/s for 10 s while OPTIONS pings go to Kamailio every 20 ms. INVITE → 503
    latency should be the budget (500 ms), never much more; the OPTIONS round trip should stay
@@ -46,6 +46,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -373,10 +374,26 @@ def one_run(work: Path, mode: str, url: str, key: str, callees: list[str], rate:
         record.update(summarize(calls, warmup_s, rate))
         record["_latencies"] = [c.ms for c in calls if c.ms is not None
                                 and c.sent >= calls[0].sent + warmup_s]
-        if mode == "gateway" and record["finals"]["200"] != record["calls"]:
-            record["kamailio_log_warnings"] = [
-                ln for ln in kamailio.log().splitlines() if "gateway:" in ln][-10:]
+        if record["finals"]["200"] != record["calls"]:
+            lines = [ln for ln in kamailio.log().splitlines() if "gateway: INVITE" in ln]
+            record["gateway_errors"] = dict(Counter(map(_gateway_error, lines)))
+            record["kamailio_log_warnings"] = lines[-5:]
     return record
+
+
+_GW_ERROR = re.compile(r"gateway: INVITE \S+: (\w+): (.*?)(?:; answered 503)?$")
+
+
+def _gateway_error(line: str) -> str:
+    """Why gateway.py answered 503, from its log line: the code and the kind of wait."""
+    m = _GW_ERROR.search(line)
+    if not m:
+        return "?"
+    code, text = m.groups()
+    kind = ("queued for a worker past the budget" if text.startswith("queued") else
+            "allowed after the budget" if text.startswith("allowed after") else
+            "timed out waiting" if "Timeout" in text else re.sub(r"\d", "#", text)[:40])
+    return f"{code}: {kind}"
 
 
 def latency_phase(work: Path, base_url: str, stub: Stub, callees: Callees,
@@ -606,8 +623,8 @@ def report(results: dict[str, Any]) -> bool:
     ok = True
     t = Table(title=f"INVITE → final response through Kamailio (sipp -trace_msg timestamps), "
                     f"{results['config']['rate']:.0f} calls/s, ms")
-    for col in ("backend", "path", "calls", "p50", "p90", "p99", "max", "200", "403", "503",
-                "other/none"):
+    for col in ("backend", "path", "calls (measured)", "p50", "p90", "p99", "max", "200", "403",
+                "503", "other/none"):
         t.add_column(col, justify="right")
     for name, r in results["backends"].items():
         if "latency" not in r:
@@ -617,8 +634,9 @@ def report(results: dict[str, Any]) -> bool:
         lat = r["latency"]
         for mode in ("stub", "gateway"):
             q, f = lat[mode]["latency_ms"], lat[mode]["finals"]
-            t.add_row(name, mode, str(q["n"]), _ms(q["p50"]), _ms(q["p90"]), _ms(q["p99"]),
-                      _ms(q["max"]), str(f["200"]), str(f["403"]), str(f["503"]),
+            t.add_row(name, mode, f"{sum(f.values())} ({q['n']})", _ms(q["p50"]),
+                      _ms(q["p90"]), _ms(q["p99"]), _ms(q["max"]), str(f["200"]),
+                      str(f["403"]), str(f["503"]),
                       f"{f['other']}/{f['none']}")
         a, x = lat["added_ms"], lat["ratio"]
         t.add_row(name, "[bold]added[/bold]", "", _ms(a["p50"]), _ms(a["p90"]), _ms(a["p99"]),
@@ -627,13 +645,18 @@ def report(results: dict[str, Any]) -> bool:
     c = Table(title="Calls/s sustained (≥ 99.5 % 200, ≥ 95 % of the offered rate, "
                     f"p99 < {results['config']['timeout_ms']} ms)")
     for col in ("backend", "path", "sustained calls/s", "steps (offered → achieved, p99 ms)",
-                "stopped"):
+                "stopped", "why not 200 (last step)", "outcomes spooled (drain s)"):
         c.add_column(col)
     for name, r in results["backends"].items():
         for mode, cap in (r.get("capacity") or {}).items():
             steps = ", ".join(f"{s['offered_per_s']:.0f}→{s['achieved_per_s']:.0f} "
                               f"({_ms(s['latency_ms']['p99'])})" for s in cap["steps"])
-            c.add_row(name, mode, str(cap["sustained_per_s"] or "—"), steps, cap["stopped"])
+            last = cap["steps"][-1] if cap["steps"] else {}
+            why = ", ".join(f"{k} ×{v}" for k, v in (last.get("gateway_errors") or {}).items())
+            spool = last.get("outcomes")
+            c.add_row(name, mode, f"{cap['sustained_per_s'] or 0:.0f}", steps, cap["stopped"],
+                      why or "—", f"{spool['spooled_at_end']} ({spool['drain_s']})"
+                      if spool else "—")
     console.print(c)
     hung = results.get("hung")
     if hung and "variants" in hung:
@@ -673,7 +696,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--warmup", type=float, default=1.0, help="latency phase: warm-up, s")
     ap.add_argument("--rounds", type=int, default=2,
                     help="latency phase: stub/gateway rounds, order alternating (default 2)")
-    ap.add_argument("--steps", default="50,100,200,300,400,600,800",
+    ap.add_argument("--steps", default="50,100,150,200,250,300,400,600,800",
                     help="capacity phase: offered calls/s, comma-separated")
     ap.add_argument("--step-s", type=float, default=10.0, help="capacity phase: s per step")
     ap.add_argument("--hung-s", type=float, default=10.0,
