@@ -707,10 +707,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--check-workers", type=int, default=8, help="Kamailio async workers")
     ap.add_argument("--out", type=Path, help="results file (default bench/results/sip-….json)")
     ap.add_argument("--quick", action="store_true", help="short windows (a ~1-minute smoke run)")
+    if "--quick" in argv:  # shorter defaults; options given explicitly still win
+        ap.set_defaults(duration=3.0, rounds=1, step_s=3.0, hung_s=3.0, steps="50,100")
     args = ap.parse_args(argv)
-    if args.quick:
-        args.duration, args.rounds, args.step_s, args.hung_s = 3.0, 1, 3.0, 3.0
-        args.steps = "50,100"
     args.steps = [float(x) for x in str(args.steps).split(",") if x.strip()]
     args.busy_s = 0.3 if args.quick else 1.0
     return args
