@@ -360,11 +360,37 @@ def busy(record: dict[str, Any], args: argparse.Namespace) -> None:
     record["machine_busy_before"] = machine_busy(args.busy_s)
 
 
+def ledger(db_url: str) -> Counter[str]:
+    """The gateway's attempts logged by this run's checks (not the seed's history), by
+    decision / counted or released / outcome."""
+    from sqlalchemy import create_engine, func, select
+
+    from app.calls.models import Attempt
+
+    t = Attempt.__table__
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(t.c.decision, t.c.counted, t.c.outcome_status, func.count())
+                .where(t.c.ruleset_version != "bench-history")
+                .group_by(t.c.decision, t.c.counted, t.c.outcome_status)).all()
+    finally:
+        engine.dispose()
+    return Counter({f"{d}/{'counted' if c else 'released'}/{o or 'no outcome'}": n
+                    for d, c, o, n in rows})
+
+
 def one_run(work: Path, mode: str, url: str, key: str, callees: list[str], rate: float,
-            warmup_s: float, seed: dict[str, Any], args: argparse.Namespace, label: str
-            ) -> dict[str, Any]:
+            warmup_s: float, seed: dict[str, Any], args: argparse.Namespace, label: str,
+            db_url: str | None = None) -> dict[str, Any]:
+    """One Kamailio, one carrier, ``callees`` called at ``rate``; with ``db_url``, what the
+    run left in the gateway's ledger (``phantom``: allowed, counted toward the frequency
+    limit, never dialled nor reported — a check the proxy gave up on, that the gateway still
+    completed)."""
     record: dict[str, Any] = {"mode": mode, "rate": rate}
     busy(record, args)
+    before = ledger(db_url) if db_url else None
     with sip_path(work / label, url, args, key=key, campaign=seed["campaign"]) as kamailio:
         t = time.monotonic()
         calls = run_calls(work / label, kamailio, callees, rate, seed, "uac")
@@ -378,6 +404,14 @@ def one_run(work: Path, mode: str, url: str, key: str, callees: list[str], rate:
             lines = [ln for ln in kamailio.log().splitlines() if "gateway: INVITE" in ln]
             record["gateway_errors"] = dict(Counter(map(_gateway_error, lines)))
             record["kamailio_log_warnings"] = lines[-5:]
+            errors = Counter(re.sub(r"\d+", "#", ln.split("]: ", 1)[-1])[:120]
+                             for ln in kamailio.log().splitlines() if " ERROR: " in ln)
+            record["kamailio_errors"] = dict(errors.most_common(5))
+    if db_url and before is not None:
+        delta = ledger(db_url)
+        delta.subtract(before)
+        record["ledger"] = {k: v for k, v in delta.items() if v}
+        record["phantom_attempts"] = delta.get("allow/counted/no outcome", 0)
     return record
 
 
@@ -397,7 +431,8 @@ def _gateway_error(line: str) -> str:
 
 
 def latency_phase(work: Path, base_url: str, stub: Stub, callees: Callees,
-                  seed: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+                  seed: dict[str, Any], args: argparse.Namespace, db_url: str
+                  ) -> dict[str, Any]:
     n = int(args.rate * (args.duration + args.warmup))
     runs: list[dict[str, Any]] = []
     for i in range(args.rounds):
@@ -408,7 +443,7 @@ def latency_phase(work: Path, base_url: str, stub: Stub, callees: Callees,
             else:  # the stub allows anyone: the same numbers as a gateway run would use
                 who, url, key = (seed["pools"]["consented"] * 2)[:n], stub.url, "stub"
             r = one_run(work, mode, url, key, who, args.rate, args.warmup, seed, args,
-                        f"latency-{i}-{mode}")
+                        f"latency-{i}-{mode}", db_url if mode == "gateway" else None)
             r["round"] = i
             runs.append(r)
             lat = r["latency_ms"]
@@ -440,7 +475,8 @@ def step_passes(r: dict[str, Any], budget_ms: float) -> bool:
 
 
 def capacity_phase(work: Path, mode: str, url: str, key: str, callees: Callees | None,
-                   seed: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+                   seed: dict[str, Any], args: argparse.Namespace, db_url: str = ""
+                   ) -> dict[str, Any]:
     steps: list[dict[str, Any]] = []
     sustained = None
     stopped = "every step passed"
@@ -455,14 +491,16 @@ def capacity_phase(work: Path, mode: str, url: str, key: str, callees: Callees |
         else:
             who = (seed["pools"]["consented"] * (1 + n // len(seed["pools"]["consented"])))[:n]
         r = one_run(work, mode, url, key, who, rate, 0.0, seed, args,
-                    f"capacity-{mode}-{rate:.0f}")
+                    f"capacity-{mode}-{rate:.0f}", db_url if callees is not None else None)
         del r["_latencies"]
         r["passed"] = step_passes(r, args.timeout_ms)
         steps.append(r)
         lat = r["latency_ms"]
         console.print(f"  {mode:7} {rate:5.0f}/s: achieved {r['achieved_per_s']:.0f}/s, "
                       f"200s {r['ok_share'] * 100:.1f} %, p50 {_ms(lat['p50'])}, p99 "
-                      f"{_ms(lat['p99'])} ms → "
+                      f"{_ms(lat['p99'])} ms"
+                      + (f", {r['phantom_attempts']} phantom attempts"
+                         if r.get("phantom_attempts") else "") + " → "
                       + ("[green]pass[/green]" if r["passed"] else "[red]fail[/red]"))
         if not r["passed"]:
             stopped = f"{rate:.0f}/s failed"
@@ -502,11 +540,11 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                               f"allowed: {info['calls_available']} calls available[/dim]")
                 gw = f"http://127.0.0.1:{server.port}"
                 console.print(f"[bold]{backend}: latency at {args.rate:.0f} calls/s[/bold]")
-                result["latency"] = latency_phase(work, gw, stub, callees, seed, args)
+                result["latency"] = latency_phase(work, gw, stub, callees, seed, args, url)
                 console.print(f"[bold]{backend}: capacity[/bold]")
                 result["capacity"] = {
                     "gateway": capacity_phase(work, "gateway", gw, seed["key"], callees,
-                                              seed, args),
+                                              seed, args, url),
                     "stub": capacity_phase(work, "stub", stub.url, "stub", None, seed, args),
                 }
             finally:
@@ -607,6 +645,27 @@ def findings(results: dict[str, Any]) -> list[str]:
                 if run.get("outcomes", {}).get("still_spooled"):
                     out.append(f"{name}: {run['outcomes']['still_spooled']} outcomes still "
                                "spooled 20 s after the calls")
+        for mode, cap in (r.get("capacity") or {}).items():
+            steps = cap["steps"]
+            for step in steps:
+                rate = f"{step['offered_per_s']:.0f}/s"
+                if step.get("phantom_attempts"):
+                    out.append(f"{name}: {mode} at {rate}: {step['phantom_attempts']} attempts "
+                               "allowed and counted toward the frequency limit but never "
+                               "dialled (checks the proxy gave up on at the budget, completed "
+                               "by the gateway all the same)")
+                if step.get("kamailio_errors"):
+                    first = next(iter(step["kamailio_errors"]))
+                    out.append(f"{name}: {mode} at {rate}: Kamailio errors, e.g. {first!r} "
+                               f"(finals {step['finals']})")
+            if len(steps) >= 2 and not steps[-1]["passed"] and (
+                    steps[-1]["achieved_per_s"] < 0.5 * steps[-2]["achieved_per_s"]):
+                out.append(f"{name}: {mode}: above capacity the 200s collapse, "
+                           f"{steps[-2]['achieved_per_s']:.0f}/s at "
+                           f"{steps[-2]['offered_per_s']:.0f}/s offered → "
+                           f"{steps[-1]['achieved_per_s']:.0f}/s at "
+                           f"{steps[-1]['offered_per_s']:.0f}/s "
+                           f"({steps[-1].get('gateway_errors')})")
     hung = results.get("hung") or {}
     for v in hung.get("variants", []):
         lat = v["invite_to_503_ms"]
