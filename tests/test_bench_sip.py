@@ -94,6 +94,9 @@ def test_a_quick_run_measures_both_paths_and_a_hung_gateway(tmp_path: Path) -> N
     assert cap["stub"]["sustained_per_s"] == 50.0, cap["stub"]
     for run in lat["rounds"]:
         assert run["machine_busy_before"] >= 0
+        if run["mode"] == "gateway":  # every call in the ledger, answered, its outcome in
+            assert run["ledger"] == {"allow/counted/answered": run["calls"]}, run
+            assert run["phantom_attempts"] == 0
     # the gateway hangs: every INVITE ends 503 at about the 500 ms budget, and the SIP
     # workers still answer OPTIONS at once meanwhile
     for v in results["hung"]["variants"]:
