@@ -461,7 +461,8 @@ def latency_phase(work: Path, base_url: str, stub: Stub, callees: Callees,
             lat = r["latency_ms"]
             console.print(f"  round {i + 1} {mode:7}: {r['measured']} calls, p50 "
                           f"{_ms(lat['p50'])}, p99 {_ms(lat['p99'])}, max {_ms(lat['max'])} ms; "
-                          f"finals {r['finals']}")
+                          f"finals {r['finals']} [dim](busy before: "
+                          f"{r['machine_busy_before']} cores)[/dim]")
     out: dict[str, Any] = {"rate": args.rate, "duration_s": args.duration,
                            "warmup_s": args.warmup, "rounds": runs}
     for mode in ("stub", "gateway"):
@@ -513,7 +514,8 @@ def capacity_phase(work: Path, mode: str, url: str, key: str, callees: Callees |
                       f"{_ms(lat['p99'])} ms"
                       + (f", {r['phantom_attempts']} phantom attempts"
                          if r.get("phantom_attempts") else "") + " → "
-                      + ("[green]pass[/green]" if r["passed"] else "[red]fail[/red]"))
+                      + ("[green]pass[/green]" if r["passed"] else "[red]fail[/red]")
+                      + f" [dim](busy before: {r['machine_busy_before']} cores)[/dim]")
         if not r["passed"]:
             stopped = f"{rate:.0f}/s failed"
             break
