@@ -33,6 +33,7 @@ import ssl
 import time
 import urllib.parse
 import uuid
+import zlib
 
 import KSR  # provided by Kamailio's app_python3
 
@@ -224,9 +225,13 @@ class Gateway:
             return self._error("GATEWAY_TIMEOUT", f"queued {time.time() - started:.3f}s")
         try:
             status, payload = self.http.post("/v1/calls/check", trunk["key"], body, left)
+        except ConnectionRefusedError as exc:  # nothing was sent: no attempt exists
+            return self._error("GATEWAY_UNREACHABLE", repr(exc))
         except TimeoutError as exc:
+            self._spool_release(trunk["name"], body)
             return self._error("GATEWAY_TIMEOUT", repr(exc))
         except (OSError, http.client.HTTPException) as exc:
+            self._spool_release(trunk["name"], body)
             return self._error("GATEWAY_UNREACHABLE", repr(exc))
         try:
             answer = json.loads(payload)
@@ -253,9 +258,21 @@ class Gateway:
     # -- outcomes --------------------------------------------------------------------------
 
     def _spool(self, trunk: str, attempt: str, outcome: dict) -> None:
-        record = {"attempt_id": attempt, "trunk": trunk, "outcome": outcome,
-                  "tries": 0, "next_at": 0.0, "call_id": KSR.pv.get("$ci")}
-        name = f"{attempt}.json"
+        self._write({"attempt_id": attempt, "trunk": trunk, "outcome": outcome,
+                     "tries": 0, "next_at": 0.0, "call_id": KSR.pv.get("$ci")}, f"{attempt}.json")
+
+    def _spool_release(self, trunk: str, check: dict) -> None:
+        """A check sent but not answered in time: the gateway may have logged (and counted)
+        an attempt for a call that will not be placed. Spooled to be released later: the
+        same check again (its external_id makes it a replay that names the attempt), then
+        ``not_dialed`` for it, so that it does not count toward the frequency limit."""
+        name = "release-" + uuid.uuid5(uuid.NAMESPACE_URL, str(check["external_id"])).hex
+        self._write({"attempt_id": None, "trunk": trunk, "check": check,
+                     "outcome": {"status": "not_dialed"}, "tries": 0,
+                     "next_at": time.time() + 1.0,  # after the late check has had its time
+                     "call_id": check["external_id"]}, f"{name}.json")
+
+    def _write(self, record: dict, name: str) -> None:
         tmp = os.path.join(self.spool, f".{name}.{uuid.uuid4().hex}")
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(record, f)
@@ -302,10 +319,16 @@ class Gateway:
         return 1
 
     def flush(self, msg: object, args: object = None) -> int:
-        """Post every spooled outcome that is due (one ``rtimer`` process calls this)."""
+        """Post every spooled outcome that is due. ``args`` "k/n": this ``rtimer`` process
+        takes the k-th of n shares of the spool (by a hash of the file name), so that n
+        processes post outcomes side by side and never the same one twice."""
+        share, shares = 0, 1
+        if args:
+            share, shares = (int(x) for x in str(args).split("/"))
         try:
             names = sorted(n for n in os.listdir(self.spool) if n.endswith(".json")
-                           and not n.startswith("."))
+                           and not n.startswith(".")
+                           and zlib.crc32(n.encode()) % shares == share)
         except OSError as exc:
             _log("err", f"spool {self.spool}: {exc}")
             return 1
@@ -326,6 +349,18 @@ class Gateway:
 
     def _post_outcome(self, path: str, record: dict) -> None:
         trunk = self.trunks.named(record.get("trunk") or "")
+        if record.get("attempt_id") is None and trunk is not None:  # a release: which attempt?
+            try:
+                status, payload = self.http.post("/v1/calls/check", trunk["key"],
+                                                 record["check"], self.outcome_timeout)
+                answer = json.loads(payload) if status == 200 else {}
+            except (OSError, http.client.HTTPException, ValueError) as exc:
+                status, payload, answer = 0, repr(exc).encode(), {}
+            if not isinstance(answer, dict) or not answer.get("attempt_id"):
+                self._retry(path, record, f"release of {record.get('call_id')}", status,
+                            payload)
+                return
+            record["attempt_id"] = str(answer["attempt_id"])
         attempt = record["attempt_id"]
         status = 0
         if trunk is not None:
@@ -345,9 +380,12 @@ class Gateway:
                         f"kept as {path}.refused")
             os.replace(path, path + ".refused")
             return
+        self._retry(path, record, f"outcome for {attempt}", status, payload)
+
+    def _retry(self, path: str, record: dict, what: str, status: int, payload: bytes) -> None:
         record["tries"] = tries = int(record.get("tries", 0)) + 1
         record["next_at"] = time.time() + min(2 ** tries, 300)
-        _log("warn", f"outcome for {attempt}: {status or 'no answer'} ({payload[:120]!r}); "
+        _log("warn", f"{what}: {status or 'no answer'} ({payload[:120]!r}); "
                      f"try {tries}, again in {min(2 ** tries, 300)}s")
         tmp = path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as f:

@@ -270,3 +270,53 @@ def test_tls_to_the_gateway_with_a_private_ca_and_fail_closed_without_it(
     assert (ksr.vars["$avp(gw_decision)"], ksr.vars["$avp(gw_error)"]) == (
         "error", "GATEWAY_UNREACHABLE")
     assert any("CERTIFICATE_VERIFY_FAILED" in text for _, text in ksr.logged)
+
+
+def test_a_check_that_timed_out_is_released_so_it_does_not_count(
+        ksr: FakeKSR, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, live: Server,
+        centre: Any) -> None:
+    """The proxy gave up on a check at its budget (503, the call not placed) but the gateway
+    logged it: the spooled release asks the same check again (a replay, by its external_id)
+    and reports that attempt ``not_dialed`` — it does not count toward the 4-in-30-days."""
+    from tests.sip.test_kamailio import delaying_relay
+
+    add_consent(centre, CALLEE)
+    with delaying_relay(live.port, 0.5) as url:
+        _, gw = load(ksr, monkeypatch, tmp_path, GATEWAY_URL=url, GATEWAY_KEY=centre.dialer,
+                     GATEWAY_CAMPAIGN="spring-2026", GATEWAY_TIMEOUT_MS="200")
+        invite(ksr, caller=centre.canvassing_cli)
+        assert gw.check(None) == 1
+        assert ksr.vars["$avp(gw_error)"] == "GATEWAY_TIMEOUT"
+        (path,) = (tmp_path / "spool").glob("release-*.json")
+        wait_for_attempt = time.monotonic() + 10
+        while not attempts():  # the relay delivers the late check meanwhile
+            assert time.monotonic() < wait_for_attempt, "the late check never arrived"
+            time.sleep(0.05)
+        (late,) = attempts()
+        assert (late.decision, late.counted) == ("allow", True)  # a phantom, until released
+        path.write_text(json.dumps(json.loads(path.read_text()) | {"next_at": 0}))
+        assert gw.flush(None, "0/1") == 1
+    assert not list((tmp_path / "spool").glob("*.json"))
+    (released,) = attempts()  # the replay named the same attempt: no second one
+    assert (released.id, released.outcome_status, released.counted) == (
+        late.id, "not_dialed", False)
+
+
+def test_the_spool_is_shared_between_drain_processes_without_overlap(
+        ksr: FakeKSR, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _, gw = load(ksr, monkeypatch, tmp_path, GATEWAY_URL=f"http://127.0.0.1:{free_port()}",
+                 GATEWAY_KEY="k")
+    for n in range(40):
+        ksr.vars.update({"$ci": f"c{n}", "$avp(gw_attempt)": f"att_{n:03d}",
+                         "$avp(gw_trunk)": "default"})
+        gw.not_dialed(None)
+    taken: list[str] = []
+    posted = lambda path, record: taken.append(record["attempt_id"])  # noqa: E731
+    monkeypatch.setattr(gw, "_post_outcome", posted)
+    shares = []
+    for k in range(4):
+        before = len(taken)
+        gw.flush(None, f"{k}/4")
+        shares.append(len(taken) - before)
+    assert sorted(taken) == [f"att_{n:03d}" for n in range(40)]  # each once, none left out
+    assert all(shares), shares  # every process has its share

@@ -307,19 +307,23 @@ def delaying_relay(port: int, delay_s: float) -> Iterator[str]:
     stop = threading.Event()
     sockets: list[socket.socket] = []
 
-    def pump(src: socket.socket, dst: socket.socket) -> None:
+    def pump(src: socket.socket, dst: socket.socket, eof: bool) -> None:
         with contextlib.suppress(OSError):
             while data := src.recv(65536):
                 dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
+        if eof:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
 
     def relay(client: socket.socket) -> None:
         time.sleep(delay_s)
         upstream = socket.create_connection(("127.0.0.1", port))
         sockets.append(upstream)
-        threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
-        pump(upstream, client)
+        # the client's EOF is not passed on: a client that gave up closes its socket, but the
+        # gateway, slow, had its request in hand already (uvicorn drops a request whose
+        # client is gone before the application reads the body)
+        threading.Thread(target=pump, args=(client, upstream, False), daemon=True).start()
+        pump(upstream, client, True)
 
     def accept() -> None:
         while not stop.is_set():
