@@ -125,28 +125,17 @@ class Stub:
         _stop_group(self.proc, grace=3.0)
 
 
-class BenchKamailio(Kamailio):
-    """``cluster.sip.Kamailio`` with a shared-memory size (``-m MB``) when ``shm_mb`` is set
-    (Kamailio's own default, 64 MB, otherwise)."""
-
-    shm_mb: int = 0
-
-    def command(self) -> list[str]:
-        return super().command() + (["-m", str(self.shm_mb)] if self.shm_mb else [])
-
-
 @contextlib.contextmanager
 def sip_path(work: Path, gateway_url: str, args: argparse.Namespace, key: str = "stub",
              campaign: str = "bench", check_workers: int | None = None) -> Iterator[Kamailio]:
     """Kamailio in front of a sipp UAS (the carrier, answering 200 at once), both stopped on
     exit."""
     carrier_port = free_udp_port()
-    kamailio = BenchKamailio(
+    kamailio = Kamailio(
         work / "kamailio", gateway_url, f"sip:127.0.0.1:{carrier_port}",
         trunks={"*": {"name": "bench", "key": key, "campaign": campaign}},
         timeout_ms=args.timeout_ms, sip_workers=args.sip_workers,
-        check_workers=check_workers or args.check_workers)
-    kamailio.shm_mb = args.shm_mb
+        check_workers=check_workers or args.check_workers, shm_mb=args.shm_mb)
     uas = Sipp(work / "carrier", str(SIPP_DIR / "uas_bench.xml"), port=carrier_port)
     try:
         kamailio.start()
