@@ -659,14 +659,16 @@ def findings(results: dict[str, Any]) -> list[str]:
                 if step.get("phantom_attempts"):
                     out.append(f"{name}: {mode} at {rate}: {step['phantom_attempts']} attempts "
                                "allowed and counted toward the frequency limit but never "
-                               "dialled (checks the proxy gave up on at the budget, completed "
-                               "by the gateway all the same)")
+                               "dialled when the ledger was read (checks the proxy gave up "
+                               "on at the budget, completed by the gateway all the same; the "
+                               "proxy releases them — not_dialed — once its outcome spool "
+                               "gets to them)")
                 spool = step.get("outcomes") or {}
                 if spool.get("spooled_at_end", 0) > 0.25 * step["calls"]:
                     out.append(f"{name}: {mode} at {rate}: outcome reporting falls behind: "
                                f"{spool['spooled_at_end']} of {step['calls']} outcomes still "
                                f"spooled when the calls stopped, posted {spool['drain_s']} s "
-                               "later (one rtimer process posts them one at a time)")
+                               "later (kamailio.cfg's four rtimer processes post them)")
                 if step.get("kamailio_errors"):
                     first = next(iter(step["kamailio_errors"]))
                     out.append(f"{name}: {mode} at {rate}: Kamailio errors, e.g. {first!r} "
