@@ -82,7 +82,7 @@ from bench.checks import (
     sqlite_database,
     write_results,
 )
-from cluster import _die_with_parent, _stop_group
+from cluster import die_with_parent, stop_group
 from cluster.sip import Kamailio, Sipp, free_udp_port, kamailio_binary, sip_options, sipp_binary
 
 SIPP_DIR = ROOT / "bench" / "sipp"
@@ -114,7 +114,7 @@ class Stub:
                                                                     else [])
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE,
                                      stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+                                     preexec_fn=die_with_parent)
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != b"ready":
             self.__exit__()
@@ -122,7 +122,7 @@ class Stub:
         return self
 
     def __exit__(self, *_: object) -> None:
-        _stop_group(self.proc, grace=3.0)
+        stop_group(self.proc, grace=3.0)
 
 
 @contextlib.contextmanager

@@ -79,7 +79,7 @@ def _get(url: str, timeout: float = 2.0) -> int:
         return 0
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child before exec: SIGTERM when the process that started it dies (Linux
     ``PR_SET_PDEATHSIG``), so that a killed ``make cluster`` or test leaves no replica behind."""
     import ctypes
@@ -88,7 +88,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _stop_group(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
+def stop_group(proc: subprocess.Popen[bytes] | None, grace: float = 10.0) -> None:
     """SIGTERM to the process, SIGKILL to its whole group after ``grace`` seconds."""
     if proc is None:
         return
@@ -126,7 +126,7 @@ class Replica:
                 [GATEWAY, "serve", "--workers", str(self.workers), "--port", str(self.port)],
                 env={**env, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}, cwd=ROOT,
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True, preexec_fn=_die_with_parent,
+                start_new_session=True, preexec_fn=die_with_parent,
             )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -160,7 +160,7 @@ class Replica:
             self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        _stop_group(self.proc)
+        stop_group(self.proc)
         self.proc = None
 
     def log_tail(self, n: int = 30) -> str:
@@ -207,7 +207,7 @@ class Balancer:
         with (self.workdir / "haproxy.log").open("ab") as log:
             self.proc = subprocess.Popen([binary, "-db", "-f", str(config)], stdout=log,
                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True, preexec_fn=_die_with_parent)
+                                         start_new_session=True, preexec_fn=die_with_parent)
 
     def admin(self, command: str) -> str:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
@@ -242,7 +242,7 @@ class Balancer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        _stop_group(self.proc, grace=5)
+        stop_group(self.proc, grace=5)
         self.proc = None
 
 

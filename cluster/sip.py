@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cluster import ClusterError, _die_with_parent, _stop_group
+from cluster import ClusterError, die_with_parent, stop_group
 
 ROOT = Path(__file__).resolve().parent.parent
 KAMAILIO_DIR = ROOT / "integrations" / "kamailio"
@@ -130,7 +130,7 @@ class Kamailio:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command(), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)
+                cwd=self.workdir, start_new_session=True, preexec_fn=die_with_parent)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -155,7 +155,7 @@ class Kamailio:
         return "\n".join(self.log().splitlines()[-n:])
 
     def stop(self) -> None:
-        _stop_group(self.proc, grace=5.0)
+        stop_group(self.proc, grace=5.0)
 
     def __enter__(self) -> Kamailio:
         return self.start()
@@ -261,7 +261,7 @@ class Sipp:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command(target), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)
+                cwd=self.workdir, start_new_session=True, preexec_fn=die_with_parent)
         time.sleep(0.2)  # sipp binds its socket at once; a bad scenario exits at once
         if self.proc.poll() not in (None, 0):
             raise ClusterError(f"sipp {self.name} exited with {self.proc.returncode}:\n"
@@ -274,7 +274,7 @@ class Sipp:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 self.command(target), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.workdir, start_new_session=True, preexec_fn=_die_with_parent)
+                cwd=self.workdir, start_new_session=True, preexec_fn=die_with_parent)
         try:
             return self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -304,7 +304,7 @@ class Sipp:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            _stop_group(self.proc, grace=3.0)
+            stop_group(self.proc, grace=3.0)
         with contextlib.suppress(Exception):
             if self.proc is not None:
                 self.proc.wait(timeout=5)
