@@ -103,8 +103,7 @@ def disposition(attempt_id: str, body: DispositionIn, p: Dialer) -> OutcomeOut:
     answers the stored outcome again (200), ``false`` never clears one. 409 ``conflict`` when
     the attempt has no outcome yet (report it first) or an outcome other than ``answered``.
     Answers the attempt's outcome, with both flags."""
-    out, _ = service.record_disposition(p, attempt_id, body)
-    return out
+    return service.record_disposition(p, attempt_id, body)
 
 
 @router.get("/{attempt_id}", response_model=AttemptOut)

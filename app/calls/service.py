@@ -26,6 +26,7 @@ an answered outcome (``record_disposition``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -515,32 +516,25 @@ def _record_refusal(conn: Connection, row: Any, at: datetime) -> None:
         _withdraw_consents(conn, tenant_id, principal, callee, attempt_id, at)
 
 
-def _record_opposition(conn: Connection, row: Any) -> bool:
+def _record_opposition(conn: Connection, row: Any) -> None:
     """The consumer opposed during the answered attempt ``row``: the callee (when it is a
-    number) joins the internal opposition list of the attempt's principal. Whether it was
-    added now (False: it was on the list already, or is not a number)."""
+    number) joins the internal opposition list of the attempt's principal, unless it is on
+    it already (``add_opposition`` is idempotent; the savepoint makes a concurrent post that
+    added it first a no-op too)."""
     tenant_id, attempt_id, callee = row.tenant_id, row.id, row.callee
     if not callee.startswith("+"):
-        return False
-    with Session(bind=conn) as s:  # joins this transaction
-        try:
-            with s.begin_nested():  # a concurrent post that added it first: not added now
-                _, created = add_opposition(
-                    s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
-                    principal=row.principal_id or tenant_id, of_attempt=True)
-        except IntegrityError:
-            return False
-    return created
+        return
+    with Session(bind=conn) as s, contextlib.suppress(IntegrityError), s.begin_nested():
+        add_opposition(s, tenant_id, callee, f"call:{attempt_id}", attempt_id,
+                       principal=row.principal_id or tenant_id, of_attempt=True)
 
 
 # --- dispositions -------------------------------------------------------------------------
 
 
-def record_disposition(
-    p: Principal, attempt_id: str, body: DispositionIn
-) -> tuple[OutcomeOut, list[str]]:
+def record_disposition(p: Principal, attempt_id: str, body: DispositionIn) -> OutcomeOut:
     """Record what only the agent knows about an attempt whose outcome is ``answered`` (the
-    SIP proxy reported the outcome from the signalling); returns (answer, flags set now).
+    SIP proxy reported the outcome from the signalling); the attempt's outcome with both flags.
 
     The attempt's row is never changed: its outcome is sealed in the ledger as it was
     reported, and a disposition arriving after the seal must not read as tampering. A
@@ -574,17 +568,13 @@ def record_disposition(
                 "disposition",
                 extra={"recorded_status": row.outcome_status},
             )
-        set_now: list[str] = []
         if body.consumer_refused and not row.consumer_refused:
-            try:
-                with conn.begin_nested():
-                    _record_refusal(conn, row, at)
-                set_now.append("consumer_refused")
-            except IntegrityError:
-                pass  # this attempt's refusal is recorded already
-        if body.consumer_opposed and _record_opposition(conn, row):
-            set_now.append("consumer_opposed")
-        return _disposition_out(conn, row), set_now
+            # a refusal already recorded for this attempt (unique): a replay, nothing to do
+            with contextlib.suppress(IntegrityError), conn.begin_nested():
+                _record_refusal(conn, row, at)
+        if body.consumer_opposed:
+            _record_opposition(conn, row)
+        return _disposition_out(conn, row)
 
 
 def _disposition_out(conn: Connection, row: Any) -> OutcomeOut:

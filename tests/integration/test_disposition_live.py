@@ -1,10 +1,10 @@
 """Issue 15: the agent's disposition, at once, on both workers of ``gateway serve --workers 2``,
 on SQLite and PostgreSQL: after the proxy recorded ``answered`` (12 s), 10 dispositions saying
 the consumer refused — half of them also that the consumer opposed — all answer 200, and the
-database holds one refusal and one opposition: each flag's effects ran once. Without the
-condition on the flag in ``app.calls.service.record_disposition``'s ``UPDATE``, every replay
-tries to record the refusal again: the unique index on refusals turns those into 409s (the
-dialer would take the refusal as not recorded), and only the database stands in the way.
+database holds one refusal and one opposition: each flag's effects ran once. Each effect is
+inserted in a savepoint (``app.calls.service.record_disposition``): without it, the posts that
+lose the race on the unique index of refusals (or of oppositions) would fail their whole
+transaction — a 500, or a 409 the dialer would take as "refusal not recorded".
 """
 
 from __future__ import annotations
