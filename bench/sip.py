@@ -83,7 +83,15 @@ from bench.checks import (
     write_results,
 )
 from cluster import die_with_parent, stop_group
-from cluster.sip import Kamailio, Sipp, free_udp_port, kamailio_binary, sip_options, sipp_binary
+from cluster.sip import (
+    Kamailio,
+    Sipp,
+    free_udp_port,
+    kamailio_binary,
+    parse_trace,
+    sip_options,
+    sipp_binary,
+)
 
 SIPP_DIR = ROOT / "bench" / "sipp"
 BUDGET_MS = 500  # GATEWAY_TIMEOUT_MS, the default of integrations/kamailio
@@ -161,39 +169,22 @@ class Call:
         return None if self.final is None else (self.final - self.sent) * 1000
 
 
-_SEP = "-" * 47 + " "
-
-
 def parse_calls(trace: Path) -> list[Call]:
-    """Per Call-ID, from a sipp ``-trace_msg`` file: the first INVITE sent and the first
-    final response to it received, with sipp's µs timestamps."""
+    """Per Call-ID, from a sipp ``-trace_msg`` file (``cluster.sip.parse_trace``): the first
+    INVITE sent and the first final response to it received, with sipp's µs timestamps."""
     calls: dict[str, Call] = {}
     if not trace.exists():
         return []
-    for block in trace.read_text(errors="replace").split(_SEP)[1:]:
-        stamp, _, rest = block.partition("\n")
-        what, _, message = rest.partition("\n\n")
-        first, _, headers = message.partition("\n")
-        call_id = cseq = ""
-        for line in headers.split("\n"):
-            name, sep, value = line.partition(":")
-            if not sep:
-                continue
-            name = name.strip().lower()
-            if name in ("call-id", "i"):
-                call_id = value.strip()
-            elif name == "cseq":
-                cseq = value.split()[-1] if value.split() else ""
+    for m in parse_trace(trace.read_text(errors="replace")):
+        call_id = m.header("Call-ID")
         if not call_id:
             continue
-        t = datetime.fromisoformat(stamp.strip()).timestamp()
-        if "sent" in what and first.startswith("INVITE "):
-            calls.setdefault(call_id, Call(call_id, t))
-        elif "received" in what and first.startswith("SIP/2.0 ") and cseq == "INVITE":
-            code = int(first.split()[1])
+        if m.direction == "sent" and m.method == "INVITE":
+            calls.setdefault(call_id, Call(call_id, m.at))
+        elif m.direction == "received" and m.status is not None and m.cseq_method == "INVITE":
             call = calls.get(call_id)
-            if code >= 200 and call is not None and call.final is None:
-                call.final, call.status = t, code
+            if m.status >= 200 and call is not None and call.final is None:
+                call.final, call.status = m.at, m.status
     return sorted(calls.values(), key=lambda c: c.sent)
 
 

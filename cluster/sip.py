@@ -20,6 +20,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from cluster import ClusterError, die_with_parent, stop_group
@@ -170,6 +171,7 @@ class Message:
 
     direction: str  # "sent" | "received"
     text: str
+    at: float = 0.0  # when sipp sent or received it (epoch seconds, µs precision)
 
     @property
     def first_line(self) -> str:
@@ -198,19 +200,23 @@ class Message:
         return cseq.split()[-1] if cseq else None
 
 
-_TRACE = re.compile(r"^(UDP|TCP) message (sent|received)[^\n]*\n\n", re.M)
+_SEPARATOR = "-" * 47 + " "  # before each message: the separator, then sipp's timestamp
 
 
 def parse_trace(text: str) -> list[Message]:
-    """The messages of a sipp ``-trace_msg`` file, in order."""
+    """The messages of a sipp ``-trace_msg`` file, in order, each with its timestamp."""
     out: list[Message] = []
-    parts = _TRACE.split(text)
-    # [before, transport, direction, body, transport, direction, body, ...]
-    for i in range(1, len(parts) - 2, 3):
-        body = parts[i + 2]
-        body = body.split("\n-----------------------------------------------", 1)[0]
-        out.append(Message(parts[i + 1], body.strip("\n").replace("\n", "\r\n")
-                           .replace("\r\r\n", "\r\n")))
+    for block in text.split(_SEPARATOR)[1:]:
+        stamp, _, rest = block.partition("\n")
+        what, _, body = rest.partition("\n\n")
+        if " message " not in what:
+            continue
+        try:
+            at = datetime.fromisoformat(stamp.strip()).timestamp()
+        except ValueError:
+            at = 0.0
+        body = body.strip("\n").replace("\r\n", "\n").replace("\n", "\r\n")
+        out.append(Message("sent" if " sent" in what else "received", body, at))
     return out
 
 
