@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -154,3 +156,78 @@ def sip(live: Server, _proxies: dict[str, tuple[Kamailio, int]],  # noqa: F811
         yield SipPath(live, kamailio, carrier_port, tmp_path, tenant, http)
     assert kamailio.proc is not None and kamailio.proc.poll() is None, kamailio.log_tail()
 
+
+@contextlib.contextmanager
+def silent_gateway() -> Iterator[str]:
+    """A TCP listener that accepts connections and never answers: a hung gateway."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+@contextlib.contextmanager
+def delaying_relay(port: int, delay_s: float) -> Iterator[str]:
+    """A TCP relay to 127.0.0.1:``port`` that holds each new connection ``delay_s`` before
+    relaying it: a gateway that is slow to answer, but answers."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    sockets: list[socket.socket] = []
+
+    def pump(src: socket.socket, dst: socket.socket, eof: bool) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        if eof:
+            with contextlib.suppress(OSError):
+                dst.shutdown(socket.SHUT_WR)
+
+    def relay(client: socket.socket) -> None:
+        time.sleep(delay_s)
+        upstream = socket.create_connection(("127.0.0.1", port))
+        sockets.append(upstream)
+        # the client's EOF is not passed on: a client that gave up closes its socket, but the
+        # gateway, slow, had its request in hand already (uvicorn drops a request whose
+        # client is gone before the application reads the body)
+        threading.Thread(target=pump, args=(client, upstream, False), daemon=True).start()
+        pump(upstream, client, True)
+
+    def accept() -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                client, _ = listener.accept()
+                sockets.append(client)
+                threading.Thread(target=relay, args=(client,), daemon=True).start()
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join()
+        for s in sockets:
+            with contextlib.suppress(OSError):
+                s.close()
+        listener.close()

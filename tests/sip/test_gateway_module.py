@@ -25,7 +25,7 @@ import pytest
 from cluster import free_port
 from tests.factories import CALLEE, add_consent, make_tenant
 from tests.integration.conftest import Server
-from tests.sip.conftest import attempts
+from tests.sip.conftest import attempts, delaying_relay
 
 GATEWAY_PY = Path(__file__).resolve().parents[2] / "integrations" / "kamailio" / "gateway.py"
 
@@ -278,8 +278,6 @@ def test_a_check_that_timed_out_is_released_so_it_does_not_count(
     """The proxy gave up on a check at its budget (503, the call not placed) but the gateway
     logged it: the spooled release asks the same check again (a replay, by its external_id)
     and reports that attempt ``not_dialed`` — it does not count toward the 4-in-30-days."""
-    from tests.sip.test_kamailio import delaying_relay
-
     add_consent(centre, CALLEE)
     with delaying_relay(live.port, 0.5) as url:
         _, gw = load(ksr, monkeypatch, tmp_path, GATEWAY_URL=url, GATEWAY_KEY=centre.dialer,

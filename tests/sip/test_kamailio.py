@@ -16,8 +16,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,7 +29,7 @@ from app.db import get_engine
 from app.registries.models import Quarantine
 from tests.factories import add_consent, auth, make_tenant
 from tests.integration.conftest import serve
-from tests.sip.conftest import SipPath, attempts, proxy_to
+from tests.sip.conftest import SipPath, attempts, delaying_relay, proxy_to, silent_gateway
 
 CALLEE = "+33612345678"
 CALLEE_NATIONAL = "0612345678"
@@ -206,33 +204,6 @@ def test_the_gateway_stopped_is_503_and_nothing_reaches_the_carrier(
     assert len(attempts()) == 1
 
 
-@contextlib.contextmanager
-def silent_gateway() -> Iterator[str]:
-    """A TCP listener that accepts connections and never answers: a hung gateway."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                held.append(listener.accept()[0])
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        listener.close()
-
-
 def test_a_gateway_slower_than_the_timeout_is_503_within_the_timeout(
         sip: SipPath, tmp_path: Path) -> None:
     with silent_gateway() as url, proxy_to(sip, tmp_path, url, timeout_ms=300) as slow, \
@@ -294,55 +265,6 @@ def test_a_second_tenant_on_its_own_trunk_uses_its_own_key(sip: SipPath) -> None
     (attempt,) = attempts()
     assert attempt.tenant_id == other.id
     assert carrier.received("INVITE")[0].header("X-Attempt-Id") == attempt.id
-
-
-@contextlib.contextmanager
-def delaying_relay(port: int, delay_s: float) -> Iterator[str]:
-    """A TCP relay to 127.0.0.1:``port`` that holds each new connection ``delay_s`` before
-    relaying it: a gateway that is slow to answer, but answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    listener.settimeout(0.1)
-    stop = threading.Event()
-    sockets: list[socket.socket] = []
-
-    def pump(src: socket.socket, dst: socket.socket, eof: bool) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        if eof:
-            with contextlib.suppress(OSError):
-                dst.shutdown(socket.SHUT_WR)
-
-    def relay(client: socket.socket) -> None:
-        time.sleep(delay_s)
-        upstream = socket.create_connection(("127.0.0.1", port))
-        sockets.append(upstream)
-        # the client's EOF is not passed on: a client that gave up closes its socket, but the
-        # gateway, slow, had its request in hand already (uvicorn drops a request whose
-        # client is gone before the application reads the body)
-        threading.Thread(target=pump, args=(client, upstream, False), daemon=True).start()
-        pump(upstream, client, True)
-
-    def accept() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                client, _ = listener.accept()
-                sockets.append(client)
-                threading.Thread(target=relay, args=(client,), daemon=True).start()
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    finally:
-        stop.set()
-        thread.join()
-        for s in sockets:
-            with contextlib.suppress(OSError):
-                s.close()
-        listener.close()
 
 
 def test_a_cancel_during_the_check_never_lets_the_call_ring(sip: SipPath,
