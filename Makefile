@@ -9,7 +9,7 @@ export DATABASE_URL
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: cluster sip bench-sip bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-capacity bench-monitors install clean
+.PHONY: vendor cluster sip bench-sip bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-capacity bench-monitors install clean
 
 LOCK := requirements.lock.txt
 
@@ -82,3 +82,15 @@ cluster: $(STAMP)  ## the compose topology without Docker: HAProxy + 3 replicas 
 
 bench-cluster: $(STAMP)  ## 1, 2, 3 replicas behind HAProxy on one PostgreSQL: checks/s, p99, invariant
 	$(BIN)/python -m bench.cluster
+
+# The console's third-party assets, served by the gateway itself (no CDN: call centres run on
+# closed networks), taken from their published npm packages with their licences.
+HTMX_VERSION := 2.0.11
+VENDOR_DIR := app/console/static/vendor
+vendor:  ## refresh the console's vendored assets (htmx) from their published npm packages
+	rm -rf .vendor && mkdir -p .vendor $(VENDOR_DIR)
+	cd .vendor && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
+	cp .vendor/package/dist/htmx.min.js $(VENDOR_DIR)/htmx.min.js
+	cp .vendor/package/LICENSE $(VENDOR_DIR)/htmx.LICENSE
+	printf 'htmx.org %s (npm package htmx.org, dist/htmx.min.js; licence: htmx.LICENSE, 0BSD)\n' $(HTMX_VERSION) > $(VENDOR_DIR)/VERSIONS
+	rm -rf .vendor

@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     #: the largest JSON request body, counted while it streams (``app.http``; uploads have
     #: their own limits): 413 above
     max_json_bytes: int = Field(default=1_048_576, alias="GATEWAY_MAX_JSON_BYTES", ge=1)
+    #: the web console's sessions (``app.console``): ended after this many seconds without a
+    #: page, and this many seconds after sign-in whatever the use (wall-clock time, not the
+    #: rules' clock: a frozen GATEWAY_FROZEN_NOW does not keep a session alive)
+    console_idle_s: float = Field(default=1800.0, alias="GATEWAY_CONSOLE_IDLE_S", gt=0)
+    console_max_s: float = Field(default=43200.0, alias="GATEWAY_CONSOLE_MAX_S", gt=0)
 
     @field_validator("webhook_allow")
     @classmethod

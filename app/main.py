@@ -22,6 +22,7 @@ from app.calls.router import router as calls_router
 from app.campaigns.router import router as campaigns_router
 from app.clock import frozen_instant
 from app.config import get_settings
+from app.console import install as install_console
 from app.erasure.router import router as erasure_router
 from app.http import GatewayHTTP, install_error_handlers
 from app.monitors.router import router as monitors_router
@@ -95,6 +96,7 @@ def create_app() -> FastAPI:
         app.include_router(router)
 
     install_error_handlers(app)  # one envelope for every error (app.http)
+    install_console(app)  # /console: HTML pages, HTML errors on its paths (app.console)
     # authentication before the body, JSON bodies limited while they stream, request ids
     app.add_middleware(GatewayHTTP, gateway=app)
     install_openapi(app)  # security scheme, every error status, non-JSON answers (app.openapi)

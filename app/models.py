@@ -5,6 +5,7 @@ from app.audit.models import LedgerPart, LedgerSeal
 from app.bloctel.models import BloctelChunk, BloctelVersion
 from app.calls.models import Attempt, PenaltyLine
 from app.campaigns.models import CallerId, Campaign, CampaignCallerId
+from app.console.models import ConsoleJob, ConsoleSession
 from app.db import Base
 from app.numbers.models import NumberRekey
 from app.principals.models import ConsentPrincipal, Mandate, Professional
@@ -20,7 +21,8 @@ from app.tenancy.models import ApiKey, Tenant
 
 __all__ = [
     "ApiKey", "Attempt", "Base", "BloctelChunk", "BloctelVersion", "CallerId", "Campaign",
-    "CampaignCallerId", "Consent", "ConsentHold", "ConsentPrincipal", "Contract", "LedgerPart",
+    "CampaignCallerId", "ConsoleJob", "ConsoleSession", "Consent", "ConsentHold",
+    "ConsentPrincipal", "Contract", "LedgerPart",
     "LedgerSeal", "Mandate", "NumberRekey", "Opposition", "PenaltyLine", "Professional",
     "Quarantine",
     "Refusal", "Tenant",

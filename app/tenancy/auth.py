@@ -101,14 +101,20 @@ def _load(key_hash: str) -> Principal | None:
             (at - key.last_used_at).total_seconds() >= LAST_USED_PRECISION_S
         ):
             _touches.submit(_touch, key.id, at)
-        return Principal(
-            key_id=key.id,
-            role=key.role,
-            tenant_id=key.tenant_id,
-            tenant_suspended=tenant is not None and tenant.status == "suspended",
-            policy=policy_from_json(tenant.policy if tenant else None,
-                                    tenant.sanctions if tenant else None),
-        )
+        return principal_of(key, tenant)
+
+
+def principal_of(key: ApiKey, tenant: Tenant | None) -> Principal:
+    """The principal of a key row that is not revoked (and its tenant's row, if any): what
+    a bearer key resolves to, and what the console's session acts as (``app.console``)."""
+    return Principal(
+        key_id=key.id,
+        role=key.role,
+        tenant_id=key.tenant_id,
+        tenant_suspended=tenant is not None and tenant.status == "suspended",
+        policy=policy_from_json(tenant.policy if tenant else None,
+                                tenant.sanctions if tenant else None),
+    )
 
 
 _reload_locks: dict[int, asyncio.Lock] = {}

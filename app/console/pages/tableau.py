@@ -1,0 +1,114 @@
+"""Tableau de bord: today, the last 7 days and the month, from the very function that answers
+``GET /v1/reports/summary`` (``app.reports.service.summary``) with the same period bounds, so
+that every figure on the page is the API's; alerts, BLOCTEL's freshness and the ledger's seal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from app import clock
+from app.alerts import service as alerts
+from app.bloctel import status as bloctel_status
+from app.clock import PARIS
+from app.console.sessions import Viewer
+from app.console.web import LEGAL_BASIS, render
+from app.reports import service as reports
+from rules_fr.data import code_label
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str
+    title: str
+    first: date
+    last: date  # inclusive (Paris days)
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The period as ``/v1/reports/summary``'s ``from`` and ``to``."""
+        return {"from": self.first.isoformat(), "to": self.last.isoformat()}
+
+
+def periods(today: date) -> list[Period]:
+    return [
+        Period("jour", "Aujourd'hui", today, today),
+        Period("semaine", "7 derniers jours", today - timedelta(days=6), today),
+        Period("mois", "Ce mois-ci", today.replace(day=1), today),
+    ]
+
+
+def today() -> date:
+    return clock.now().astimezone(PARIS).date()
+
+
+def summary(tenant_id: str, period: Period) -> dict[str, Any]:
+    """``GET /v1/reports/summary?from=…&to=…`` for this tenant, as the API computes it."""
+    q = period.query
+    return reports.summary(tenant_id, f=reports.filters(q["from"], q["to"]))
+
+
+def bars(series: dict[str, dict[str, int]], labels: dict[str, str] | None = None
+         ) -> dict[str, Any]:
+    """Geometry of a stacked bar chart (allowed under denied) drawn as inline SVG by
+    ``_graphiques.html``: no chart library, no script, readable without colour (a table of
+    the same figures follows each chart)."""
+    keys = list(series)
+    top = max((v["allowed"] + v["denied"] for v in series.values()), default=0) or 1
+    width, height, gap = 720, 160, 2
+    step = width / max(len(keys), 1)
+    out = []
+    for i, k in enumerate(keys):
+        allow, deny = series[k]["allowed"], series[k]["denied"]
+        h_allow = height * allow / top
+        h_deny = height * deny / top
+        out.append({"key": k, "label": (labels or {}).get(k, k), "allow": allow, "deny": deny,
+                    "x": round(i * step + gap / 2, 1), "w": round(max(step - gap, 1), 1),
+                    "y_allow": round(height - h_allow, 1), "h_allow": round(h_allow, 1),
+                    "y_deny": round(height - h_allow - h_deny, 1), "h_deny": round(h_deny, 1)})
+    return {"bars": out, "width": width, "height": height, "top": top}
+
+
+def _figures(tenant_id: str) -> dict[str, Any]:
+    day = today()
+    shown = []
+    for period in periods(day):
+        s = summary(tenant_id, period)
+        shown.append({"period": period, "summary": s})
+    month = shown[-1]["summary"]
+    reasons = [{"code": code, "label": code_label(code), "legal_basis": LEGAL_BASIS.get(code, ""),
+                "count": n} for code, n in list(month["by_reason"].items())[:8]]
+    by_day = month["by_day"]
+    # every day of the month so far, empty ones included
+    first = day.replace(day=1)
+    days = {(first + timedelta(days=i)).isoformat(): {"allowed": 0, "denied": 0}
+            for i in range((day - first).days + 1)}
+    for d, v in by_day.items():
+        if d in days:
+            days[d] = v
+    hours = shown[0]["summary"]["by_hour"]
+    recent = alerts.list_alerts(tenant_id, limit=5)["items"]
+    return {
+        "today": day, "periods": shown, "reasons": reasons,
+        "chart_days": bars(days, {d: d[8:10] for d in days}),
+        "chart_hours": bars(hours, {h: f"{h} h" for h in hours}),
+        "alerts": recent, "bloctel": bloctel_status.current(),
+    }
+
+
+async def page(request: Request, viewer: Viewer) -> HTMLResponse:
+    figures = await run_in_threadpool(_figures, viewer.tenant_id or "")
+    return render(request, "conformite/tableau.html", viewer, **figures)
+
+
+async def seal_panel(request: Request, viewer: Viewer) -> HTMLResponse:
+    """The ledger's head seal and whether it verifies (``GET /v1/audit/verify`` reads the
+    same): loaded after the page, since verifying reads the whole sealed ledger."""
+    seal = await run_in_threadpool(reports.ledger_seal, viewer.tenant_id or "")
+    return render(request, "conformite/_scellement.html", viewer, seal=seal)
