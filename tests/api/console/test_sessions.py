@@ -72,7 +72,8 @@ def test_pages_without_a_session_go_to_sign_in_and_come_back(tenant: Tenant) -> 
     c = tenant.client
     r = c.get("/console/travaux/job_x?vue=1", follow_redirects=False)
     assert r.status_code == 303
-    assert r.headers["location"] == "/console/connexion?suite=%2Fconsole%2Ftravaux%2Fjob_x%3Fvue%3D1"
+    assert r.headers["location"] == (
+        "/console/connexion?suite=%2Fconsole%2Ftravaux%2Fjob_x%3Fvue%3D1")
     r = sign_in(c, tenant.compliance, suite="/console/travaux/job_x?vue=1")
     assert r.headers["location"] == "/console/travaux/job_x?vue=1"
     # never another site
