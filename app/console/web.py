@@ -10,6 +10,7 @@ files (``static/``), so an injected ``<script>`` cannot run.
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -32,6 +34,8 @@ from rules_fr.data import catalog, code_label
 
 HERE = Path(__file__).parent
 PREFIX = "/console"
+#: where ``current_viewer`` notes when the page started (``Server-Timing`` in ``render``)
+STARTED = "console.started"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 ROLE_FR = {"operator": "Opérateur", "admin": "Administrateur", "compliance": "Conformité"}
@@ -103,6 +107,9 @@ def render(request: Request, template: str, viewer: Viewer | None = None, *,
                             **context},
         status_code=status, headers={**SECURITY_HEADERS, **(headers or {})},
     )
+    started = request.scope.get(STARTED)
+    if started is not None:  # the page's own time on the server (bench.console reads it)
+        response.headers["Server-Timing"] = f"page;dur={(time.perf_counter() - started) * 1e3:.1f}"
     return response
 
 
@@ -199,7 +206,7 @@ def install_errors(app: FastAPI) -> None:
 
 async def current_viewer(request: Request) -> Viewer:
     """Dependency: the signed-in viewer, or to the sign-in page."""
-    from fastapi.concurrency import run_in_threadpool
+    request.scope.setdefault(STARTED, time.perf_counter())
 
     viewer = await run_in_threadpool(sessions.load, request.cookies.get(sessions.COOKIE))
     if viewer is None:
