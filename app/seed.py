@@ -74,4 +74,7 @@ def seed_demo(base_url: str, console: Console) -> dict[str, str]:
         f"-H 'Authorization: Bearer {keys['dialer']}' -H 'Content-Type: application/json' "
         f"-d '{json.dumps(evaluate)}'"
     )
+    console.print(f"\nThe web console (French): [bold]{base_url}/console[/bold] — sign in with the "
+                  "compliance or admin key (the operator key opens the operator's pages; "
+                  "dialer keys cannot sign in).")
     return {"tenant": tenant_id, **keys}
