@@ -37,6 +37,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
 #: the export's filters, by their query names (``GET /v1/reports/attempts``)
 FILTERS = ("from", "to", "campaign", "decision", "reason", "caller_id", "agent_id", "principal")
+PAGE = 50  # rows a page: attempts, a number's attempts, alerts
 FORMATS = {"csv": ("csv", False), "excel-fr": ("csv", True), "jsonl": ("jsonl", False)}
 
 STATUS_FR = {"answered": "décroché", "no_answer": "sans réponse", "busy": "occupé",
@@ -94,7 +95,7 @@ async def attempts(request: Request, viewer: Compliance) -> Response:
     page = None
     try:
         f = _filters(given)
-        page = await run_in_threadpool(listing.attempts_page, tenant, f, limit=listing.PAGE,
+        page = await run_in_threadpool(listing.attempts_page, tenant, f, limit=PAGE,
                                        after=after)
     except Unprocessable as exc:
         error = _invalid(exc)
@@ -132,7 +133,7 @@ async def attempts_export(request: Request, viewer: Compliance) -> Response:
 async def number_search(request: Request, viewer: Compliance) -> Response:
     """The search form; a valid number goes to its investigation."""
     raw = request.query_params.get("numero")
-    if raw is None:
+    if raw is None or not raw.strip():
         return render(request, "conformite/numeros.html", viewer, numero="", error=None)
     try:
         e164 = normalise_callee(raw)
@@ -147,7 +148,7 @@ def _investigation(viewer: Any, number: str, campaign: str | None,
                    after: str | None) -> dict[str, Any]:
     tenant = viewer.tenant_id or ""
     max_age = viewer.principal.policy.consent_max_age_days
-    story = numbers.history(tenant, number, limit=numbers.DEFAULT_PAGE, after=after,
+    story = numbers.history(tenant, number, limit=PAGE, after=after,
                             max_age_days=max_age)
     proofs = {}
     for c in story.consents:
@@ -271,7 +272,12 @@ async def report_pdf(request: Request, viewer: Compliance) -> Response:
 async def alerts_page(request: Request, viewer: Compliance) -> Response:
     """The tenant's alerts, newest first, 50 a page (``GET /v1/alerts``)."""
     cursor = request.query_params.get("apres") or None
-    page = await run_in_threadpool(alerts.list_alerts, viewer.tenant_id or "", None, 50,
-                                   cursor)
+    try:
+        page = await run_in_threadpool(alerts.list_alerts, viewer.tenant_id or "", None, PAGE,
+                                       cursor)
+    except Unprocessable as exc:  # a cursor that is not one of this tenant's alerts
+        return render(request, "conformite/alertes.html", viewer, status=422,
+                      page={"items": [], "next_cursor": None}, first=True,
+                      error=_invalid(exc), **_page_context())
     return render(request, "conformite/alertes.html", viewer, page=page,
-                  first=cursor is not None, **_page_context())
+                  first=cursor is not None, error=None, **_page_context())

@@ -205,6 +205,7 @@ def test_the_search_form_goes_to_the_number_or_says_why_not(tenant: Tenant) -> N
     c = tenant.client
     as_(c, tenant.compliance)
     assert c.get("/console/numeros").status_code == 200
+    assert c.get("/console/numeros", params={"numero": " "}).status_code == 200  # empty
     r = c.get("/console/numeros", params={"numero": "06 12 34 56 01"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/numeros/%2B33612345601"
     r = c.get("/console/numeros", params={"numero": "12 pas un numéro"})
@@ -244,6 +245,19 @@ def test_a_number_shows_its_story_consent_proof_and_next_window(
     # an unknown campaign: a message, not an error page
     page = c.get("/console/numeros/+33612345601", params={"campagne": "nope"})
     assert page.status_code == 200 and "Campagne « nope » inconnue" in unescape(page.text)
+
+
+def test_a_numbers_attempts_come_in_pages(tenant: Tenant) -> None:
+    made = [tenant.check(callee="+33612345600").json()["attempt_id"] for _ in range(52)]
+    c = tenant.client
+    as_(c, tenant.compliance)
+    page = c.get("/console/numeros/+33612345600", params={"campagne": "spring-2026"})
+    first = rows(page.text)
+    link = unescape(re.search(r'<a href="([^"]+)" rel="next">Tentatives suivantes', page.text)[1])
+    assert "campagne=spring-2026" in link
+    rest = rows(c.get(link).text)
+    assert len(first) == 50 and len(rest) == 2 and sorted(first + rest) == sorted(made)
+    assert 'data-figure="tentatives">52 ' in page.text  # the count covers every page
 
 
 def test_erasure_is_for_admins_with_a_confirmation(tenant: Tenant) -> None:
@@ -354,7 +368,8 @@ def test_alerts_newest_first_paged_by_cursor(tenant: Tenant, other: Tenant,
     more = c.get(link)
     assert re.findall(r'data-alert="([^"]+)"', more.text) == list(reversed(made))[50:]
     assert 'data-testid="premiere-page"' in more.text
-    assert c.get(f"/console/alertes?apres={theirs}").status_code == 422
+    r = c.get(f"/console/alertes?apres={theirs}")  # another tenant's alert is no cursor
+    assert r.status_code == 422 and "Page invalide" in r.text and "globex_monitor" not in r.text
 
 
 # --- who may see what -----------------------------------------------------------------------
