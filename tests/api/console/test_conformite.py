@@ -307,6 +307,9 @@ def test_the_report_page_defaults_to_the_month_and_shows_the_summary(
     for name in ("total", "allowed", "denied", "dialled_despite_deny"):
         assert f'data-figure="{name}">{s[name]}<' in text, name
     assert f'data-value="{s["penalty_eur"]}"' in text
+    coverage = text.split('data-figure="consent_coverage">')[1].split("</dd>")[0]
+    assert coverage.startswith("2 ") and "dont 2 sur consentement" in coverage
+    assert s["consent_coverage"]["consent"] == 2
     assert "autumn" in text.split('data-testid="campagnes"')[1]
     assert "L223-1" in text.split('data-testid="motifs"')[1]
     assert s["ruleset_versions"][0]["version"] in text.split('data-testid="regles"')[1]
