@@ -118,11 +118,20 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), fr) for p, fr in 
 )]
 
 
+#: the importer's fields (``app.registries.bulk.fields.FIELDS``) in French
+FIELD_FR = {"callee": "numéro", "given_at": "date du consentement", "scope": "portée",
+            "channel": "canal", "evidence": "preuve", "expires_at": "expiration",
+            "principals": "mandants", "source": "source", "notice_given": "information donnée",
+            "conditional_on_sale": "vente liée", "reference": "référence", "sector": "secteur",
+            "starts_on": "début", "ends_on": "fin"}
+
+
 def reason_fr(reason: str) -> str:
     for pattern, french in _REASONS:
         found = pattern.search(reason)
         if found:
-            return french.format(*found.groups())
+            text = french.format(*(FIELD_FR.get(g, g) if g else "" for g in found.groups()))
+            return text[:1].upper() + text[1:]
     return reason
 
 
@@ -134,6 +143,8 @@ def _french_report(report: dict[str, Any] | None) -> dict[str, Any] | None:
     out = dict(report)
     out["rejected_samples"] = [dict(s, motif=reason_fr(str(s.get("error", ""))))
                                for s in report.get("rejected_samples") or []]
+    out["columns_fr"] = [{"column": c, "field": FIELD_FR.get(f, f)}
+                         for f, c in (report.get("columns") or {}).items()]
     out["reasons_fr"] = [{"reason": r, "motif": reason_fr(r), "count": n}
                          for r, n in sorted((report.get("reasons") or {}).items(),
                                             key=lambda kv: -kv[1])]

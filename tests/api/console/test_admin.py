@@ -150,7 +150,7 @@ def test_an_import_runs_as_a_job_and_reports_in_french(tenant: Tenant, other: Te
     assert "Créées" in page and 'data-figure="created">3<' in page
     assert 'data-figure="rejected" class="grave">2<' in page
     assert "pas un numéro" in page and "date_consentement" in page
-    assert "n'est pas une date et heure" in page  # the reason, in French
+    assert "Date du consentement n'est pas une date et heure" in page  # French
     # the consents are in the registry, for the API too
     listed = tenant.get("/v1/consents").json()
     assert sorted(x["callee"] for x in listed) == ["+33612000001", "+33612000002",
