@@ -80,9 +80,11 @@ def _tenant(viewer: Viewer) -> str:
 
 
 REGISTRIES: dict[str, dict[str, str]] = {
-    "consents": {"slug": "consentements", "title": "Consentements", "one": "consentement"},
-    "contracts": {"slug": "contrats", "title": "Contrats", "one": "contrat"},
-    "oppositions": {"slug": "oppositions", "title": "Oppositions", "one": "opposition"},
+    "consents": {"slug": "consentements", "title": "Consentements",
+                 "none": "Aucun consentement enregistré"},
+    "contracts": {"slug": "contrats", "title": "Contrats", "none": "Aucun contrat enregistré"},
+    "oppositions": {"slug": "oppositions", "title": "Oppositions",
+                    "none": "Aucune opposition enregistrée"},
 }
 
 #: the importer's reasons (``app.registries.bulk.fields``, ``bloctel.parse``) in French; a
@@ -235,7 +237,14 @@ async def _registry_page(request: Request, viewer: Viewer, kind: str, *, status:
             search_error = f"Numéro invalide : {exc.detail}"
             status = 422
     recent = await run_in_threadpool(jobs.recent, viewer.tenant_id, (kind,))
-    return render(request, "admin/registre.html", viewer, status=status, kind=kind,
+    shown = request.query_params.get("travail")  # one import's report, in the page
+    job = None
+    if shown:
+        job = await run_in_threadpool(jobs.get, shown[:40], viewer.tenant_id)
+        if job is None or job["kind"] != kind:
+            job, status = None, 404
+            error = "Aucun import de ce nom pour votre centre d'appels."
+    return render(request, "admin/registre.html", viewer, status=status, kind=kind, job=job,
                   registry=REGISTRIES[kind], numero=numero, entries=entries,
                   search_error=search_error, recent=recent, error=error,
                   max_bytes=UploadLimits.of("import").max_bytes)
@@ -280,8 +289,8 @@ async def _import(request: Request, viewer: Viewer, kind: bulk.Kind) -> Response
                            tenant_id=viewer.tenant_id, key_id=viewer.principal.key_id,
                            path=path, size=size, work=_import_work(kind, _tenant(viewer), force)))
     job = await run_in_threadpool(jobs.get, job_id, viewer.tenant_id)
-    if not request.headers.get("hx-request"):  # a plain form (no script): the job's page
-        return _see(f"/travaux/{job_id}")
+    if not request.headers.get("hx-request"):  # a plain form (no script): the page, with it
+        return _see(f"/{REGISTRIES[kind]['slug']}?travail={job_id}")
     return render(request, "travaux/_travail.html", viewer, job=job)
 
 
@@ -306,6 +315,13 @@ for _kind in bulk.KINDS:
 # ------------------------------------------------------------------------------ campaigns
 
 
+#: the rule set's sectors (``rules_fr.data.SECTORS``) in French
+SECTOR_FR = {"general": "général", "energy_renovation": "rénovation énergétique",
+             "home_adaptation": "adaptation du logement", "cpf_training": "formation (CPF)",
+             "premium_rate_callback": "rappel vers un numéro surtaxé",
+             "press_subscription": "abonnement de presse"}
+
+
 def _campaign_context(tenant_id: str) -> dict[str, Any]:
     with session_scope() as s:
         rows = [{"id": r.id, "purpose": r.purpose, "audience": r.audience, "sector": r.sector,
@@ -315,7 +331,7 @@ def _campaign_context(tenant_id: str) -> dict[str, Any]:
         clis = [c.number for c in campaigns.list_caller_ids(s, tenant_id)]
         principals = sorted(held_principals(s, tenant_id))
     return {"campaigns": rows, "clis": clis, "principals": principals,
-            "sectors": sorted(SECTORS)}
+            "sectors": {s: SECTOR_FR.get(s, s) for s in sorted(SECTORS)}}
 
 
 def _campaign_form(form: Any) -> dict[str, Any]:
