@@ -244,45 +244,60 @@ async def _registry_page(request: Request, viewer: Viewer, kind: str, *, status:
         if job is None or job["kind"] != kind:
             job, status = None, 404
             error = "Aucun import de ce nom pour votre centre d'appels."
+    refused = request.query_params.get("refus")
+    if refused in REFUSALS:
+        error = REFUSALS[refused] or _too_large()
     return render(request, "admin/registre.html", viewer, status=status, kind=kind, job=job,
                   registry=REGISTRIES[kind], numero=numero, entries=entries,
                   search_error=search_error, recent=recent, error=error,
+                  error_title="Import refusé" if refused in REFUSALS else None,
                   max_bytes=UploadLimits.of("import").max_bytes)
 
 
-def _refuse_upload(request: Request, viewer: Viewer, kind: str, status: int,
+def _too_large() -> str:
+    limits = UploadLimits.of("import")
+    return (f"Fichier trop volumineux : la limite est de {limits.max_bytes:,} octets "
+            f"({limits.setting}). Découpez le fichier.").replace(",", "\u202f")
+
+
+#: why an upload was refused, as the page says it after htmx was sent there (``?refus=``)
+REFUSALS = {"absent": "Choisissez un fichier CSV à importer.",
+            "vide": "Le fichier envoyé est vide.", "volumineux": ""}
+
+
+def _refuse_upload(request: Request, viewer: Viewer, kind: str, status: int, code: str,
                    message: str) -> Response:
-    """A refused upload: the fragment in place of the job (htmx), or the page."""
+    """A refused upload, with its status (413, 422) and its reason in French: the page
+    (a plain form) or, for htmx (which swaps no 4xx answer), the page to go to with the
+    reason (``HX-Redirect``, which htmx follows whatever the status)."""
     if request.headers.get("hx-request"):
         return render(request, "admin/_refus_import.html", viewer, status=status,
-                      message=message)
+                      message=message, headers={
+                          "HX-Redirect": f"{PREFIX}/{REGISTRIES[kind]['slug']}?refus={code}"})
     return render(request, "erreur.html", viewer, status=status,
                   title="Import refusé", detail=message, code=status)
 
 
 async def _import(request: Request, viewer: Viewer, kind: bulk.Kind) -> Response:
     limits = UploadLimits.of("import")
-    too_large = (f"Fichier trop volumineux : la limite est de {limits.max_bytes:,} octets "
-                 f"({limits.setting}). Découpez le fichier.").replace(",", "\u202f")
     declared = request.headers.get("content-length", "")
     # the form's other fields and the multipart envelope take a few hundred bytes
     if declared.isdigit() and int(declared) > limits.max_bytes + 64 * 1024:
-        return _refuse_upload(request, viewer, kind, 413, too_large)
+        return _refuse_upload(request, viewer, kind, 413, "volumineux", _too_large())
     form = await checked_form(request, viewer)
     upload = form.get("fichier")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _refuse_upload(request, viewer, kind, 422,
-                              "Choisissez un fichier CSV à importer.")
+        return _refuse_upload(request, viewer, kind, 422, "absent", REFUSALS["absent"])
     if upload.size is not None and upload.size > limits.max_bytes:
-        return _refuse_upload(request, viewer, kind, 413, too_large)
+        return _refuse_upload(request, viewer, kind, 413, "volumineux", _too_large())
     path, size = await run_in_threadpool(jobs.spool, upload.file)
     if size == 0:
         path.unlink(missing_ok=True)
-        return _refuse_upload(request, viewer, kind, 422,
+        return _refuse_upload(request, viewer, kind, 422, "vide",
                               f"Le fichier « {upload.filename} » est vide.")
     if size > limits.max_bytes:
         path.unlink(missing_ok=True)
-        return _refuse_upload(request, viewer, kind, 413, too_large)
+        return _refuse_upload(request, viewer, kind, 413, "volumineux", _too_large())
     force = field(form, "forcer") is not None
     job_id = await run_in_threadpool(
         lambda: jobs.start(kind=kind, label=upload.filename or kind,

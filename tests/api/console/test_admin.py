@@ -221,10 +221,19 @@ def test_an_import_without_a_file_an_empty_file_or_too_large_is_refused(
     assert r.status_code == 422 and "Choisissez un fichier" in text(r)
     r = upload(tenant, csrf, b"", name="vide.csv")
     assert r.status_code == 422 and "est vide" in text(r)
+    # htmx swaps no 4xx answer: it is sent to the page, which says why
+    assert r.headers["hx-redirect"] == "/console/consentements?refus=vide"
+    page = text(c.get(r.headers["hx-redirect"]))
+    assert "Import refusé</strong> — Le fichier envoyé est vide." in page
     settings(GATEWAY_IMPORT_MAX_BYTES=100)
     r = upload(tenant, csrf, CONSENTS.encode() * 2)
     assert r.status_code == 413 and "Fichier trop volumineux" in text(r)
     assert "GATEWAY_IMPORT_MAX_BYTES" in r.text
+    assert "Fichier trop volumineux" in text(c.get(r.headers["hx-redirect"]))
+    r = c.post("/console/consentements/import", content=b"x" * 70_000, headers={
+        "HX-Request": "true", "X-CSRF-Token": csrf,
+        "Content-Type": "multipart/form-data; boundary=b"})
+    assert r.status_code == 413  # from its declared length, before reading it
     r = upload(tenant, csrf, CONSENTS.encode() * 2, htmx=False)  # the plain form: a page
     assert r.status_code == 413 and "<h1>Import refusé</h1>" in text(r)
     r = upload(tenant, "forged", b"numero\n0612000012\n")

@@ -44,6 +44,15 @@ def test_an_admin_imports_consents_and_watches_the_progress_then_the_report(
     console.sign_in(acme.admin)
     console.goto("/console/consentements")
     page = console.page
+    # an empty file is refused, and the page says why
+    empty = tmp_path / "vide.csv"
+    empty.write_bytes(b"")
+    page.get_by_label("Fichier CSV").set_input_files(str(empty))
+    page.get_by_role("button", name="Importer", exact=True).click()
+    page.wait_for_url("**/console/consentements?refus=vide")
+    assert "Le fichier envoyé est vide" in page.get_by_test_id("erreur").inner_text()
+    assert [e for e in console.errors if "422" in e]
+    console.errors.clear()  # the 422, on purpose
     page.get_by_label("Fichier CSV").set_input_files(str(path))
     with page.expect_response(lambda r: r.url.endswith("/console/consentements/import")) as sent:
         page.get_by_role("button", name="Importer", exact=True).click()
