@@ -706,6 +706,8 @@ def _policy_changes(form: Any, current: dict[str, Any]) -> dict[str, Any]:
     for name, label, kind, _ in POLICY_FIELDS:
         raw = form.get(name)
         if kind == "bool":
+            if raw not in ("oui", "non"):
+                continue  # not in the form: unchanged
             value: Any = raw == "oui"
             if value != current[name]:
                 body[name] = value

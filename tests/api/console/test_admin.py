@@ -286,6 +286,8 @@ def test_campaigns_create_edit_and_refusals(tenant: Tenant, other: Tenant) -> No
     got = tenant.get("/v1/campaigns/automne").json()
     assert (got["automated"], got["prerecorded"], got["audience"], got["caller_ids"]) == (
         False, True, "professionals", [])
+    assert "Campagne « automne » enregistrée" in text(c.get("/console/campagnes?ok=automne"))
+    assert "enregistrée" not in text(c.get("/console/campagnes?ok=inventee"))  # no spoofing
     page = text(c.get("/console/campagnes/automne"))
     assert "Modifier la campagne « automne »" in page
     # another tenant's campaign: not there
