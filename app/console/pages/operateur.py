@@ -82,7 +82,7 @@ def _tenants() -> list[dict[str, Any]]:
                 keys[k.tenant_id] = keys.get(k.tenant_id, 0) + 1
         return [{"id": t.id, "name": t.name, "legal_form": t.legal_form, "status": t.status,
                  "suspended_at": t.suspended_at, "suspended_reason": t.suspended_reason,
-                 "keys": keys.get(t.id, 0)}
+                 "cles": keys.get(t.id, 0)}
                 for t in tenancy.list_tenants(s)]
 
 

@@ -410,5 +410,6 @@ def test_the_operator_home_lists_every_centre(tenant: Tenant, other: Tenant) -> 
     assert r.status_code == 303 and r.headers["location"] == "/console/operateur"
     page = c.get("/console/operateur")
     assert csrf_of(page.text)
-    for t in (tenant, other):
-        assert f'data-testid="centre-{t.id}"' in page.text
+    for t in (tenant, other):  # each with its three active keys (admin, dialer, compliance)
+        row = page.text.split(f'data-testid="centre-{t.id}"')[1].split("</tr>")[0]
+        assert '<td class="nombre" data-figure="cles">3</td>' in row
