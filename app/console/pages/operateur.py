@@ -173,6 +173,26 @@ async def create_tenant_key(request: Request, tenant_id: str, viewer: Operator) 
     return await run_in_threadpool(_tenant_page, request, viewer, tenant_id, new_key=created)
 
 
+@router.post("/operateur/centres/{tenant_id}/cles/{key_id}/revoquer",
+             response_class=HTMLResponse)
+async def revoke_tenant_key(request: Request, tenant_id: str, key_id: str,
+                            viewer: Operator) -> Response:
+    """Revoke one of the centre's keys (``DELETE /v1/keys/{id}``, scoped to the centre): it
+    stops working at once on this worker, within the cache TTL on the others."""
+    await checked_form(request, viewer)
+
+    def act() -> None:
+        with session_scope(write=True) as s:
+            tenancy.revoke_key(s, tenancy.get_key(s, key_id, tenant_id))
+
+    try:
+        await run_in_threadpool(act)
+    except ApiError as exc:
+        return await run_in_threadpool(_tenant_page, request, viewer, tenant_id, status=404,
+                                       error=_api_fr(exc))
+    return _see_other(f"{HOME}/centres/{tenant_id}")
+
+
 def _key_form_error(role: str, label: str | None, roles: dict[str, str]) -> str | None:
     if role not in roles:
         return f"Choisissez le rôle de la clé : {', '.join(roles.values()).lower()}."

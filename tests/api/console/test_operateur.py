@@ -72,6 +72,7 @@ OPERATOR_GETS = ["/console/operateur", "/console/operateur/centres/{tenant}",
                  "/console/operateur/mandants", "/console/operateur/numeros-presentes",
                  "/console/operateur/cles"]
 OPERATOR_POSTS = ["/console/operateur/centres", "/console/operateur/centres/{tenant}/cles",
+                  "/console/operateur/centres/{tenant}/cles/{key}/revoquer",
                   "/console/operateur/centres/{tenant}/suspendre",
                   "/console/operateur/centres/{tenant}/reactiver",
                   "/console/operateur/bloctel/import", "/console/operateur/mandants",
@@ -86,7 +87,9 @@ OPERATOR_POSTS = ["/console/operateur/centres", "/console/operateur/centres/{ten
 def test_tenant_keys_get_403_on_every_operator_route(tenant: Tenant, role: str) -> None:
     c = tenant.client
     csrf = signed_in(c, getattr(tenant, role))
-    fill = {"tenant": tenant.id, "cli": tenant.mobile_cli.replace("+", "%2B")}
+    keys = c.get(f"/v1/tenants/{tenant.id}/keys", headers=auth(tenant.admin)).json()
+    fill = {"tenant": tenant.id, "cli": tenant.mobile_cli.replace("+", "%2B"),
+            "key": next(k["id"] for k in keys if k["role"] == "dialer")}
     for path in OPERATOR_GETS:
         r = c.get(path.format(**fill))
         assert r.status_code == 403, path
@@ -102,6 +105,7 @@ def test_tenant_keys_get_403_on_every_operator_route(tenant: Tenant, role: str) 
     assert c.get(f"/v1/caller-ids/all?tenant={tenant.id}",
                  headers=op).json()[0]["verified_at"] is None
     assert [p["id"] for p in c.get("/v1/principals", headers=op).json()] == [tenant.id]
+    assert tenant.check(callee="+33612345601").status_code == 200  # the dialer key works
 
 
 def test_operator_forms_need_their_csrf_token(tenant: Tenant) -> None:
@@ -201,6 +205,27 @@ def test_the_tenant_page_shows_the_sanctions_in_force(tenant: Tenant) -> None:
     assert "0,07" in sanctions and "(propre)" in sanctions
     for name in in_force["monitors"]:
         assert name in page
+
+
+def test_the_operator_revokes_a_centres_key(tenant: Tenant, other: Tenant) -> None:
+    c = tenant.client
+    csrf = _operator(tenant)
+    keys = c.get(f"/v1/tenants/{tenant.id}/keys", headers=auth(tenant.operator)).json()
+    dialer = next(k["id"] for k in keys if k["role"] == "dialer")
+    page = _text(c.get(f"/console/operateur/centres/{tenant.id}"))
+    assert f'data-testid="cle-{dialer}"' in page
+    # not through another centre's page
+    r = c.post(f"/console/operateur/centres/{other.id}/cles/{dialer}/revoquer",
+               data={"_csrf": csrf})
+    assert r.status_code == 404 and "Cette clé n'existe pas." in _text(r)
+    assert tenant.check(callee="+33612345601").status_code == 200
+    r = c.post(f"/console/operateur/centres/{tenant.id}/cles/{dialer}/revoquer",
+               data={"_csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert tenant.check(callee="+33612345601").status_code == 401
+    row = _text(c.get(f"/console/operateur/centres/{tenant.id}")).split(
+        f'data-testid="cle-{dialer}"')[1].split("</tr>")[0]
+    assert "révoquée le" in row and "Révoquer" not in row
 
 
 # ------------------------------------------------------------------------------ BLOCTEL
