@@ -32,6 +32,7 @@ from app.errors import ApiError
 from app.principals import service as principals
 from app.tenancy import service as tenancy
 from app.tenancy.policy import policy_from_json, policy_to_json
+from app.tenancy.sanctions import TARIFF_FIELDS, platform_tariff, valid_amount
 from app.uploads import Limits
 from bloctel.parse import FormatError
 
@@ -137,6 +138,7 @@ def _tenant(tenant_id: str) -> dict[str, Any]:
                 "created_at": t.created_at, "cles": keys,
                 "has_admin": any(k["role"] == "admin" and not k["revoked_at"] for k in keys),
                 "in_force": in_force, "own_tariff": own.get("tariff") or {},
+                "platform_tariff": {k: str(v) for k, v in platform_tariff().items()},
                 "own_monitors": own.get("monitors") or {}}
 
 
@@ -190,6 +192,44 @@ async def revoke_tenant_key(request: Request, tenant_id: str, key_id: str,
     except ApiError as exc:
         return await run_in_threadpool(_tenant_page, request, viewer, tenant_id, status=404,
                                        error=_api_fr(exc))
+    return _see_other(f"{HOME}/centres/{tenant_id}")
+
+
+TARIFF_FR = {"denied_attempt_penalty_eur": "La pénalité par tentative refusée",
+             "unassigned_penalty_eur": "La pénalité par numéro non attribué"}
+
+
+@router.post("/operateur/centres/{tenant_id}/sanctions", response_class=HTMLResponse)
+async def set_tariff(request: Request, tenant_id: str, viewer: Operator) -> Response:
+    """The centre's own tariff (``PUT /v1/tenants/{id}/sanctions``'s ``tariff``; an empty
+    field: the platform's). Its monitor floors, set through the API, are kept as they are.
+    Penalties already written keep their amount."""
+    form = await checked_form(request, viewer)
+    own: dict[str, str] = {}
+    for name in TARIFF_FIELDS:
+        raw = (field(form, name) or "").replace(",", ".").replace("€", "").strip()
+        if not raw:
+            continue
+        try:
+            own[name] = str(valid_amount(name, raw))
+        except ValueError:
+            return await run_in_threadpool(
+                _tenant_page, request, viewer, tenant_id, status=422,
+                error=f"{TARIFF_FR[name]} doit être un montant en euros de 0 à 1 000, au "
+                      f"centime près (par exemple 0,05) ; « {field(form, name)} » ne l'est "
+                      "pas.")
+
+    def act() -> None:
+        with session_scope(write=True) as s:
+            monitors = (tenancy.get_tenant(s, tenant_id).sanctions or {}).get("monitors")
+            stored: dict[str, Any] = {}
+            if own:
+                stored["tariff"] = own
+            if monitors:
+                stored["monitors"] = monitors
+            tenancy.set_sanctions(s, tenant_id, stored)
+
+    await run_in_threadpool(act)
     return _see_other(f"{HOME}/centres/{tenant_id}")
 
 

@@ -74,6 +74,7 @@ OPERATOR_GETS = ["/console/operateur", "/console/operateur/centres/{tenant}",
 OPERATOR_POSTS = ["/console/operateur/centres", "/console/operateur/centres/{tenant}/cles",
                   "/console/operateur/centres/{tenant}/cles/{key}/revoquer",
                   "/console/operateur/centres/{tenant}/suspendre",
+                  "/console/operateur/centres/{tenant}/sanctions",
                   "/console/operateur/centres/{tenant}/reactiver",
                   "/console/operateur/bloctel/import", "/console/operateur/mandants",
                   "/console/operateur/mandants/{tenant}/mandats",
@@ -205,6 +206,38 @@ def test_the_tenant_page_shows_the_sanctions_in_force(tenant: Tenant) -> None:
     assert "0,07" in sanctions and "(propre)" in sanctions
     for name in in_force["monitors"]:
         assert name in page
+
+
+def test_the_operator_sets_a_centres_tariff_and_keeps_its_floors(tenant: Tenant) -> None:
+    c = tenant.client
+    csrf = _operator(tenant)
+    op = auth(tenant.operator)
+    floors = {"denied_share": {"threshold": 0.5}}
+    r = c.put(f"/v1/tenants/{tenant.id}/sanctions", json={"monitors": floors}, headers=op)
+    assert r.status_code == 200, r.text
+    url = f"/console/operateur/centres/{tenant.id}/sanctions"
+    r = c.post(url, data={"_csrf": csrf, "denied_attempt_penalty_eur": "0,005"})
+    assert r.status_code == 422 and "au centime près" in _text(r) and "0,005" in _text(r)
+    r = c.post(url, data={"_csrf": csrf, "unassigned_penalty_eur": "2000"})
+    assert r.status_code == 422 and "par numéro non attribué" in _text(r)
+    r = c.post(url, data={"_csrf": csrf, "denied_attempt_penalty_eur": "0,25",
+                          "unassigned_penalty_eur": ""}, follow_redirects=False)
+    assert r.status_code == 303
+    got = c.get(f"/v1/tenants/{tenant.id}/sanctions", headers=op).json()
+    assert got["tariff"]["denied_attempt_penalty_eur"] == "0.25"
+    assert got["tariff"]["unassigned_penalty_eur"] is None
+    assert got["in_force"]["tariff"]["denied_attempt_penalty_eur"] == "0.25"
+    assert got["monitors"]["denied_share"]["threshold"] == 0.5  # the floors kept
+    # the tenant's policy in force follows (the principals' cache was invalidated)
+    policy = c.get("/v1/policy", headers=auth(tenant.admin)).json()
+    assert policy["operator"]["tariff"]["denied_attempt_penalty_eur"] == "0.25"
+    # emptied: the platform's again
+    r = c.post(url, data={"_csrf": csrf, "denied_attempt_penalty_eur": ""},
+               follow_redirects=False)
+    assert r.status_code == 303
+    got = c.get(f"/v1/tenants/{tenant.id}/sanctions", headers=op).json()
+    assert got["tariff"]["denied_attempt_penalty_eur"] is None
+    assert got["monitors"]["denied_share"]["threshold"] == 0.5
 
 
 def test_the_operator_revokes_a_centres_key(tenant: Tenant, other: Tenant) -> None:

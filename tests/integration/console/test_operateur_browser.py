@@ -93,6 +93,7 @@ def test_an_operator_creates_a_call_centre_suspends_and_reactivates_it(
     shown = page.get_by_test_id("etat-centre")
     assert shown.locator('[data-figure="statut"]').inner_text() == "suspendu"
     assert shown.locator('[data-figure="motif"]').inner_text() == "Plainte d'un consommateur"
+    console.shot("operateur-centre")
     tenants = {t["id"]: t for t in api.get("/v1/tenants", headers=auth(acme.operator)).json()}
     assert tenants[tenant_id]["status"] == "suspended"
     assert tenants[acme.id]["status"] == "active"
