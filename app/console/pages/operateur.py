@@ -44,6 +44,14 @@ TENANT_KEY_ROLES = {"admin": "Administrateur", "compliance": "Conformité", "dia
 MODES = {"replace": "remplacer la liste", "add": "ajouter des numéros",
          "remove": "retirer des numéros"}
 HISTORY = 20
+#: ``rules_fr.model.NumberKind`` in French (the ARCEP numbering plan's terms)
+NUMBER_KINDS = {"canvassing": "polyvalent vérifié (démarchage)", "geographic": "géographique",
+                "platform": "plateforme technique (09 37–09 39)",
+                "non_geographic": "non géographique", "mobile": "mobile",
+                "toll_free": "libre appel (08 0x)", "shared_cost": "coût partagé (08 1x, 08 2x)",
+                "premium_rate": "surtaxé (08 9x)", "short_code": "numéro court",
+                "satellite": "satellite", "foreign": "étranger", "other": "autre",
+                "invalid": "invalide"}
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -525,7 +533,7 @@ def _numbers_page(request: Request, viewer: Viewer, *, status: int = 200,
                   error: str | None = None) -> HTMLResponse:
     rows = _caller_ids()
     return render(request, "operateur/numeros.html", viewer, status=status, error=error,
-                  required=campaigns.verification_required(),
+                  required=campaigns.verification_required(), kinds=NUMBER_KINDS,
                   waiting=[r for r in rows if r["verified_at"] is None],
                   verified=[r for r in rows if r["verified_at"] is not None])
 
