@@ -34,6 +34,7 @@ from app.tenancy import service as tenancy
 from app.tenancy.policy import policy_from_json, policy_to_json
 from app.tenancy.sanctions import TARIFF_FIELDS, platform_tariff, valid_amount
 from app.uploads import Limits
+from bloctel import parse as bloctel_parse
 from bloctel.parse import FormatError
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -354,16 +355,41 @@ def refusal_fr(message: str, report: dict[str, Any] | None) -> str:
     return f"Fichier refusé : {message}"
 
 
+#: why a line was rejected (``bloctel.parse.R_*``), in French
+LINE_ERRORS = {
+    bloctel_parse.R_CHARS: "caractères inattendus (un numéro a des chiffres, des espaces, "
+                           ". - / ( ) et un + en tête)",
+    bloctel_parse.R_PLUS: "le « + » doit précéder les chiffres",
+    bloctel_parse.R_EMPTY: "aucun numéro",
+    bloctel_parse.R_NATIONAL_LENGTH: "un numéro national a 10 chiffres (0 et 9 autres)",
+    bloctel_parse.R_NO_PREFIX: "ni un numéro national (0…) ni un numéro international "
+                               "(+… ou 00…)",
+    bloctel_parse.R_FOREIGN: "pas un numéro français (indicatif pays)",
+    bloctel_parse.R_PLAN: "pas un numéro valide du plan de numérotation français",
+    bloctel_parse.R_QUOTES: "des guillemets qui n'entourent pas des champs entiers",
+    bloctel_parse.R_COLUMN: "aucune valeur dans la colonne des numéros",
+}
+
+
+def _in_french(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The job's copy of the report, each rejected sample with its reason in French too."""
+    if not report:
+        return report
+    samples = [{**x, "error_fr": LINE_ERRORS.get(x.get("error", ""), x.get("error"))}
+               for x in report.get("rejected_samples") or []]
+    return {**report, "rejected_samples": samples}
+
+
 def _bloctel_work(mode: str, as_of: date, force: bool, key_id: str) -> jobs.Work:
     max_bytes = Limits.of("bloctel").max_bytes
 
     def work(raw: IO[bytes], progress: jobs.JobProgress) -> dict[str, Any]:
         try:
-            return importer.import_file(
+            report = importer.import_file(
                 get_engine(), raw, mode=mode, as_of=as_of, imported_by=key_id, force=force,
                 max_rejected=None, progress=progress, max_bytes=max_bytes)
         except importer.ImportRefused as e:
-            raise jobs.JobRefused(refusal_fr(str(e), e.report), e.report) from e
+            raise jobs.JobRefused(refusal_fr(str(e), e.report), _in_french(e.report)) from e
         except importer.ImportBusy as e:
             raise jobs.JobRefused("Un autre import BLOCTEL est en cours : réessayez quand il "
                                   "sera terminé.") from e
@@ -371,6 +397,7 @@ def _bloctel_work(mode: str, as_of: date, force: bool, key_id: str) -> jobs.Work
             raise jobs.JobRefused(f"Demande refusée : {e}") from e
         except FormatError as e:
             raise jobs.JobRefused(f"Fichier illisible : {e}") from e
+        return _in_french(report) or report
 
     return work
 

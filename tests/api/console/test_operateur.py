@@ -300,6 +300,7 @@ def test_a_refused_bloctel_file_shows_its_report(tenant: Tenant) -> None:
     assert "Trop de lignes rejetées : 100 sur 120" in fragment
     assert "Cochez « forcer »" in fragment
     assert 'data-testid="lignes-rejetees"' in fragment and "pas-un-numero" in fragment
+    assert "caractères inattendus" in fragment  # why, in French
     assert "non : la liste en vigueur est inchangée" in fragment
     assert c.get("/v1/bloctel", headers=auth(tenant.operator)).json()["version"] is None
     # forced, the same file goes in
