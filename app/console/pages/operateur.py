@@ -395,6 +395,10 @@ def _bloctel_work(mode: str, as_of: date, force: bool, key_id: str) -> jobs.Work
                                   "sera terminé.") from e
         except importer.BloctelImportError as e:
             raise jobs.JobRefused(f"Demande refusée : {e}") from e
+        except bloctel_parse.TooLarge as e:
+            raise jobs.JobRefused(
+                f"Fichier trop volumineux une fois décompressé : au plus {max_bytes:,} octets "
+                f"(GATEWAY_BLOCTEL_MAX_BYTES).".replace(",", "\u00a0")) from e
         except FormatError as e:
             raise jobs.JobRefused(f"Fichier illisible : {e}") from e
         return _in_french(report) or report
@@ -445,6 +449,14 @@ async def bloctel_import(request: Request, viewer: Operator) -> Response:
     upload: UploadFile = values["upload"]
     key_id = viewer.principal.key_id
     path, size = await run_in_threadpool(jobs.spool, upload.file)
+    limits = Limits.of("bloctel")
+    if size > limits.max_bytes:  # as the API's 413 (app.uploads)
+        path.unlink(missing_ok=True)
+        error = (f"Fichier trop volumineux : au plus {limits.max_bytes:,} octets "
+                 f"({limits.setting}).").replace(",", "\u00a0")
+        if htmx:
+            return render(request, "operateur/_erreur_envoi.html", viewer, error=error)
+        return await run_in_threadpool(_bloctel_page, request, viewer, status=413, error=error)
     job_id = await run_in_threadpool(
         lambda: jobs.start(kind="bloctel", label=upload.filename or "liste BLOCTEL",
                            tenant_id=None, key_id=key_id, path=path, size=size,

@@ -5,6 +5,7 @@ tenant key on every operator route."""
 
 from __future__ import annotations
 
+import gzip
 import html
 import re
 import time
@@ -290,7 +291,7 @@ def test_bloctel_upload_runs_as_a_job_and_becomes_the_list_in_force(tenant: Tena
     assert 'data-testid="version-1"' in panel
 
 
-def test_a_refused_bloctel_file_shows_its_report(tenant: Tenant) -> None:
+def test_a_refused_bloctel_file_shows_its_report(tenant: Tenant, settings: Any) -> None:
     c = tenant.client
     csrf = _operator(tenant)
     bad = b"".join(NUMBERS.splitlines(keepends=True)[:20]) + b"pas-un-numero\n" * 100
@@ -312,9 +313,16 @@ def test_a_refused_bloctel_file_shows_its_report(tenant: Tenant) -> None:
     assert job["status"] == "refused"
     assert "antérieure à celle de la liste en vigueur" in _text(
         c.get(f"/console/travaux/{job['id']}"))
+    # a gzip that grows past GATEWAY_BLOCTEL_MAX_BYTES once decompressed
+    settings(GATEWAY_BLOCTEL_MAX_BYTES=20_000)
+    job = _wait(_job_id(_upload(tenant, csrf, gzip.compress(NUMBERS), as_of="2026-11-22")))
+    assert job["status"] == "refused"
+    assert "Fichier trop volumineux une fois décompressé" in _text(
+        c.get(f"/console/travaux/{job['id']}"))
+    assert c.get("/v1/bloctel", headers=auth(tenant.operator)).json()["total_numbers"] == 20
 
 
-def test_bloctel_upload_validation_in_french(tenant: Tenant) -> None:
+def test_bloctel_upload_validation_in_french(tenant: Tenant, settings: Any) -> None:
     c = tenant.client
     csrf = _operator(tenant)
     r = _upload(tenant, csrf, NUMBERS, as_of="2026-11-24", htmx=False)  # tomorrow in Paris
@@ -333,6 +341,12 @@ def test_bloctel_upload_validation_in_french(tenant: Tenant) -> None:
     assert r.status_code == 200 and 'role="alert"' in r.text and "futur" in _text(r)
     assert jobs.recent(None, ("bloctel",)) == []
     assert c.get("/v1/bloctel/imports", headers=auth(tenant.operator)).json() == []
+    # larger than GATEWAY_BLOCTEL_MAX_BYTES: refused as the API's 413, nothing imported
+    settings(GATEWAY_BLOCTEL_MAX_BYTES=1000)
+    r = _upload(tenant, csrf, NUMBERS, htmx=False)
+    assert r.status_code == 413 and "Fichier trop volumineux" in _text(r)
+    assert jobs.recent(None, ("bloctel",)) == []
+    settings(GATEWAY_BLOCTEL_MAX_BYTES=1 << 30)
     # without htmx, a good upload goes back to the page
     r = _upload(tenant, csrf, NUMBERS, htmx=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/operateur/bloctel"
