@@ -6,12 +6,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from app.bloctel import importer, status
-from app.bloctel.models import BloctelVersion
 from app.clock import DATE_RANGE_DOC, Day
-from app.db import get_engine, session_scope
+from app.db import get_engine
 from app.errors import ApiError, Conflict, Unprocessable
 from app.tenancy.auth import Operator, Principal, authenticate
 from app.uploads import (
@@ -191,7 +189,4 @@ def get_status(_: Annotated[Principal, Depends(authenticate)]) -> dict[str, Any]
 def list_imports(
     _: Operator, limit: int = Query(default=100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
-    with session_scope() as s:
-        newest_first = select(BloctelVersion).order_by(BloctelVersion.version.desc())
-        rows = s.scalars(newest_first.limit(limit))
-        return [status.version_out(r) for r in rows]
+    return status.history(limit)

@@ -34,6 +34,13 @@ def version_out(r: BloctelVersion) -> dict[str, Any]:
     }
 
 
+def history(limit: int = 100) -> list[dict[str, Any]]:
+    """``GET /v1/bloctel/imports``: the newest versions first, each as ``version_out``."""
+    with session_scope() as s:
+        newest_first = select(BloctelVersion).order_by(BloctelVersion.version.desc())
+        return [version_out(r) for r in s.scalars(newest_first.limit(limit))]
+
+
 def current() -> dict[str, Any]:
     """``GET /v1/bloctel``: the version in force, its age in Paris days, and whether it is stale
     (no list, or ``as_of`` more than 30 days ago: checks of commercial calls then deny)."""

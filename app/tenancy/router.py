@@ -5,13 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from app.db import session_scope
-from app.errors import Forbidden, NotFound
+from app.errors import NotFound
 from app.tenancy import service
-from app.tenancy.auth import Admin, Operator, Principal, authenticate, invalidate_principals
+from app.tenancy.auth import Admin, Operator, Principal, authenticate
 from app.tenancy.models import ApiKey, Tenant
-from app.tenancy.monitor_policy import Weakened, check_floors, floors
-from app.tenancy.policy import PolicyIn, merge, policy_from_json, policy_to_json
-from app.tenancy.sanctions import TARIFF_FIELDS, tariff
+from app.tenancy.policy import PolicyIn, policy_from_json, policy_to_json
 from app.tenancy.schemas import (
     KeyIn,
     KeyInfo,
@@ -179,31 +177,6 @@ def get_policy(principal: Admin) -> dict[str, Any]:
                               tenant.sanctions)
 
 
-def _not_weaker(body: PolicyIn, sanctions: dict[str, Any] | None) -> None:
-    """A tenant may raise a penalty or tighten a monitor, never go below the operator: 403
-    naming the field and the operator's value."""
-    amounts = tariff(sanctions)
-    for field in TARIFF_FIELDS:
-        value = getattr(body, field)
-        if value is not None and value < amounts[field]:
-            raise Forbidden(f"{field}: {value} is below the operator's tariff "
-                            f"{amounts[field]}", extra={"field": field,
-                                                        "operator_value": str(amounts[field])})
-    try:
-        check_floors(body.monitors or {}, floors(sanctions))
-    except Weakened as exc:
-        raise Forbidden(f"{exc} (the operator's sanction)",
-                        extra={"field": exc.field, "operator_value": exc.operator_value}
-                        ) from exc
-
-
 @router.patch("/policy", response_model=PolicyOut)
 def update_policy(body: PolicyIn, principal: Admin) -> dict[str, Any]:
-    with session_scope(write=True) as s:
-        tenant = service.get_tenant(s, principal.tenant_id or "")
-        _not_weaker(body, tenant.sanctions)
-        tenant.policy = merge(tenant.policy, body)
-        result = policy_to_json(policy_from_json(tenant.policy, tenant.sanctions),
-                                tenant.policy, tenant.sanctions)
-    invalidate_principals()
-    return result
+    return service.update_policy(principal.tenant_id or "", body)

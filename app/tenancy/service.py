@@ -6,11 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import now
-from app.errors import Conflict, NotFound, Unprocessable
+from app.db import session_scope
+from app.errors import Conflict, Forbidden, NotFound, Unprocessable
 from app.ids import new_id
 from app.principals.models import Mandate, Professional
 from app.tenancy.auth import ROLES, invalidate_principals, new_key
 from app.tenancy.models import ApiKey, Tenant
+from app.tenancy.monitor_policy import Weakened, check_floors, floors
+from app.tenancy.policy import PolicyIn, merge, policy_from_json, policy_to_json
+from app.tenancy.sanctions import TARIFF_FIELDS, tariff
 
 
 def create_tenant(s: Session, name: str, legal_form: str) -> Tenant:
@@ -147,3 +151,36 @@ def set_sanctions(s: Session, tenant_id: str, sanctions: dict[str, Any] | None) 
     s.flush()
     invalidate_principals()
     return tenant
+
+
+def not_weaker(body: PolicyIn, sanctions: dict[str, Any] | None) -> None:
+    """A tenant may raise a penalty or tighten a monitor, never go below the operator: 403
+    naming the field and the operator's value."""
+    amounts = tariff(sanctions)
+    for field in TARIFF_FIELDS:
+        value = getattr(body, field)
+        if value is not None and value < amounts[field]:
+            raise Forbidden(f"{field}: {value} is below the operator's tariff "
+                            f"{amounts[field]}", extra={"field": field,
+                                                        "operator_value": str(amounts[field])})
+    try:
+        check_floors(body.monitors or {}, floors(sanctions))
+    except Weakened as exc:
+        raise Forbidden(f"{exc} (the operator's sanction)",
+                        extra={"field": exc.field, "operator_value": exc.operator_value}
+                        ) from exc
+
+
+def update_policy(tenant_id: str, body: PolicyIn) -> dict[str, Any]:
+    """``PATCH /v1/policy`` (and the console's policy page): the changes merged into the
+    tenant's policy, in a transaction of its own, unless one is weaker than the operator's
+    sanctions; the policy in force, as ``GET /v1/policy`` shows it. Once committed, this
+    worker's principals see it at once, every other worker's within the cache TTL."""
+    with session_scope(write=True) as s:
+        tenant = get_tenant(s, tenant_id)
+        not_weaker(body, tenant.sanctions)
+        tenant.policy = merge(tenant.policy, body)
+        result = policy_to_json(policy_from_json(tenant.policy, tenant.sanctions),
+                                tenant.policy, tenant.sanctions)
+    invalidate_principals()
+    return result

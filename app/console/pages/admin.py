@@ -34,7 +34,6 @@ from app.errors import ApiError
 from app.principals.service import held_principals
 from app.registries import bulk
 from app.registries import service as registries
-from app.tenancy import router as tenancy_api
 from app.tenancy import service as tenancy
 from app.tenancy.monitor_policy import MONITORS
 from app.tenancy.policy import DEFAULT, PolicyIn, policy_from_json, policy_to_json
@@ -761,8 +760,8 @@ def _policy_changes(form: Any, current: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/politique", response_class=HTMLResponse)
 async def update_policy(request: Request, viewer: Admin) -> Response:
-    """``PATCH /v1/policy`` with what the form changed, through the API's own endpoint
-    function (its model, the operator's floors, the principals' cache invalidated)."""
+    """``PATCH /v1/policy`` with what the form changed: its model, then the service the API
+    calls (the operator's floors, the principals' cache invalidated)."""
     form = await checked_form(request, viewer)
     given = {k: v for k, v in form.items() if isinstance(v, str) and k != "_csrf"}
     current = await run_in_threadpool(_policy, _tenant(viewer))
@@ -770,7 +769,7 @@ async def update_policy(request: Request, viewer: Admin) -> Response:
         body = _policy_changes(form, current)
         patch = PolicyIn.model_validate(body)
         if body:
-            await run_in_threadpool(tenancy_api.update_policy, patch, viewer.principal)
+            await run_in_threadpool(tenancy.update_policy, _tenant(viewer), patch)
     except (ValidationError, ApiError, ValueError) as exc:
         known = isinstance(exc, ValidationError | ApiError)
         return await _policy_page(request, viewer, status=422, given=given,

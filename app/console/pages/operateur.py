@@ -16,12 +16,10 @@ from typing import IO, Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 
 from app.bloctel import importer
 from app.bloctel import status as bloctel_status
-from app.bloctel.models import BloctelVersion
 from app.campaigns import service as campaigns
 from app.clock import FIRST_DAY, LAST_DAY, PARIS, now
 from app.console import jobs
@@ -288,16 +286,8 @@ async def reactivate(request: Request, tenant_id: str, viewer: Operator) -> Resp
 # ------------------------------------------------------------------------------ BLOCTEL
 
 
-def bloctel_history(limit: int = HISTORY) -> list[dict[str, Any]]:
-    """The newest versions, as ``GET /v1/bloctel/imports`` lists them (the same query and
-    ``status.version_out``: the router holds its query inline, so it is here once more)."""
-    with session_scope() as s:
-        newest_first = select(BloctelVersion).order_by(BloctelVersion.version.desc())
-        return [bloctel_status.version_out(r) for r in s.scalars(newest_first.limit(limit))]
-
-
 def _bloctel_state() -> dict[str, Any]:
-    return {"etat": bloctel_status.current(), "versions": bloctel_history(),
+    return {"etat": bloctel_status.current(), "versions": bloctel_status.history(HISTORY),
             "modes": MODES}
 
 
