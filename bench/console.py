@@ -122,11 +122,11 @@ def pool() -> list[str]:
             else ("+3378" + f"{rnd.randrange(10**7):07d}") for _ in range(CALLEES)]
 
 
-def ledger(tenant: str, n: int) -> Any:
+def ledger(tenant: str, n: int, seed: int = SEED) -> Any:
     """(attempt row, [penalty rows]) in time order; tuples in ``*_COLUMNS`` order."""
     from bench.reports.export import _reasons_pool
 
-    rnd = random.Random(SEED)
+    rnd = random.Random(seed)
     reasons = _reasons_pool()
     allowed, denied = reasons[:2], reasons[2:]
     callees = pool()
@@ -474,7 +474,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="results file (default bench/results/…)")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    out = Path(args.out) if args.out else checks.RESULTS / f"console-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else checks.RESULTS / f"console-{stamp}.json"
     results = checks.begin_run("bench.console", argv, args)
     results["config"]["out"] = str(out)
     results["backends"] = {}
