@@ -308,6 +308,7 @@ def time_page(client: Any, path: str, n: int, warmup: int, headers: dict[str, st
     server: list[float] = []
     client_ms: list[float] = []
     statuses: dict[str, int] = {}
+    warm: list[float] = []
     body = ""
     for i in range(warmup + n):
         t = time.perf_counter()
@@ -317,7 +318,9 @@ def time_page(client: Any, path: str, n: int, warmup: int, headers: dict[str, st
             console.print(f"[yellow]{path}: 404 — absent on this branch[/yellow]")
             return {"path": path, "absent": True, "status": 404, "load_before": before}
         body = r.text
-        if i < warmup:
+        if i < warmup:  # kept apart: the first view builds the dashboard's rollup
+            found = _SERVER_TIMING.search(r.headers.get("server-timing", ""))
+            warm.append(round(float(found.group(1)) if found else ms, 1))
             continue
         statuses[str(r.status_code)] = statuses.get(str(r.status_code), 0) + 1
         client_ms.append(ms)
@@ -325,12 +328,13 @@ def time_page(client: Any, path: str, n: int, warmup: int, headers: dict[str, st
         if found:
             server.append(float(found.group(1)))
     out = {"path": path, "absent": False, "statuses": statuses, "load_before": before,
+           "warmup_ms": warm,
            "server_ms": percentiles(server), "client_ms": percentiles(client_ms),
            "bytes": len(body.encode())}
     s, c = out["server_ms"], out["client_ms"]
     console.print(f"[dim]{path}: server p50 {s['p50']} p95 {s['p95']} max {s['max']} ms · "
-                  f"client p50 {c['p50']} p95 {c['p95']} ms · {statuses} · load "
-                  f"{before['loadavg'][0]} ({before['busy_cores']} cores busy before)[/dim]")
+                  f"client p50 {c['p50']} p95 {c['p95']} ms · warm-up {warm} ms · {statuses} · "
+                  f"load {before['loadavg'][0]} ({before['busy_cores']} cores busy)[/dim]")
     out["_body"] = body
     return out
 
@@ -349,7 +353,7 @@ def measure(port: int, ctx: dict[str, Any], args: argparse.Namespace) -> dict[st
             c, f"/v1/reports/summary?from={today}&to={today}", args.n, args.warmup, bearer)
         pages["api_summary_month"] = time_page(
             c, f"/v1/reports/summary?from={MONTH_START.isoformat()}&to={today}",
-            max(args.n // 3, 3), 1, bearer)
+            3, 1, bearer)
         pages["dashboard"] = time_page(c, "/console", args.n, args.warmup)
         if args.seal:
             pages["seal_panel"] = time_page(c, "/console/partiels/scellement", args.seal_n, 1)
@@ -426,17 +430,17 @@ def report(results: dict[str, Any]) -> bool:
     table = Table(title=f"Console pages — tenant with {n:,} attempts "
                         f"(server time from Server-Timing; client = whole round trip)")
     for col in ("backend · page", "server p50 / p95 / max (ms)", "client p50 / p95 (ms)",
-                "÷ healthz", "÷ API summary today", "target", ""):
+                "first (ms)", "÷ healthz", "÷ API summary today", "target", ""):
         table.add_column(col, justify="left" if col.startswith("backend") else "right")
     for backend, per in results["backends"].items():
         if "error" in per:
-            table.add_row(backend, per["error"][:90], "", "", "", "", "[red]ERROR[/red]")
+            table.add_row(backend, per["error"][:90], "", "", "", "", "", "[red]ERROR[/red]")
             ok = False
             continue
         for name, p in per["pages"].items():
             label = f"{backend} · {name}"
             if p.get("absent"):
-                table.add_row(label, "absent (404 on this branch)", "", "", "", "", "—")
+                table.add_row(label, "absent (404 on this branch)", "", "", "", "", "", "—")
                 continue
             s, c = p["server_ms"], p["client_ms"]
             target = verdict = ""
@@ -446,10 +450,18 @@ def report(results: dict[str, Any]) -> bool:
                 ok &= passed
                 verdict = "PASS" if passed else "[red]MISS[/red]"
             server = "—" if s["p50"] is None else f"{s['p50']} / {s['p95']} / {s['max']}"
-            table.add_row(label, server, f"{c['p50']} / {c['p95']}",
+            first = p.get("warmup_ms") or [None]
+            table.add_row(label, server, f"{c['p50']} / {c['p95']}", str(first[0]),
                           str(p.get("client_p50_over_healthz")),
                           str(p.get("client_p50_over_api_summary_today")), target, verdict)
     console.print(table)
+    for backend, per in results["backends"].items():
+        if "seed" in per:
+            loads = [p["load_before"]["loadavg"][0] for p in per.get("pages", {}).values()
+                     if "load_before" in p]
+            console.print(f"{backend}: seeded in {per['seed']['wall_s']:.0f} s"
+                          + (f", sealed in {per['seal']['wall_s']:.0f} s" if "seal" in per
+                             else "") + f"; load average before each page: {loads}")
     return ok
 
 
