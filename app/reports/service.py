@@ -538,9 +538,11 @@ def _collect(conn: Any, dialect: str, tenant_id: str, lo: datetime, hi: datetime
     hour = _hour(c.checked_at, dialect).label("hour")
     span = [c.tenant_id == tenant_id]
     if not counts and out_lo is not None:
-        # outcomes recorded since ``out_lo``: few, found by (tenant_id, outcome_at); the rows
-        # checked before ``lo`` fall outside every period asked for (filtered by hour)
-        span.append(c.checked_at < hi)
+        # outcomes recorded since ``out_lo``: few, found by (tenant_id, outcome_at) — the
+        # bound on checked_at is wrapped so that no planner walks (tenant_id, checked_at)
+        # instead, every row before ``hi``; rows checked before ``lo`` fall outside every
+        # period asked for (filtered by hour)
+        span.append(func.coalesce(c.checked_at, c.checked_at) < hi)
     else:
         span.append(c.checked_at >= lo)
         if hi is not None:
