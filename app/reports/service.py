@@ -525,7 +525,13 @@ class _Hours:
 
 
 _ROLLUPS: dict[str, _Hours] = {}
-_ROLLUPS_LOCK = threading.Lock()  # one fold at a time; readers merge under it too
+_LOCKS: dict[str, threading.Lock] = {}  # per tenant: one fold at a time, readers merge under it
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock(tenant_id: str) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(tenant_id, threading.Lock())
 
 
 def _collect(conn: Any, dialect: str, tenant_id: str, lo: datetime, hi: datetime | None,
@@ -632,7 +638,7 @@ def headlines(tenant_id: str, periods: list[tuple[datetime, datetime]]) -> list[
     engine = get_engine()
     dialect = engine.dialect.name
     lower = min(s for s, _ in periods)
-    with _ROLLUPS_LOCK, engine.connect() as conn:
+    with _lock(tenant_id), engine.connect() as conn:
         now = clock.now()
         r = _rollup(conn, dialect, tenant_id, lower, now, str(engine.url))
         figs: dict[str, Counter[str]] = defaultdict(Counter)
