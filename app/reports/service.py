@@ -524,7 +524,8 @@ class _Hours:
         self.pens: Counter[str] = Counter()
 
 
-_ROLLUPS: dict[str, _Hours] = {}
+_ROLLUPS: dict[str, _Hours] = {}  # by tenant, least recently used first
+_MAX_TENANTS = 200  # a rollup of a month is some hundreds of KB
 _LOCKS: dict[str, threading.Lock] = {}  # per tenant: one fold at a time, readers merge under it
 _LOCKS_LOCK = threading.Lock()
 
@@ -607,18 +608,23 @@ def _purge_seq(conn: Any, since: int) -> int:
 def _rollup(conn: Any, dialect: str, tenant_id: str, lower: datetime, now: datetime,
             db: str) -> _Hours:
     """The tenant's rollup covering ``lower``, brought up to ``now - _SETTLE``."""
-    r = _ROLLUPS.get(tenant_id)
+    r = _ROLLUPS.pop(tenant_id, None)  # put back last: the most recently used
     mark = now - _SETTLE
     if r is not None and (r.db != db or now < r.built or lower < r.lower
                           or _purge_seq(conn, r.purge_seq) != r.purge_seq):
         r = None
+    if r is not None and lower > r.lower:  # hours no period asks for any more
+        cut = lower.astimezone(UTC).strftime("%Y-%m-%d %H")
+        for hours in (r.figs, r.reasons, r.pens):
+            for h in [h for h in hours if h < cut]:
+                del hours[h]
+        r.lower = lower
     if r is None:
         lower = min(lower, mark)
         r = _Hours(db, lower, mark, now, _purge_seq(conn, -1))
         _collect(conn, dialect, tenant_id, lower, mark, None, mark, counts=True,
                  figs=r.figs, reasons=r.reasons)
         _penalties(conn, dialect, tenant_id, lower, mark, r.pens)
-        _ROLLUPS[tenant_id] = r
     elif mark - r.mark >= _STEP:
         # fold what settled since the last mark: rows checked since (with outcomes recorded
         # before the new mark), outcomes recorded since for older rows, lines created since
@@ -628,6 +634,9 @@ def _rollup(conn: Any, dialect: str, tenant_id: str, lower: datetime, now: datet
                  figs=r.figs, reasons=r.reasons)
         _penalties(conn, dialect, tenant_id, r.mark, mark, r.pens)
         r.mark, r.built = mark, now
+    _ROLLUPS[tenant_id] = r
+    while len(_ROLLUPS) > _MAX_TENANTS:  # the least recently viewed go (rebuilt if viewed)
+        _ROLLUPS.pop(next(iter(_ROLLUPS)), None)
     return r
 
 

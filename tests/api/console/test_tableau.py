@@ -87,6 +87,9 @@ def test_the_rollup_equals_summary_as_the_ledger_changes(
     assert_headlines_are_summary(tenant.id, periods)
     freeze("2026-11-23T10:52:00+01:00")
     assert_headlines_are_summary(tenant.id, periods)
+    # asked for today only, it forgets the older hours; asked for the month again, rebuilt
+    assert_headlines_are_summary(tenant.id, [PERIODS["jour"]])
+    assert_headlines_are_summary(tenant.id, periods)
 
 
 _ARTICLE = re.compile(r'data-testid="periode-(\w+)".*?</article>', re.S)
