@@ -431,7 +431,8 @@ def report(results: dict[str, Any]) -> bool:
                         f"(server time from Server-Timing; client = whole round trip)")
     for col in ("backend · page", "server p50 / p95 / max (ms)", "client p50 / p95 (ms)",
                 "first (ms)", "÷ healthz", "÷ API summary today", "target", ""):
-        table.add_column(col, justify="left" if col.startswith("backend") else "right")
+        first_col = col.startswith("backend")
+        table.add_column(col, justify="left" if first_col else "right", no_wrap=first_col)
     for backend, per in results["backends"].items():
         if "error" in per:
             table.add_row(backend, per["error"][:90], "", "", "", "", "", "[red]ERROR[/red]")
@@ -440,7 +441,7 @@ def report(results: dict[str, Any]) -> bool:
         for name, p in per["pages"].items():
             label = f"{backend} · {name}"
             if p.get("absent"):
-                table.add_row(label, "absent (404 on this branch)", "", "", "", "", "", "—")
+                table.add_row(label, "absent (404)", "", "", "", "", "", "—")
                 continue
             s, c = p["server_ms"], p["client_ms"]
             target = verdict = ""
