@@ -9,7 +9,7 @@ export DATABASE_URL
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: vendor cluster sip bench-sip bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-capacity bench-monitors install clean
+.PHONY: vendor cluster sip bench-sip bench-cluster lock run test test-sqlite lint bench bench-bloctel bench-registries bench-reports bench-capacity bench-monitors bench-console install clean
 
 LOCK := requirements.lock.txt
 
@@ -70,6 +70,9 @@ bench-monitors: $(STAMP)  ## checks/s with every abuse monitor on vs off, SQLite
 
 bench-reports: $(STAMP)  ## 1M attempts exported as CSV beside sqlite3 -csv / psql \copy; sealed, verified; checks/s sealer on vs off
 	$(BIN)/python -m bench.reports
+
+bench-console: $(STAMP)  ## console pages (dashboard, attempts, investigation, seal panel) on a tenant with 1M attempts: p50/p95 server time
+	$(BIN)/python -m bench.console
 
 bench-capacity: $(STAMP)  ## the cost of one check (worker and PostgreSQL CPU, round trips, WAL, bytes stored) and the sizing it implies
 	$(BIN)/python -m bench.capacity

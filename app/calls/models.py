@@ -26,7 +26,8 @@ class Attempt(Base):
     __tablename__ = "attempts"
     __table_args__ = (
         UniqueConstraint("tenant_id", "external_id"),
-        Index("ix_attempts_tenant_checked", "tenant_id", "checked_at"),
+        # the attempts list's keyset (checked_at DESC, id DESC), the export's order (0015)
+        Index("ix_attempts_tenant_checked", "tenant_id", "checked_at", "id"),
         Index("ix_attempts_tenant_caller_checked", "tenant_id", "caller_id", "checked_at"),
         Index("ix_attempts_tenant_outcome_at", "tenant_id", "outcome_at"),  # ledger seals
         # the frequency limit counts the principal's attempts across tenants; the number's
@@ -84,10 +85,11 @@ class PenaltyLine(Base):
     # one line per (attempt, code): a penalty is charged once, whatever the concurrency
     __table_args__ = (
         Index("uq_penalty_lines_attempt_code", "attempt_id", "code", unique=True),
+        Index("ix_penalty_lines_tenant_created", "tenant_id", "created_at"),  # per period (0015)
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"))
     attempt_id: Mapped[str] = mapped_column(ForeignKey("attempts.id"), index=True)
     code: Mapped[str] = mapped_column(String(40))  # ILLEGITIMATE_ATTEMPT | CALLEE_UNASSIGNED
     amount_micros: Mapped[int] = mapped_column(BigInteger)

@@ -49,6 +49,7 @@ Readings chosen (documented in README.md, "Reports"):
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
@@ -459,3 +460,246 @@ def ledger_seal(tenant_id: str) -> dict[str, Any] | None:
         log.exception("ledger seal unavailable for tenant %s", tenant_id)
         return {"error": f"lecture impossible : {type(exc).__name__}", "verified": None}
     return dict(head) if head else None
+
+
+# --- the dashboard: summary's headline figures for nested periods, from an hourly rollup ------
+#
+# ``summary`` reads every row of its period several times: at a million attempts in a month
+# that is seconds. The console's dashboard shows, for today, the last 7 days and the month,
+# a subset of its figures (``HEADLINE``); ``headlines`` computes exactly those, with the same
+# definitions (``_answered`` …), from per-UTC-hour aggregates kept in memory per tenant and
+# brought up to date on each call. Exact, not approximate: the ledger only changes in ways the
+# rollup can follow, so every figure equals ``summary``'s at the same instant
+# (tests/api/console/test_tableau.py compares them):
+#
+# * an attempt is inserted with ``checked_at`` = now and its counted columns (decision,
+#   reasons) never change; its outcome columns (status, SIP code, duration, the breach flag)
+#   are written once, together with ``outcome_at`` = now (``app.calls.service.record_outcome``);
+#   a penalty line is inserted with ``created_at`` = now. So the rollup at mark ``T`` holds the
+#   rows checked before ``T`` with the outcomes recorded before ``T`` (or none) and the penalty
+#   lines created before ``T``; each call adds what lies after ``T`` — rows checked since,
+#   outcomes recorded since (index ``ix_attempts_tenant_outcome_at``), lines created since —
+#   a partition, so nothing is counted twice or missed. The mark trails the clock by
+#   ``_SETTLE`` (a transaction that wrote a row stamped before the mark has committed by
+#   then), and moves forward at most every ``_STEP`` (folding what is settled into the rollup).
+# * a purge deletes rows (``app.audit.service.purge`` appends a ``purge`` link to the chain):
+#   any new ``purge`` link, a clock that went backwards, or another database drops the rollup,
+#   rebuilt from the ledger. Erasure does not touch the ledger's counted columns.
+
+HEADLINE = ("total", "allowed", "denied", "penalty_eur", "dialled_despite_deny", "by_reason",
+            "by_day", "by_hour", "short_calls", "unassigned")
+_SETTLE = timedelta(minutes=5)
+_STEP = timedelta(minutes=1)
+_FIGS = ("allowed", "denied", "breach", "answered", "short", "unassigned", "dialled")
+
+
+def _answered() -> Any:
+    return _a.c.outcome_status == "answered"
+
+
+def _unassigned() -> Any:
+    c = _a.c
+    return or_(c.outcome_status == "unassigned", c.sip_code.in_(sorted(UNASSIGNED_SIP)))
+
+
+def _dialled() -> Any:
+    c = _a.c
+    return and_(c.outcome_status.is_not(None), c.outcome_status != "not_dialed")
+
+
+def _n_of(cond: Any) -> Any:
+    return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+
+class _Hours:
+    """One tenant's rollup: per UTC hour (``YYYY-MM-DD HH``) the counts, the reasons and the
+    penalty micros, for ``[lower, mark)`` as described above."""
+
+    def __init__(self, db: str, lower: datetime, mark: datetime, built: datetime,
+                 purge_seq: int) -> None:
+        self.db, self.lower, self.mark, self.built, self.purge_seq = (db, lower, mark, built,
+                                                                      purge_seq)
+        self.figs: dict[str, Counter[str]] = defaultdict(Counter)
+        self.reasons: dict[str, Counter[str]] = defaultdict(Counter)
+        self.pens: Counter[str] = Counter()
+
+
+_ROLLUPS: dict[str, _Hours] = {}  # by tenant, least recently used first
+_MAX_TENANTS = 200  # a rollup of a month is some hundreds of KB
+_LOCKS: dict[str, threading.Lock] = {}  # per tenant: one fold at a time, readers merge under it
+_LOCKS_LOCK = threading.Lock()
+
+
+def _lock(tenant_id: str) -> threading.Lock:
+    with _LOCKS_LOCK:
+        return _LOCKS.setdefault(tenant_id, threading.Lock())
+
+
+def _collect(conn: Any, dialect: str, tenant_id: str, lo: datetime, hi: datetime | None,
+             out_lo: datetime | None, out_hi: datetime | None, *, counts: bool,
+             figs: dict[str, Counter[str]], reasons: dict[str, Counter[str]]) -> None:
+    """Add to ``figs``/``reasons`` the rows checked in ``[lo, hi)``: their counts (if
+    ``counts``) and the outcome figures of those recorded in ``[out_lo, out_hi)`` (None: no
+    bound; a row without outcome counts as recorded before any bound)."""
+    c = _a.c
+    hour = _hour(c.checked_at, dialect).label("hour")
+    span = [c.tenant_id == tenant_id]
+    if not counts and out_lo is not None:
+        # outcomes recorded since ``out_lo``: few, found by (tenant_id, outcome_at) — the
+        # bound on checked_at is wrapped so that no planner walks (tenant_id, checked_at)
+        # instead, every row before ``hi``; rows checked before ``lo`` fall outside every
+        # period asked for (filtered by hour)
+        span.append(func.coalesce(c.checked_at, c.checked_at) < hi)
+    else:
+        span.append(c.checked_at >= lo)
+        if hi is not None:
+            span.append(c.checked_at < hi)
+    if counts:
+        q = select(hour, c.decision, c.reason_codes, func.count()).where(*span).group_by(
+            hour, c.decision, c.reason_codes)
+        for h, decision, codes, n in conn.execute(q):
+            figs[h]["allowed" if decision == "allow" else "denied"] += n
+            for code in (codes or "").split():
+                reasons[h][code] += n
+    when = list(span)
+    if out_lo is not None:
+        when.append(c.outcome_at >= out_lo)
+    if out_hi is not None:
+        when.append(or_(c.outcome_at.is_(None), c.outcome_at < out_hi))
+    answered = _answered()
+    q = select(hour, _n_of(c.dialled_despite_deny.is_(True)), _n_of(answered),
+               _n_of(and_(answered, c.duration_s < SHORT_CALL_S)),
+               _n_of(and_(_dialled(), _unassigned())), _n_of(_dialled())).where(*when)
+    if out_lo is None:  # rows without an outcome add nothing: skip them when they are many
+        q = q.where(or_(c.outcome_status.is_not(None), c.dialled_despite_deny.is_(True)))
+    for h, breach, ans, short, unas, dialled in conn.execute(q.group_by(hour)):
+        f = figs[h]
+        f["breach"] += int(breach)
+        f["answered"] += int(ans)
+        f["short"] += int(short)
+        f["unassigned"] += int(unas)
+        f["dialled"] += int(dialled)
+
+
+def _penalties(conn: Any, dialect: str, tenant_id: str, lo: datetime, hi: datetime | None,
+               into: Counter[str]) -> None:
+    """Penalty micros by UTC hour of the lines created in ``[lo, hi)`` (as ``summary``: joined
+    to their attempt)."""
+    c, pl = _a.c, _p.c
+    p_hour = _hour(pl.created_at, dialect).label("hour")
+    q = select(p_hour, func.sum(pl.amount_micros)).select_from(
+        _p.join(_a, and_(c.id == pl.attempt_id, c.tenant_id == pl.tenant_id))
+    ).where(pl.tenant_id == tenant_id, pl.created_at >= lo)
+    if hi is not None:
+        q = q.where(pl.created_at < hi)
+    for h, micros in conn.execute(q.group_by(p_hour)):
+        into[h] += int(micros or 0)
+
+
+def _purge_seq(conn: Any, since: int) -> int:
+    """The last ``purge`` link's seq after ``since`` (``since`` if none)."""
+    from app.audit.models import LedgerSeal
+
+    s = LedgerSeal.__table__.c
+    found = conn.execute(select(func.max(s.seq)).where(s.seq > since, s.kind == "purge"))
+    return int(found.scalar() or since)
+
+
+def _rollup(conn: Any, dialect: str, tenant_id: str, lower: datetime, now: datetime,
+            db: str) -> _Hours:
+    """The tenant's rollup covering ``lower``, brought up to ``now - _SETTLE``."""
+    r = _ROLLUPS.pop(tenant_id, None)  # put back last: the most recently used
+    mark = now - _SETTLE
+    if r is not None and (r.db != db or now < r.built or lower < r.lower
+                          or _purge_seq(conn, r.purge_seq) != r.purge_seq):
+        r = None
+    if r is not None and lower > r.lower:  # hours no period asks for any more
+        cut = lower.astimezone(UTC).strftime("%Y-%m-%d %H")
+        for hours in (r.figs, r.reasons, r.pens):
+            for h in [h for h in hours if h < cut]:
+                del hours[h]
+        r.lower = lower
+    if r is None:
+        lower = min(lower, mark)
+        r = _Hours(db, lower, mark, now, _purge_seq(conn, -1))
+        _collect(conn, dialect, tenant_id, lower, mark, None, mark, counts=True,
+                 figs=r.figs, reasons=r.reasons)
+        _penalties(conn, dialect, tenant_id, lower, mark, r.pens)
+    elif mark - r.mark >= _STEP:
+        # fold what settled since the last mark: rows checked since (with outcomes recorded
+        # before the new mark), outcomes recorded since for older rows, lines created since
+        _collect(conn, dialect, tenant_id, r.mark, mark, None, mark, counts=True,
+                 figs=r.figs, reasons=r.reasons)
+        _collect(conn, dialect, tenant_id, r.lower, r.mark, r.mark, mark, counts=False,
+                 figs=r.figs, reasons=r.reasons)
+        _penalties(conn, dialect, tenant_id, r.mark, mark, r.pens)
+        r.mark, r.built = mark, now
+    _ROLLUPS[tenant_id] = r
+    while len(_ROLLUPS) > _MAX_TENANTS:  # the least recently viewed go (rebuilt if viewed)
+        _ROLLUPS.pop(next(iter(_ROLLUPS)), None)
+    return r
+
+
+def headlines(tenant_id: str, periods: list[tuple[datetime, datetime]]) -> list[dict[str, Any]]:
+    """For each ``[start, end)`` (UTC instants on whole hours — Paris days are), the values of
+    ``summary(tenant_id, start, end)`` under the keys ``HEADLINE``, equal to them (module
+    comment above), in one pass over what the rollup does not hold yet."""
+    engine = get_engine()
+    dialect = engine.dialect.name
+    lower = min(s for s, _ in periods)
+    with _lock(tenant_id), engine.connect() as conn:
+        now = clock.now()
+        r = _rollup(conn, dialect, tenant_id, lower, now, str(engine.url))
+        figs: dict[str, Counter[str]] = defaultdict(Counter)
+        reasons: dict[str, Counter[str]] = defaultdict(Counter)
+        pens: Counter[str] = Counter()
+        # since the mark: rows checked, outcomes recorded for older rows, lines created
+        _collect(conn, dialect, tenant_id, r.mark, None, None, None, counts=True,
+                 figs=figs, reasons=reasons)
+        _collect(conn, dialect, tenant_id, r.lower, r.mark, r.mark, None, counts=False,
+                 figs=figs, reasons=reasons)
+        _penalties(conn, dialect, tenant_id, r.mark, None, pens)
+        conn.rollback()
+        for h, f in r.figs.items():
+            figs[h].update(f)
+        for h, f in r.reasons.items():
+            reasons[h].update(f)
+        pens.update(r.pens)
+    return [_headline(figs, reasons, pens, start, end) for start, end in periods]
+
+
+def _headline(figs: dict[str, Counter[str]], reasons: dict[str, Counter[str]],
+              pens: Counter[str], start: datetime, end: datetime) -> dict[str, Any]:
+    lo = start.astimezone(UTC).strftime("%Y-%m-%d %H")
+    hi = end.astimezone(UTC).strftime("%Y-%m-%d %H")
+    total = Counter[str]()
+    by_reason: Counter[str] = Counter()
+    by_day: dict[str, dict[str, int]] = defaultdict(_split)
+    by_hour = {f"{h:02d}": _split() for h in range(24)}
+    for h in sorted(figs):
+        if not lo <= h < hi:
+            continue
+        f = figs[h]
+        total.update(f)
+        by_reason.update(reasons.get(h, Counter()))
+        paris = _paris(h)
+        for decision, key in (("allow", "allowed"), ("deny", "denied")):
+            if f[key]:
+                _add(by_day[paris.date().isoformat()], decision, f[key])
+                _add(by_hour[f"{paris.hour:02d}"], decision, f[key])
+    micros = sum(v for h, v in pens.items() if lo <= h < hi)
+    n = total["allowed"] + total["denied"]
+    ranked = sorted(((k, v) for k, v in by_reason.items() if v), key=lambda kv: (-kv[1], kv[0]))
+    return {
+        "total": n, "allowed": total["allowed"], "denied": total["denied"],
+        "penalty_eur": format_eur(micros),
+        "dialled_despite_deny": total["breach"],
+        "by_reason": dict(ranked),
+        "by_day": dict(sorted(by_day.items())),
+        "by_hour": by_hour,
+        "short_calls": {"answered": total["answered"], "short": total["short"],
+                        "share": _share(total["short"], total["answered"]),
+                        "under_s": SHORT_CALL_S},
+        "unassigned": {"attempts": total["unassigned"], "dialled": total["dialled"],
+                       "share": _share(total["unassigned"], total["dialled"])},
+    }
