@@ -107,35 +107,41 @@ def spool(upload: IO[bytes]) -> tuple[Path, int]:
     return Path(name), size
 
 
-Work = Callable[[IO[bytes], JobProgress], dict[str, Any]]
+Work = Callable[[IO[bytes] | None, JobProgress], dict[str, Any]]
 
 
-def start(*, kind: str, label: str, tenant_id: str | None, key_id: str, path: Path, size: int,
-          work: Work) -> str:
+def start(*, kind: str, label: str, tenant_id: str | None, key_id: str, work: Work,
+          path: Path | None = None, size: int | None = None) -> str:
     """A job row, then ``work(file, progress)`` in a thread; the job's id at once. The work
-    returns its report, or raises ``JobRefused`` (a report of why), or anything else (failed:
-    its message shown). The file is removed when the work ends."""
+    returns its report (JSON), or raises ``JobRefused`` (a report of why), or anything else
+    (failed: its message shown). The file is removed when the work ends; work without a file
+    gets ``None``."""
     job_id = new_id("job")
     at = wall_now()
     with session_scope(write=True) as s:
         s.add(ConsoleJob(id=job_id, tenant_id=tenant_id, key_id=key_id, kind=kind,
                          label=label[:200] or kind, status="running", phase="queued", done=0,
-                         total=size, unit="bytes", bytes=0, pid=os.getpid(), created_at=at,
+                         total=size, unit="bytes" if path else None, bytes=0, pid=os.getpid(),
+                         created_at=at,
                          updated_at=at))
 
     def run() -> None:
         progress = JobProgress(job_id, size)
         status, result, error = "done", None, None
         try:
-            with path.open("rb") as raw:
-                result = work(raw, progress)
+            if path is None:
+                result = work(None, progress)
+            else:
+                with path.open("rb") as raw:
+                    result = work(raw, progress)
         except JobRefused as exc:
             status, result, error = "refused", exc.report, str(exc)
         except Exception as exc:
             log.exception("console job %s (%s) failed", job_id, kind)
             status, error = "failed", f"{exc}"[:2000] or type(exc).__name__
         finally:
-            path.unlink(missing_ok=True)
+            if path is not None:
+                path.unlink(missing_ok=True)
         try:
             with session_scope(write=True) as s:
                 s.execute(update(ConsoleJob).where(ConsoleJob.id == job_id).values(
@@ -160,6 +166,12 @@ def get(job_id: str, tenant_id: str | None) -> dict[str, Any] | None:
         if job is None:
             return None
         return _view(job, wall_now())
+
+
+def latest(tenant_id: str | None, kind: str) -> dict[str, Any] | None:
+    """The tenant's newest job of this kind, or None."""
+    found = recent(tenant_id, (kind,), limit=1)
+    return found[0] if found else None
 
 
 def recent(tenant_id: str | None, kinds: tuple[str, ...], limit: int = 10) -> list[dict[str, Any]]:

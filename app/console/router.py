@@ -111,6 +111,13 @@ async def seal_panel(request: Request, viewer: Compliance) -> Response:
     return await tableau.seal_panel(request, viewer)
 
 
+@router.post("/partiels/scellement", response_class=HTMLResponse)
+async def verify_now(request: Request, viewer: Compliance) -> Response:
+    """"Vérifier maintenant": a new verification of the sealed ledger (unless one runs)."""
+    await checked_form(request, viewer)
+    return await tableau.seal_panel(request, viewer, force=True)
+
+
 @router.get("/travaux/{job_id}", response_class=HTMLResponse)
 async def job(request: Request, job_id: str, viewer: Anyone) -> Response:
     """One job's progress (an htmx fragment that polls itself while the job runs)."""

@@ -12,13 +12,15 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import HTMLResponse
 
 from app import clock
 from app.alerts import service as alerts
 from app.bloctel import status as bloctel_status
 from app.clock import PARIS
-from app.console.sessions import Viewer
+from app.console import jobs
+from app.console.sessions import Viewer, wall_now
 from app.console.web import LEGAL_BASIS, render
 from app.reports import service as reports
 from rules_fr.data import code_label
@@ -119,8 +121,36 @@ async def page(request: Request, viewer: Viewer) -> HTMLResponse:
     return render(request, "conformite/tableau.html", viewer, **figures)
 
 
-async def seal_panel(request: Request, viewer: Viewer) -> HTMLResponse:
-    """The ledger's head seal and whether it verifies (``GET /v1/audit/verify`` reads the
-    same): loaded after the page, since verifying reads the whole sealed ledger."""
-    seal = await run_in_threadpool(reports.ledger_seal, viewer.tenant_id or "")
-    return render(request, "conformite/_scellement.html", viewer, seal=seal)
+#: a verification of the sealed ledger younger than this is shown as it is; an older one is
+#: done again when the panel is shown (the button "Vérifier maintenant" forces one)
+VERIFY_FRESH_S = 600.0
+
+
+def _verification(tenant_id: str, key_id: str, force: bool) -> dict[str, Any]:
+    """The tenant's latest verification of the sealed ledger, started (as a console job) when
+    there is none, when the last one is older than ``VERIFY_FRESH_S`` or failed, or when
+    ``force``; never two at once for a tenant on one worker's watch."""
+    last = jobs.latest(tenant_id, "verification")
+    if last is not None and (last["running"] or (
+            not force and last["status"] == "done" and last["finished_at"] is not None
+            and (wall_now() - last["finished_at"]).total_seconds() < VERIFY_FRESH_S)):
+        return last
+
+    def verify(_raw: Any, _progress: Any) -> dict[str, Any]:
+        return {"seal": jsonable_encoder(reports.ledger_seal(tenant_id))}
+
+    job_id = jobs.start(kind="verification", label="Vérification du registre scellé",
+                        tenant_id=tenant_id, key_id=key_id, work=verify)
+    found = jobs.get(job_id, tenant_id)
+    assert found is not None
+    return found
+
+
+async def seal_panel(request: Request, viewer: Viewer, *, force: bool = False) -> HTMLResponse:
+    """The ledger's head seal and whether it verifies (what ``GET /v1/audit/verify`` checks).
+    Verifying reads the whole sealed ledger (seconds at a million attempts), so it runs as a
+    console job, off the request: the panel shows the latest result with its time, or the
+    verification under way, which polls itself until it ends."""
+    job = await run_in_threadpool(_verification, viewer.tenant_id or "",
+                                  viewer.principal.key_id, force)
+    return render(request, "conformite/_scellement.html", viewer, job=job)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select, update
 
 from app.calls.models import Attempt, PenaltyLine
 from app.console.web import templates
@@ -165,8 +166,50 @@ def test_a_new_check_shows_on_the_dashboard_at_once(
         before.replace(" ", "").replace("\u202f", "")) + 1
 
 
-def test_the_seal_panel_answers_after_the_page(tenant: Tenant) -> None:
-    signed_in(tenant.client, tenant.compliance)
-    r = tenant.client.get("/console/partiels/scellement")
-    assert r.status_code == 200
-    assert "aucun sceau" in r.text or "vérifié" in r.text
+def _settled(client: Any, method: str = "get", **kw: Any) -> str:
+    """The seal panel once its verification ended (it polls itself while it runs)."""
+    r = getattr(client, method)("/console/partiels/scellement", **kw)
+    assert r.status_code == 200, r.text
+    for _ in range(100):
+        if 'data-status="running"' not in r.text:
+            return r.text
+        time.sleep(0.05)
+        r = client.get("/console/partiels/scellement")
+    raise AssertionError("the verification never ended")
+
+
+def test_the_seal_panel_verifies_off_the_request_and_keeps_the_result(
+        tenant: Tenant, freeze: Callable[[str], None]) -> None:
+    from app.audit.service import seal
+    from app.console.models import ConsoleJob
+    from app.db import session_scope
+
+    csrf = signed_in(tenant.client, tenant.compliance)
+    assert "aucun sceau encore" in _settled(tenant.client)
+    assert tenant.check(callee="+33612000444").status_code == 200
+    freeze("2026-11-23T11:00:00+01:00")  # past the sealer's grace
+    assert seal() is not None
+    # the last result is kept (younger than VERIFY_FRESH_S): no new verification
+    assert "aucun sceau encore" in _settled(tenant.client)
+    # "Vérifier maintenant" needs the form's token, then verifies again
+    assert tenant.client.post("/console/partiels/scellement").status_code == 403
+    text = _settled(tenant.client, "post", headers={"X-CSRF-Token": csrf})
+    assert 'data-testid="scellement-ok"' in text and "1 sceaux" in text.replace("\u202f", " ")
+    with session_scope() as s:
+        jobs_ = s.scalars(select(ConsoleJob).where(ConsoleJob.kind == "verification")).all()
+        assert len(jobs_) == 2 and {j.tenant_id for j in jobs_} == {tenant.id}
+
+
+def test_a_broken_ledger_shows_on_the_panel(
+        tenant: Tenant, freeze: Callable[[str], None]) -> None:
+    from app.audit.service import seal
+    from app.db import session_scope
+
+    csrf = signed_in(tenant.client, tenant.compliance)
+    assert tenant.check(callee="+33612000555").status_code == 200
+    freeze("2026-11-23T11:00:00+01:00")  # past the sealer's grace
+    assert seal() is not None
+    with session_scope(write=True) as s:  # someone edits a sealed attempt in the database
+        s.execute(update(Attempt).values(decision="allow"))  # it was denied (no consent)
+    text = _settled(tenant.client, "post", headers={"X-CSRF-Token": csrf})
+    assert 'data-testid="scellement-casse"' in text and "NON VÉRIFIÉ" in text
