@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.clock import PARIS
 from app.console import sessions
+from app.console.labels import ROLE_FR
 from app.console.sessions import Viewer
 from app.errors import ApiError
 from app.reports.pdf.labels import fr_eur, fr_int, fr_pct
@@ -38,7 +39,6 @@ PREFIX = "/console"
 STARTED = "console.started"
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 
-ROLE_FR = {"operator": "Opérateur", "admin": "Administrateur", "compliance": "Conformité"}
 
 #: every reason code's legal basis, as GET /v1/rules gives it
 LEGAL_BASIS: Mapping[str, str] = {e.code: e.legal_basis for e in catalog()}

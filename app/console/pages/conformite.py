@@ -22,6 +22,7 @@ from app import clock
 from app.alerts import service as alerts
 from app.campaigns.service import list_campaigns
 from app.clock import PARIS, parse_bound
+from app.console.labels import ACTION_FR, CONSENT_STATUS_FR, OUTCOME_FR, SCOPE_FR
 from app.console.web import LEGAL_BASIS, PREFIX, Admin, Compliance, checked_form, field, render
 from app.db import session_scope
 from app.erasure import service as erasure
@@ -40,17 +41,10 @@ FILTERS = ("from", "to", "campaign", "decision", "reason", "caller_id", "agent_i
 PAGE = 50  # rows a page: attempts, a number's attempts, alerts
 FORMATS = {"csv": ("csv", False), "excel-fr": ("csv", True), "jsonl": ("jsonl", False)}
 
-STATUS_FR = {"answered": "décroché", "no_answer": "sans réponse", "busy": "occupé",
-             "failed": "échec", "unassigned": "non attribué", "not_dialed": "non composé",
-             "voicemail": "messagerie", "rejected": "rejeté", "canceled": "annulé"}
-ACTION_FR = {"notice": "avertissement", "throttle": "ralentissement", "suspend": "suspension"}
-CONSENT_STATUS_FR = {"valid": "valide", "expired": "expiré", "revoked": "révoqué",
-                     "not_yet_valid": "pas encore valide", "withdrawn": "retiré par un refus"}
-SCOPE_FR = {"canvassing": "prospection", "outside_hours": "hors horaires"}
 
 
 def _page_context() -> dict[str, Any]:
-    return {"STATUS_FR": STATUS_FR, "ACTION_FR": ACTION_FR, "CONSENT_STATUS_FR":
+    return {"STATUS_FR": OUTCOME_FR, "ACTION_FR": ACTION_FR, "CONSENT_STATUS_FR":
             CONSENT_STATUS_FR, "SCOPE_FR": SCOPE_FR, "LEGAL_BASIS": LEGAL_BASIS}
 
 

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from app.campaigns import service as campaigns
 from app.campaigns.schemas import CallerIdIn, CampaignIn, CampaignPut
+from app.console.labels import CALLER_ID_CLASS_FR, SECTOR_FR
 from app.console.pages.admin.common import refusal, router, see, tenant_of
 from app.console.sessions import Viewer
 from app.console.web import Admin, checked_form, field, render
@@ -18,12 +19,6 @@ from app.db import session_scope
 from app.errors import ApiError
 from app.principals.service import held_principals
 from rules_fr.data import SECTORS
-
-#: the rule set's sectors (``rules_fr.data.SECTORS``) in French
-SECTOR_FR = {"general": "général", "energy_renovation": "rénovation énergétique",
-             "home_adaptation": "adaptation du logement", "cpf_training": "formation (CPF)",
-             "premium_rate_callback": "rappel vers un numéro surtaxé",
-             "press_subscription": "abonnement de presse"}
 
 
 def _campaign_context(tenant_id: str) -> dict[str, Any]:
@@ -119,10 +114,6 @@ async def update_campaign(request: Request, campaign_id: str, viewer: Admin) -> 
 # ------------------------------------------------------------------------------ caller IDs
 
 
-KIND_FR = {"canvassing": "polyvalent vérifié (démarchage)", "geographic": "géographique",
-           "platform": "plateforme technique", "non_geographic": "non géographique",
-           "mobile": "mobile", "toll_free": "gratuit (08 0x)", "shared_cost": "coût partagé",
-           "premium_rate": "surtaxé", "short_code": "numéro court", "satellite": "satellite"}
 
 
 async def _caller_ids_page(request: Request, viewer: Viewer, *, status: int = 200,
@@ -136,7 +127,7 @@ async def _caller_ids_page(request: Request, viewer: Viewer, *, status: int = 20
 
     return render(request, "admin/numeros_presentes.html", viewer, status=status,
                   clis=await run_in_threadpool(load), error=error, given=given or {},
-                  kinds=KIND_FR, required=campaigns.verification_required(),
+                  kinds=CALLER_ID_CLASS_FR, required=campaigns.verification_required(),
                   done=request.query_params.get("ok"), removed=request.query_params.get("retire"))
 
 

@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
+from app.console.labels import ACTION_FR, MONITOR_FR
 from app.console.pages.admin.common import refusal, router, see, tenant_of
 from app.console.sessions import Viewer
 from app.console.web import Admin, checked_form, render
@@ -43,15 +44,6 @@ POLICY_FIELDS: list[tuple[str, str, str, str]] = [
      "Durée pendant laquelle « gateway audit purge » conserve les tentatives."),
 ]
 
-ACTION_FR = {"notice": "avertir", "throttle": "ralentir", "suspend": "suspendre"}
-MONITOR_FR = {
-    "attempts_per_minute": "Tentatives par minute", "attempts_per_hour": "Tentatives par heure",
-    "attempts_per_day": "Tentatives par jour",
-    "denied_share": "Part de refus (15 minutes)", "penalties_per_day": "Pénalités par jour (€)",
-    "unassigned_share": "Part de numéros non attribués (1 heure)",
-    "short_call_share": "Part d'appels courts (24 heures)",
-    "volume_jump": "Saut de volume (rapport à la médiane)",
-}
 
 
 def _policy(tenant_id: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from starlette.datastructures import UploadFile
 
 from app import clock
 from app.console import jobs
+from app.console.labels import IMPORT_FIELD_FR
 from app.console.pages.admin.common import router, see, tenant_of
 from app.console.sessions import Viewer
 from app.console.web import PREFIX, Admin, checked_form, field, render
@@ -64,19 +65,13 @@ _REASONS: list[tuple[re.Pattern[str], str]] = [(re.compile(p), fr) for p, fr in 
 )]
 
 
-#: the importer's fields (``app.registries.bulk.fields.FIELDS``) in French
-FIELD_FR = {"callee": "numéro", "given_at": "date du consentement", "scope": "portée",
-            "channel": "canal", "evidence": "preuve", "expires_at": "expiration",
-            "principals": "mandants", "source": "source", "notice_given": "information donnée",
-            "conditional_on_sale": "vente liée", "reference": "référence", "sector": "secteur",
-            "starts_on": "début", "ends_on": "fin"}
 
 
 def reason_fr(reason: str) -> str:
     for pattern, french in _REASONS:
         found = pattern.search(reason)
         if found:
-            text = french.format(*(FIELD_FR.get(g, g) if g else "" for g in found.groups()))
+            text = french.format(*(IMPORT_FIELD_FR.get(g, g) if g else "" for g in found.groups()))
             return text[:1].upper() + text[1:]
     return reason
 
@@ -89,7 +84,7 @@ def _french_report(report: dict[str, Any] | None) -> dict[str, Any] | None:
     out = dict(report)
     out["rejected_samples"] = [dict(s, motif=reason_fr(str(s.get("error", ""))))
                                for s in report.get("rejected_samples") or []]
-    out["columns_fr"] = [{"column": c, "field": FIELD_FR.get(f, f)}
+    out["columns_fr"] = [{"column": c, "field": IMPORT_FIELD_FR.get(f, f)}
                          for f, c in (report.get("columns") or {}).items()]
     out["reasons_fr"] = [{"reason": r, "motif": reason_fr(r), "count": n}
                          for r, n in sorted((report.get("reasons") or {}).items(),

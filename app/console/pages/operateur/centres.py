@@ -9,6 +9,7 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 
+from app.console.labels import TARIFF_FR
 from app.console.pages import apikeys
 from app.console.pages.operateur.common import HOME, api_fr, key_form_error, router, see_other
 from app.console.sessions import Viewer
@@ -134,8 +135,6 @@ async def revoke_tenant_key(request: Request, tenant_id: str, key_id: str,
     return see_other(f"{HOME}/centres/{tenant_id}")
 
 
-TARIFF_FR = {"denied_attempt_penalty_eur": "La pénalité par tentative refusée",
-             "unassigned_penalty_eur": "La pénalité par numéro non attribué"}
 
 
 @router.post("/operateur/centres/{tenant_id}/sanctions", response_class=HTMLResponse)
