@@ -19,6 +19,7 @@ from app.console.web import (
     checked_form,
     csrf_ok,
     field,
+    read_form,
     render,
 )
 from app.errors import ApiError
@@ -61,7 +62,7 @@ async def sign_in_form(request: Request, suite: str | None = None, fin: int = 0)
 
 @router.post("/connexion", response_class=HTMLResponse)
 async def sign_in(request: Request) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     target = field(form, "suite")
     if not csrf_ok(request.cookies.get(PRE_COOKIE) or "", field(form, "_csrf")):
         return _sign_in_page(request, 403, "Jeton de sécurité (CSRF) absent ou invalide : la "

@@ -242,10 +242,29 @@ def csrf_ok(viewer_token: str, given: str | None) -> bool:
     return bool(given) and secrets.compare_digest(viewer_token.encode(), given.encode())
 
 
+#: the largest form that is not a file upload (a sign-in, a setting, a search): the console's
+#: routes read their bodies themselves, so the API's JSON limit does not apply to them
+FORM_LIMIT = 65_536
+
+
+async def read_form(request: Request) -> FormData:
+    """The request's form. A form without a file must declare its length (browsers do) and
+    stay within ``FORM_LIMIT``, or 413 before a byte is read: the sign-in form is open to
+    anyone. File uploads (multipart) are for signed-in admins and the operator, checked
+    before their body is read, and are streamed to disk by the parser."""
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith("multipart/form-data"):
+        length = request.headers.get("content-length", "")
+        if not length.isdigit() or int(length) > FORM_LIMIT:
+            raise ConsoleDenied(f"Formulaire trop volumineux (au plus {FORM_LIMIT} octets, "
+                                "longueur annoncée).", status=413)
+    return await request.form()
+
+
 async def checked_form(request: Request, viewer: Viewer) -> FormData:
     """The form of a POST, once its CSRF token (field ``_csrf``, or the ``X-CSRF-Token``
     header htmx sends) matches the session's; otherwise 403."""
-    form = await request.form()
+    form = await read_form(request)
     given = request.headers.get("x-csrf-token") or form.get("_csrf")
     if not isinstance(given, str) or not csrf_ok(viewer.csrf, given):
         raise ConsoleDenied("Jeton de sécurité (CSRF) absent ou invalide : rechargez la page "

@@ -193,3 +193,19 @@ def test_the_csrf_token_is_per_session(tenant: Tenant, other: Tenant) -> None:
         r = c2.post("/console/deconnexion", data={"_csrf": a}, follow_redirects=False)
         assert r.status_code == 403
         assert csrf_of(c2.get("/console").text) == b
+
+
+def test_forms_without_a_file_are_small_and_say_their_length(tenant: Tenant) -> None:
+    c = tenant.client
+    c.get("/console/connexion")
+    r = c.post("/console/connexion", content=b"cle=" + b"x" * 70_000,
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413 and "trop volumineux" in r.text
+
+    def chunks():  # no declared length
+        yield b"cle=abc"
+
+    r = c.post("/console/connexion", content=chunks(),
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    assert sign_in(c, tenant.compliance).status_code == 303  # a real form still signs in
