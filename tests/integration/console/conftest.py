@@ -37,9 +37,11 @@ def _require_chromium() -> None:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """One headless Chromium for the whole session (a new context per test)."""
+    """One headless Chromium per test module (a new context per test). Not per session:
+    Playwright's sync API runs an event loop in this thread while it is started, and the
+    tests after these ones call ``asyncio.run``."""
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
