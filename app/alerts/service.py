@@ -181,6 +181,28 @@ def get_alert(tenant_id: str, alert_id: str) -> dict[str, Any]:
         "deliveries": [_delivery_json(d._mapping) for d in deliveries]}
 
 
+def recent_deliveries(tenant_id: str, alerts: int = 20) -> list[tuple[dict[str, Any],
+                                                                    dict[str, Any]]]:
+    """The deliveries of the tenant's ``alerts`` latest alerts, each with its alert: the
+    newest alert first, its deliveries oldest first (``get_alert`` of each, in one query)."""
+    latest = (select(_a.c.id).where(_a.c.tenant_id == tenant_id)
+              .order_by(_a.c.created_at.desc(), _a.c.id.desc()).limit(alerts).subquery())
+    with get_engine().connect() as conn:
+        rows = conn.execute(
+            select(_a, _d).join(_d, and_(_d.c.alert_id == _a.c.id,
+                                         _d.c.tenant_id == _a.c.tenant_id))
+            .where(_a.c.id.in_(select(latest.c.id)), _a.c.tenant_id == tenant_id)
+            .order_by(_a.c.created_at.desc(), _a.c.id.desc(), _d.c.created_at, _d.c.id)
+        ).all()
+    out = []
+    for r in rows:
+        m = r._mapping
+        alert = alert_json({c.name: m[c] for c in _a.c})
+        delivery = _delivery_json({c.name: m[c] for c in _d.c})
+        out.append((alert, delivery))
+    return out
+
+
 # --- webhooks -------------------------------------------------------------------------------
 
 

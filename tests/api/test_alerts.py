@@ -943,3 +943,23 @@ def test_tls_to_the_pinned_address_verifies_the_original_name(
     else:
         assert (entry["state"], entry["last_error"]) == ("pending", "delivery failed")
         assert got == []
+
+
+def test_recent_deliveries_are_each_alerts_deliveries_in_one_query(
+    tenant: Tenant, other: Tenant, receiver: Receiver
+) -> None:
+    from app.alerts.service import get_alert, list_alerts, recent_deliveries
+
+    for _ in range(2):
+        add_webhook(tenant, receiver.url)
+    add_webhook(other, receiver.url)
+    for n in range(4):
+        alert(tenant.id, monitor="attempts_per_minute", scope=f"campaign:c{n}",
+              action="notice", value=130 + n, threshold=100, window="1m")
+    alert(other.id, monitor="attempts_per_minute", scope="campaign:x", action="notice",
+          value=500, threshold=100, window="1m")
+    expected = [(a, d) for a in list_alerts(tenant.id, limit=3)["items"]
+                for d in get_alert(tenant.id, a["id"])["deliveries"]]
+    assert len(expected) == 6  # the 3 latest alerts, 2 webhooks each
+    assert recent_deliveries(tenant.id, 3) == expected
+    assert {a["tenant"] for a, _ in recent_deliveries(tenant.id)} == {tenant.id}

@@ -18,16 +18,12 @@ from app.errors import ApiError
 
 
 def _webhooks(tenant_id: str) -> dict[str, Any]:
-    """The tenant's webhooks and the delivery log of its latest alerts (``GET /v1/alerts``,
-    then ``GET /v1/alerts/{id}`` for each: its deliveries)."""
+    """The tenant's webhooks and the delivery log of its latest alerts (what ``GET
+    /v1/alerts/{id}`` gives of each: its deliveries)."""
     hooks = alerts.list_webhooks(tenant_id)
     urls = {h["id"]: h["url"] for h in hooks}
-    log = []
-    for alert in alerts.list_alerts(tenant_id, limit=20)["items"]:
-        detail = alerts.get_alert(tenant_id, alert["id"])
-        for d in detail["deliveries"]:
-            log.append({"alert": alert, "delivery": d,
-                        "url": urls.get(d["webhook_id"], "(webhook supprimé)")})
+    log = [{"alert": alert, "delivery": d, "url": urls.get(d["webhook_id"], "(webhook supprimé)")}
+           for alert, d in alerts.recent_deliveries(tenant_id, 20)]
     return {"webhooks": hooks, "log": log}
 
 
