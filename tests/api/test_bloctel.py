@@ -377,6 +377,7 @@ def test_a_checker_thread_sees_only_whole_versions_while_imports_run(db: Any) ->
             seen.add((index.import_id, frozenset(probes[index.contains_many(probes)].tolist())))
             seen.add((index.import_id, frozenset(p for p in probes.tolist() if p in index)))
             looks += 1
+            stop.wait(0.002)  # yield the GIL: a dialer's look-ups are not a busy loop
 
     versions: dict[str | None, frozenset[int]] = {None: frozenset()}
     thread = threading.Thread(target=checker)
