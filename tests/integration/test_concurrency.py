@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ BURST = 50
 LIMIT = 4  # art. D223-9: 4 attempts per consumer in 30 calendar days
 OTHER_CALLEE = "+33698765432"
 TIMEOUT = httpx.Timeout(60.0)
-CONNECT_DRAWS = 10
+CONNECT_DRAWS_S = 20.0  # redraw for this long: a worker busy starting up accepts nothing
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -85,13 +86,17 @@ async def _lines(server: Server, n: int, headers: dict[str, str]) -> list[Line]:
     Which worker accepts a connection is the kernel's choice (a worker's event loop may take a
     whole backlog at once), so every connection is opened first and located through /proc (the
     worker whose file descriptors hold its server side); a draw that leaves a worker with fewer
-    than a tenth of them is redrawn. One client per request, one connection per client: each
-    request of the burst goes to a known worker and none waits for another's connection.
+    than a tenth of them is redrawn, for up to CONNECT_DRAWS_S. One client per request, one
+    connection per client: each request of the burst goes to a known worker and none waits for
+    another's connection.
     """
     one = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     tls = ssl.create_default_context()  # plain HTTP; shared so each client skips loading CAs
     spread: Counter[int] = Counter()
-    for _ in range(CONNECT_DRAWS):
+    draws = 0
+    deadline = time.monotonic() + CONNECT_DRAWS_S
+    while draws < 3 or time.monotonic() < deadline:
+        draws += 1
         clients = [
             httpx.AsyncClient(base_url=server.base_url, limits=one, timeout=TIMEOUT,
                               headers=headers, verify=tls, trust_env=False)
@@ -109,7 +114,8 @@ async def _lines(server: Server, n: int, headers: dict[str, str]) -> list[Line]:
             return sorted(lines, key=lambda line: line.worker)
         await asyncio.gather(*(c.aclose() for c in clients))
         await asyncio.sleep(0.2)  # a worker busy with a long statement gets to accept again
-    raise AssertionError(f"could not spread {n} connections over the workers: {spread}")
+    raise AssertionError(f"could not spread {n} connections over the workers in {draws} draws "
+                         f"({CONNECT_DRAWS_S:.0f} s): {spread}")
 
 
 @dataclass
