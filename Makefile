@@ -38,10 +38,17 @@ run: $(STAMP)  ## migrate, seed the demo tenant, print its keys, serve on $(HOST
 	$(BIN)/gateway demo seed --base-url http://$(HOST):$(PORT)
 	$(BIN)/gateway serve --host $(HOST) --port $(PORT)
 
+# The in-process tests spread over TEST_WORKERS processes (pytest-xdist; each has its own
+# PostgreSQL database), then the `serial` ones (real servers, HAProxy, Kamailio, sipp, Chromium,
+# elapsed-time assertions) run one at a time. Both halves always run; either failing fails.
+TEST_WORKERS ?= 2
 test: $(STAMP)  ## the whole suite, SQLite and PostgreSQL (PostgreSQL required when CI=true)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider
+	@status=0; \
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) -m "not serial" || status=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -m serial || status=$$?; \
+	exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -15,6 +15,7 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +36,23 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 # frozen clocks; tests that need them start them (tests/api/test_audit.py, test_monitors.py).
 os.environ.setdefault("GATEWAY_SEAL_INTERVAL_S", "0")
 os.environ.setdefault("GATEWAY_MONITOR_INTERVAL_S", "0")  # likewise the abuse monitors
+
+# `make test` spreads the in-process tests over the machine's cores (pytest-xdist), then runs
+# the ``serial`` ones one at a time: those that start real processes (servers, HAProxy, Kamailio,
+# sipp, Chromium: every ``integration`` test) or assert on elapsed time, so that no timing-bound
+# assertion shares the CPU with another test.
+TESTS = Path(__file__).resolve().parent
+LIVE_DIRS = {"integration", "sip", "cluster", "deploy"}
+LIVE_FILES = {"test_readme_tour.py", "test_bench_sip.py", "test_bench_console.py"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        rel = item.path.relative_to(TESTS)
+        if rel.parts[0] in LIVE_DIRS or rel.name in LIVE_FILES:
+            item.add_marker(pytest.mark.integration)
+        if item.get_closest_marker("integration"):
+            item.add_marker(pytest.mark.serial)
 
 
 def _pg_admin_url() -> str:

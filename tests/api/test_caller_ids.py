@@ -192,6 +192,7 @@ def test_verify_answers(tenant: Tenant) -> None:
     assert row[tenant.canvassing_cli]["verified_at"] is None
 
 
+@pytest.mark.serial  # asserts on elapsed time: alone on the CPU
 def test_a_verification_made_elsewhere_reaches_this_worker_within_the_ttl(
     tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -383,6 +383,7 @@ def year_summary(campaigns: int, start: date = date(2026, 1, 1), days: int = 365
 GENERATED = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
 
 
+@pytest.mark.serial  # asserts on elapsed time: alone on the CPU
 def test_a_year_with_every_key_and_many_campaigns(tmp_path: Path) -> None:
     summary = year_summary(campaigns=150)
     started = time.perf_counter()
