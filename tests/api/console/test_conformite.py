@@ -121,6 +121,22 @@ def test_each_filter_shows_the_exports_attempts(
     assert len(expected) < 7  # …and drops something
 
 
+def test_a_bound_given_as_an_instant_shows_in_its_field(tenant: Tenant,
+                                                       calls: dict[str, Any]) -> None:
+    """A date picker would show an ISO instant as an empty field while the filter applies (and
+    sending the form again would drop it): such a bound gets a text field that keeps it."""
+    c = tenant.client
+    as_(c, tenant.compliance)
+    instant = "2026-11-20T10:00:00+01:00"
+    page = unescape(c.get("/console/tentatives", params={"from": "2026-11-01", "to": instant}).text)
+    assert 'id="f-from" name="from" type="date" value="2026-11-01"' in page
+    assert f'id="f-to" name="to" type="text" value="{instant}"' in page
+    assert 'id="f-from" name="from" type="date" value=""' in c.get("/console/tentatives").text
+    report = unescape(c.get("/console/rapports", params={"from": instant, "to": "2026-11-30"}).text)
+    assert f'id="r-from" name="from" type="text" value="{instant}" required' in report
+    assert 'id="r-to" name="to" type="date" value="2026-11-30" required' in report
+
+
 def test_the_principal_filter_and_empty_fields(tenant: Tenant, calls: dict[str, Any]) -> None:
     c = tenant.client
     as_(c, tenant.compliance)
